@@ -1,0 +1,49 @@
+# Entry points. `make demo` and `make test` run `make setup` themselves.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+ENV := . scripts/env.sh &&
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-tools demo test lint sanity unit integration bench lab-up lab-down lab-status build clean-cache
+
+setup:
+	scripts/setup.sh
+
+setup-tools:
+	scripts/setup.sh tools
+
+demo: setup
+	scripts/demo.sh
+
+lab-up: setup
+	tests/lab/lab up
+
+lab-down:
+	tests/lab/lab down
+
+lab-status:
+	tests/lab/lab status
+
+test: setup
+	$(MAKE) --no-print-directory lint sanity
+	$(ENV) tests/lab/lab up
+	$(ENV) pytest -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
+
+lint:
+	$(ENV) scripts/lint.sh
+
+sanity:
+	$(ENV) scripts/sanity.sh
+
+unit:
+	$(ENV) pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+
+integration:
+	$(ENV) pytest -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+bench: setup
+	$(ENV) tests/lab/lab up
+	$(ENV) bench/run.sh
+
+build:
+	$(ENV) ansible-galaxy collection build --force --output-path tests/output

@@ -1,0 +1,191 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: pg_source_info
+short_description: Inventory a PostgreSQL database that runs in a Docker container
+version_added: 0.1.0
+description:
+  - Runs on the Docker host that holds the source database (the old VM, reached over SSH) and
+    inventories the database through C(docker exec -i) and C(psql), without a TTY and without
+    changing anything.
+  - Returns the server version, the databases in the server, and per table its estimated or
+    exact row count and size, plus counts of sequences, views, functions and the extensions.
+  - Used before a migration to show what will move, and by the demo.
+  - Differs from M(community.postgresql.postgresql_info) in that it needs no PostgreSQL client
+    library or open port on the Docker host; it uses the tools inside the container.
+author:
+  - stateshift maintainers (@stateshift)
+options:
+  container:
+    description: Name or ID of the container that runs PostgreSQL.
+    type: str
+    required: true
+  database:
+    description: Database to inventory.
+    type: str
+    required: true
+  user:
+    description: Role to connect as (for example the container's C(POSTGRES_USER)).
+    type: str
+    default: postgres
+  password:
+    description:
+      - Password of O(user). Only needed when the container does not trust local connections.
+      - Passed to C(docker exec) through the environment, never on a command line.
+    type: str
+  exact_counts:
+    description:
+      - Count the rows of every table exactly (one C(count(*)) per table, in one statement).
+      - When false, row counts are the planner's estimates, and null for tables never analyzed.
+    type: bool
+    default: false
+  docker_bin:
+    description: The docker client on the Docker host.
+    type: str
+    default: docker
+notes:
+  - Read-only; check mode runs the same queries.
+attributes:
+  check_mode:
+    description: Can run in check mode and return the same inventory.
+    support: full
+  diff_mode:
+    description: Changes nothing, so there is no diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Show what the invoicetron database holds
+  stateshift.k3s.pg_source_info:
+    container: invoicetron-db
+    database: invoicetron
+    user: invoicetron
+    exact_counts: true
+  register: source
+
+- name: Print the biggest tables
+  ansible.builtin.debug:
+    msg: "{{ source.inventory.tables | sort(attribute='size_bytes', reverse=true) | first }}"
+"""
+
+RETURN = r"""
+inventory:
+  description: What the database holds.
+  returned: success
+  type: dict
+  contains:
+    server_version:
+      description: The server's version string.
+      type: str
+      sample: "15.20 (Debian 15.20-0+deb12u1)"
+    server_major:
+      description: The server's major version.
+      type: int
+      sample: 15
+    database:
+      description: The inventoried database.
+      type: str
+      sample: invoicetron
+    size_bytes:
+      description: Size of the database on disk.
+      type: int
+      sample: 10240000
+    databases:
+      description: Every database of the server that accepts connections, with its size.
+      type: list
+      elements: dict
+      sample: [{"name": "invoicetron", "size_bytes": 10240000}]
+    tables:
+      description: User tables with schema, name, rows, rows_exact and size_bytes.
+      type: list
+      elements: dict
+      sample: [{"schema": "public", "name": "invoices", "rows": 5000, "rows_exact": true, "size_bytes": 819200}]
+    table_count:
+      description: Number of user tables.
+      type: int
+      sample: 7
+    rows_total:
+      description: Sum of the known row counts.
+      type: int
+      sample: 120000
+    tables_never_analyzed:
+      description: Tables without an estimate (only when O(exact_counts=false)).
+      type: int
+      sample: 0
+    sequences:
+      description: Number of sequences.
+      type: int
+      sample: 6
+    views:
+      description: Number of views and materialized views.
+      type: int
+      sample: 1
+    functions:
+      description: Number of user functions (not from extensions).
+      type: int
+      sample: 2
+    extensions:
+      description: Installed extensions except plpgsql.
+      type: list
+      elements: str
+      sample: ["pgcrypto"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.stateshift.k3s.plugins.module_utils import docker_exec, pg_inventory
+
+
+def run_psql(module, database, sql):
+    params = module.params
+    env_names = ["PGPASSWORD"] if params["password"] else []
+    argv = docker_exec.exec_argv(params["container"], pg_inventory.psql_argv(database, params["user"], sql),
+                                 docker_bin=params["docker_bin"], env_names=env_names)
+    environ = {"PGPASSWORD": params["password"]} if params["password"] else None
+    return module.run_command(argv, environ_update=environ)
+
+
+def fail_with_reason(module, rc, stderr):
+    container = module.params["container"]
+    reason = docker_exec.explain_failure(container, rc, stderr)
+    if reason is None:
+        databases = None
+        if "does not exist" in stderr:
+            list_rc, list_out, dummy = run_psql(module, "postgres", pg_inventory.LIST_DATABASES_SQL)
+            databases = pg_inventory.parse_database_list(list_out) if list_rc == 0 else None
+        reason = pg_inventory.explain_psql_error(stderr, databases)
+    module.fail_json(msg=reason or "psql failed in container '%s' (rc=%s): %s" % (container, rc, stderr.strip()),
+                     rc=rc, stderr=stderr)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container=dict(type="str", required=True),
+            database=dict(type="str", required=True),
+            user=dict(type="str", default="postgres"),
+            password=dict(type="str", no_log=True),
+            exact_counts=dict(type="bool", default=False),
+            docker_bin=dict(type="str", default="docker"),
+        ),
+        supports_check_mode=True,
+    )
+    sql = pg_inventory.inventory_sql(exact_counts=module.params["exact_counts"])
+    rc, stdout, stderr = run_psql(module, module.params["database"], sql)
+    if rc != 0:
+        fail_with_reason(module, rc, stderr)
+    try:
+        inventory = pg_inventory.parse_inventory(stdout)
+    except pg_inventory.InventoryError as exc:
+        module.fail_json(msg=str(exc), stdout=stdout, stderr=stderr)
+    module.exit_json(changed=False, inventory=inventory)
+
+
+if __name__ == "__main__":
+    main()

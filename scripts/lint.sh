@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Quality gates: ruff, yamllint, ansible-lint (production profile).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== ruff"; ruff check plugins tests scripts bench
+echo "== yamllint"; yamllint -s .
+echo "== ansible-lint"; ansible-lint --profile production --offline -q

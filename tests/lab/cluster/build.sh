@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Compile the lab cluster's binaries from the Go module proxy and cache them.
+#
+#   tests/lab/cluster/build.sh [component...]     components: kubernetes etcd kwok coredns pause (default: all)
+#   tests/lab/cluster/build.sh --print-dir COMPONENT
+#
+# Each component lands in $STATESHIFT_CACHE/bin/<component>-<version>-<key>/, where <key>
+# hashes the pinned version (versions.env), the wrapper templates, the Go version and the
+# build recipe; it is rebuilt only when one of those changes. $STATESHIFT_CACHE/bin/current/
+# holds symlinks to the binaries of the current keys. Build logs:
+# $STATESHIFT_CACHE/logs/build-<component>.log. Go caches: $STATESHIFT_CACHE/go-build and
+# go-mod (override with STATESHIFT_GOCACHE / STATESHIFT_GOMODCACHE).
+set -euo pipefail
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+
+GO=$(go_bin)
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-buildvcs=false -modcacherw"
+export GOCACHE="${STATESHIFT_GOCACHE:-$STATESHIFT_CACHE/go-build}"
+export GOMODCACHE="${STATESHIFT_GOMODCACHE:-$STATESHIFT_CACHE/go-mod}"
+BUILD_LOGS="$STATESHIFT_CACHE/logs"
+
+if [ "${1:-}" = --print-dir ]; then
+  [ $# -eq 2 ] || die "usage: build.sh --print-dir COMPONENT"
+  component_dir "$2"
+  exit 0
+fi
+
+# Go >= 1.26: etcd 3.6.16 and CoreDNS 1.15 declare 'go 1.26.0'.
+gov=$("$GO" env GOVERSION)
+case "$gov" in
+  go1.2[6-9]*|go1.[3-9]*) ;;
+  *) die "Go $gov is too old: etcd $ETCD_VERSION and CoreDNS $COREDNS_VERSION need Go >= 1.26 (GOTOOLCHAIN=local: no toolchain download)." ;;
+esac
+
+CURRENT_COMPONENT=""
+CURRENT_LOG=""
+TICKER_PID=""
+
+stop_ticker() {
+  if [ -n "$TICKER_PID" ]; then kill "$TICKER_PID" 2>/dev/null || true; wait "$TICKER_PID" 2>/dev/null || true; TICKER_PID=""; fi
+}
+trap stop_ticker EXIT
+
+# run CMD...: run a build step, output to the component's log; on failure show its tail and
+# name the component and the command.
+run() {
+  local rc=0
+  printf '\n$ %s\n' "$*" >>"$CURRENT_LOG"
+  "$@" >>"$CURRENT_LOG" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    stop_ticker
+    tail -n 30 "$CURRENT_LOG" | sed 's/^/    | /' >&2
+    die "building '$CURRENT_COMPONENT' failed: '$*' exited $rc (in $(pwd)). Full log: $CURRENT_LOG"
+  fi
+}
+
+# ticker WHAT: a progress line every minute while a long step runs.
+start_ticker() {
+  local what=$1 start=$SECONDS
+  ( while sleep 60; do
+      log "  ... $what: $(( (SECONDS - start) / 60 )) min, Go build cache $(du -sm "$GOCACHE" 2>/dev/null | cut -f1) MiB"
+    done ) &
+  TICKER_PID=$!
+}
+
+go_tidy() { run "$GO" mod tidy; }
+
+build_kubernetes() {
+  local out=$1 work=$2 v=$K8S_VERSION minor patch stage_v gomod replaces ldflags pkgs=() b
+  minor=$(echo "$v" | cut -d. -f2); patch=$(echo "$v" | cut -d. -f3)
+  stage_v="v0.$minor.$patch"
+  cd "$work"
+  # The staging modules k8s.io/kubernetes replaces with ./staging/src/... come from its go.mod.
+  gomod=$("$GO" mod download -json "k8s.io/kubernetes@$v" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  [ -f "$gomod" ] || die "building 'kubernetes' failed: 'go mod download k8s.io/kubernetes@$v' gave no go.mod (is $v on the Go module proxy?)"
+  replaces=$(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9.-]*\) => \./staging/src/k8s\.io/[a-z0-9.-]*$#\t\1 => \1 '"$stage_v"'#p' "$gomod")
+  [ "$(printf '%s\n' "$replaces" | grep -c .)" -ge 20 ] || die "building 'kubernetes' failed: found too few staging replaces in $gomod"
+  awk -v ver="$v" -v rep="$replaces" '{ gsub(/@K8S_VERSION@/, ver); if ($0 == "@REPLACES@") print rep; else print }' \
+    "$CLUSTER_DIR/k8s-wrapper/go.mod.in" >go.mod
+  cp "$CLUSTER_DIR/k8s-wrapper/tools.go" tools.go
+  log "  resolving modules (go mod tidy)"
+  go_tidy
+  for p in "k8s.io/component-base/version" "k8s.io/client-go/pkg/version"; do
+    ldflags+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ldflags+=" -X $p.gitCommit=0000000000000000000000000000000000000000 -X $p.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  done
+  for b in $(component_binaries kubernetes); do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  log "  compiling ${pkgs[*]##*/} in one go build (cold: ~30-40 min on 2 cores)"
+  start_ticker "kubernetes"
+  run "$GO" build -trimpath -ldflags "-s -w$ldflags" -o "$out/" "${pkgs[@]}"
+  stop_ticker
+}
+
+build_etcd() {
+  local out=$1 work=$2
+  cd "$work"
+  sed "s/@ETCD_VERSION@/$ETCD_VERSION/g" "$CLUSTER_DIR/etcd-wrapper/go.mod.in" >go.mod
+  cp "$CLUSTER_DIR/etcd-wrapper/main.go" main.go
+  go_tidy
+  start_ticker "etcd"
+  run "$GO" build -trimpath -ldflags "-s -w" -o "$out/etcd" .
+  stop_ticker
+}
+
+build_kwok() {
+  local out=$1 work=$2 ld="sigs.k8s.io/kwok/pkg/consts"
+  cd "$work"
+  start_ticker "kwok"
+  run env GOBIN="$out" "$GO" install -trimpath \
+    -ldflags "-s -w -X $ld.Version=${KWOK_VERSION#v} -X $ld.KubeVersion=${K8S_VERSION#v}" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  stop_ticker
+}
+
+build_pause() {
+  local out=$1 work=$2
+  cp "$CLUSTER_DIR/pause/go.mod" "$CLUSTER_DIR/pause/main.go" "$work/"
+  cd "$work"
+  run "$GO" build -trimpath -ldflags "-s -w" -o "$out/pause" .
+}
+
+build_coredns() {
+  local out=$1 work=$2
+  cd "$work"
+  start_ticker "coredns"
+  run env GOBIN="$out" "$GO" install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+  stop_ticker
+}
+
+link_current() {
+  local cur c b d
+  cur=$(lab_path)
+  mkdir -p "$cur"
+  for c in "${CLUSTER_COMPONENTS[@]}"; do
+    component_built "$c" || continue
+    d=$(component_dir "$c")
+    for b in $(component_binaries "$c"); do ln -sfn "$d/$b" "$cur/$b"; done
+  done
+}
+
+build_one() {
+  local c=$1 dir tmp work t0 b
+  dir=$(component_dir "$c")
+  if [ -f "$dir/.complete" ]; then
+    log "$c $(component_version "$c"): cached in $dir"
+    return 0
+  fi
+  CURRENT_COMPONENT=$c
+  CURRENT_LOG="$BUILD_LOGS/build-$c.log"
+  : >"$CURRENT_LOG"
+  tmp="$dir.tmp"
+  work="$STATESHIFT_CACHE/src/$(basename "$dir")"
+  rm -rf "$tmp" "$work"
+  mkdir -p "$tmp" "$work"
+  t0=$SECONDS
+  log "$c $(component_version "$c"): building into $dir (log: $CURRENT_LOG)"
+  "build_$c" "$tmp" "$work"
+  cd "$CLUSTER_DIR"
+  for b in $(component_binaries "$c"); do
+    [ -x "$tmp/$b" ] || die "building '$c' failed: $b was not produced in $tmp (see $CURRENT_LOG)"
+  done
+  printf '%s %s built in %ss with %s\n' "$c" "$(component_version "$c")" "$((SECONDS - t0))" "$gov" >"$tmp/.complete"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  rm -rf "$work"
+  log "$c $(component_version "$c"): built in $((SECONDS - t0))s ($(du -sm "$dir" | cut -f1) MiB)"
+}
+
+main() {
+  local comps=("$@") c
+  [ ${#comps[@]} -gt 0 ] || comps=("${CLUSTER_COMPONENTS[@]}")
+  for c in "${comps[@]}"; do component_version "$c" >/dev/null; done
+  mkdir -p "$STATESHIFT_CACHE/bin" "$BUILD_LOGS"
+  local need=0
+  for c in "${comps[@]}"; do component_built "$c" || need=1; done
+  [ "$need" -eq 0 ] || need_disk "$STATESHIFT_CACHE" 10000
+  for c in "${comps[@]}"; do build_one "$c"; done
+  link_current
+}
+
+main "$@"

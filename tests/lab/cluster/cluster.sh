@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The lab's Kubernetes cluster, run as local processes.
+#
+#   tests/lab/cluster/cluster.sh up           start (or repair) everything; a no-op when all is up
+#   tests/lab/cluster/cluster.sh down         stop everything and remove all cluster state
+#   tests/lab/cluster/cluster.sh status       each component and whether it is alive (exit 0: all up)
+#   tests/lab/cluster/cluster.sh kubeconfig   print the kubeconfig (also at $STATESHIFT_CACHE/lab/kubeconfig)
+#
+# Control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+# kwok-controller, run by `kwokctl --runtime binary` from binaries that build.sh compiled.
+# Nodes: $LAB_KWOK_NODES (default 2) fake kwok nodes (kwok-node-N, tainted
+# kwok.x-k8s.io/node=fake:NoSchedule) and, unless LAB_REAL_NODE=0, one real node
+# (lab-node: kubelet + containerd + CNI + kube-proxy + CoreDNS + local-path provisioner,
+# see node.sh). Logs: $STATESHIFT_CACHE/lab/logs and $STATESHIFT_CACHE/lab/kwok/clusters/*/logs.
+set -euo pipefail
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+
+REAL_NODE="${LAB_REAL_NODE:-1}"
+
+kwok_components() { echo "etcd kube-apiserver kube-controller-manager kube-scheduler kwok-controller"; }
+
+# component_states: "NAME STATUS" lines from kwokctl (Ready, NotReady, Stopped, ...).
+component_states() { kwokctl_ get components -o wide 2>/dev/null | awk 'NR > 1 {print $1, $2}'; }
+
+control_plane_ready() {
+  local states c
+  [ -f "$KWOK_CLUSTER_DIR/kwok.yaml" ] || return 1
+  states=$(component_states) || return 1
+  for c in $(kwok_components); do
+    printf '%s\n' "$states" | grep -qx "$c Ready" || return 1
+  done
+  api_ready
+}
+
+create_control_plane() {
+  local pki="$KWOK_CLUSTER_DIR/pki" args=()
+  args=(
+    --runtime binary
+    --kubeconfig "$LAB_KUBECONFIG"
+    --kube-apiserver-binary "$(lab_bin kube-apiserver)"
+    --kube-controller-manager-binary "$(lab_bin kube-controller-manager)"
+    --kube-scheduler-binary "$(lab_bin kube-scheduler)"
+    --etcd-binary "$(lab_bin etcd)"
+    --kwok-controller-binary "$(lab_bin kwok)"
+    --secure-port=true --kube-authorization=true --kube-admission=true
+    --extra-args "kube-apiserver=service-cluster-ip-range=$SERVICE_CIDR"
+    # kubectl logs/exec/port-forward: the API server must authenticate to the real kubelet.
+    --extra-args "kube-apiserver=kubelet-client-certificate=$pki/admin.crt"
+    --extra-args "kube-apiserver=kubelet-client-key=$pki/admin.key"
+    --extra-args "kube-controller-manager=service-cluster-ip-range=$SERVICE_CIDR"
+    # kwokctl's binary runtime lets kwok manage every node; it must leave the real one alone.
+    --extra-args "kwok-controller=manage-all-nodes=false"
+    --extra-args "kwok-controller=manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"
+    --wait 120s
+  )
+  log "creating the control plane (kwokctl --runtime binary; logs: $KWOK_CLUSTER_DIR/logs)"
+  mkdir -p "$KWOK_WORKDIR" "$LAB_LOGS"
+  if ! kwokctl_ create cluster "${args[@]}" >"$LAB_LOGS/kwokctl-create.log" 2>&1; then
+    tail -n 25 "$LAB_LOGS/kwokctl-create.log" | sed 's/^/    | /' >&2
+    die "kwokctl create cluster failed (full output: $LAB_LOGS/kwokctl-create.log; component logs: $KWOK_CLUSTER_DIR/logs). Run 'cluster.sh down' to clean up, then 'cluster.sh up' again."
+  fi
+}
+
+ensure_control_plane() {
+  if [ -f "$KWOK_CLUSTER_DIR/kwok.yaml" ]; then
+    if control_plane_ready; then
+      log "control plane: all components ready"
+      return 0
+    fi
+    log "control plane: (re)starting stopped components"
+    if ! kwokctl_ start cluster >"$LAB_LOGS/kwokctl-start.log" 2>&1; then
+      tail -n 25 "$LAB_LOGS/kwokctl-start.log" | sed 's/^/    | /' >&2
+      die "kwokctl start cluster failed (full output: $LAB_LOGS/kwokctl-start.log). 'cluster.sh down && cluster.sh up' starts afresh."
+    fi
+  else
+    # A half-created cluster (no kwok.yaml yet) is removed before creating it again.
+    [ ! -d "$KWOK_CLUSTER_DIR" ] || teardown_control_plane
+    create_control_plane
+  fi
+  local i
+  for i in $(seq 1 120); do
+    control_plane_ready && return 0
+    sleep 0.5
+  done
+  component_states | sed 's/^/    /' >&2 || true
+  die "the control plane did not become ready within 60s: see the logs in $KWOK_CLUSTER_DIR/logs"
+}
+
+ensure_kwok_nodes() {
+  local i docs=""
+  for i in $(seq 0 $((KWOK_NODES - 1))); do
+    docs+=$(sed "s/@NAME@/kwok-node-$i/g" "$CLUSTER_DIR/manifests/kwok-node.yaml.in")$'\n---\n'
+  done
+  [ -n "$docs" ] || return 0
+  printf '%s' "$docs" | kc apply -f - >/dev/null || die "creating the kwok nodes failed (kubectl apply of manifests/kwok-node.yaml.in)"
+  log "kwok nodes: $(kc get nodes -l type=kwok -o name | tr '\n' ' ')"
+}
+
+teardown_control_plane() {
+  if [ -d "$KWOK_CLUSTER_DIR" ] && [ -x "$(lab_path)/kwokctl" ]; then
+    kwokctl_ delete cluster --kubeconfig "$LAB_KUBECONFIG" >"$LAB_LOGS/kwokctl-delete.log" 2>&1 \
+      || log "kwokctl delete cluster failed (see $LAB_LOGS/kwokctl-delete.log); killing leftovers by pid"
+  fi
+  # Whatever kwokctl left (e.g. after a half-failed create): kill by pid file, never by name.
+  local f pid
+  for f in "$KWOK_CLUSTER_DIR"/pids/*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f" 2>/dev/null || true)
+    if [ -n "$pid" ] && [ -d "/proc/$pid" ] && grep -qF "$STATESHIFT_CACHE/bin/" "/proc/$pid/cmdline" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$KWOK_CLUSTER_DIR"
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  need_root "cluster.sh up"
+  "$CLUSTER_DIR/build.sh" >&2
+  mkdir -p "$LAB_DIR" "$LAB_LOGS"
+  ensure_control_plane
+  ensure_kwok_nodes
+  if [ "$REAL_NODE" = 1 ]; then
+    "$CLUSTER_DIR/node.sh" up
+  fi
+  log "cluster up in $((SECONDS - t0))s; KUBECONFIG=$LAB_KUBECONFIG"
+}
+
+cmd_down() {
+  need_root "cluster.sh down"
+  mkdir -p "$LAB_LOGS"
+  if [ -x "$CLUSTER_DIR/node.sh" ]; then "$CLUSTER_DIR/node.sh" down; fi
+  teardown_control_plane
+  rm -rf "$LAB_DIR"
+  log "cluster down: removed $LAB_DIR"
+}
+
+cmd_status() {
+  local rc=0 states c s
+  if [ ! -d "$KWOK_CLUSTER_DIR" ]; then
+    echo "cluster: not created (run: tests/lab/cluster/cluster.sh up)"
+    return 3
+  fi
+  states=$(component_states || true)
+  for c in $(kwok_components); do
+    s=$(printf '%s\n' "$states" | awk -v c="$c" '$1 == c {print $2}')
+    [ "$s" = Ready ] || rc=1
+    printf '%-26s %s\n' "$c" "${s:-missing}"
+  done
+  if api_ready; then echo "api: ready ($(awk '/server:/ {print $2; exit}' "$LAB_KUBECONFIG"))"; else echo "api: not answering"; rc=1; fi
+  if [ "$REAL_NODE" = 1 ]; then "$CLUSTER_DIR/node.sh" status || rc=1; fi
+  if api_ready; then kc get nodes -o wide 2>/dev/null | cut -c1-110 || true; fi
+  return "$rc"
+}
+
+cmd_kubeconfig() {
+  [ -f "$LAB_KUBECONFIG" ] || die "no kubeconfig at $LAB_KUBECONFIG: run 'tests/lab/cluster/cluster.sh up' first"
+  cat "$LAB_KUBECONFIG"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  kubeconfig) cmd_kubeconfig ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac

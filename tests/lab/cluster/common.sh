@@ -1,0 +1,120 @@
+# Shared by build.sh, cluster.sh, node.sh and smoke.sh. Source it; do not run it.
+# shellcheck shell=bash
+
+CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib.sh
+. "$CLUSTER_DIR/../lib.sh"
+# shellcheck source=versions.env
+. "$CLUSTER_DIR/versions.env"
+
+# Bump when the way a component is built changes (flags, layout), to force a rebuild.
+BUILD_RECIPE=3
+
+CLUSTER_COMPONENTS=(kubernetes etcd kwok coredns pause)
+
+LAB_DIR="$STATESHIFT_CACHE/lab"           # cluster state: kubeconfig, kwokctl home, node dirs
+LAB_KUBECONFIG="$LAB_DIR/kubeconfig"
+LAB_LOGS="$LAB_DIR/logs"
+export LAB_DIR LAB_KUBECONFIG LAB_LOGS
+
+# go_bin: the Go toolchain to build with (go on PATH, else /usr/local/go/bin/go).
+go_bin() {
+  local g
+  g=$(command -v go 2>/dev/null || true)
+  [ -n "$g" ] || { [ -x /usr/local/go/bin/go ] && g=/usr/local/go/bin/go; }
+  [ -n "$g" ] || die "no Go toolchain: install Go >= 1.26 (needed to build Kubernetes, etcd, kwok and CoreDNS) and put it on PATH."
+  printf '%s\n' "$g"
+}
+
+# component_version COMPONENT: the pinned version from versions.env.
+component_version() {
+  case "$1" in
+    kubernetes) echo "$K8S_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    kwok) echo "$KWOK_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION" ;;
+    pause) echo "v3.10" ;;
+    *) die "unknown component '$1' (known: ${CLUSTER_COMPONENTS[*]})" ;;
+  esac
+}
+
+# component_binaries COMPONENT: the binaries the component's cache directory holds.
+component_binaries() {
+  case "$1" in
+    kubernetes) echo "kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl" ;;
+    etcd) echo "etcd" ;;
+    kwok) echo "kwok kwokctl" ;;
+    coredns) echo "coredns" ;;
+    pause) echo "pause" ;;
+    *) die "unknown component '$1'" ;;
+  esac
+}
+
+# component_key COMPONENT: hash of everything the build of COMPONENT depends on.
+component_key() {
+  local c=$1 goversion files=()
+  goversion=$(GOTOOLCHAIN=local "$(go_bin)" env GOVERSION 2>/dev/null || echo unknown)
+  case "$c" in
+    kubernetes) files=("$CLUSTER_DIR"/k8s-wrapper/*) ;;
+    etcd) files=("$CLUSTER_DIR"/etcd-wrapper/*) ;;
+    pause) files=("$CLUSTER_DIR"/pause/*) ;;
+  esac
+  inputs_key <(printf '%s %s %s recipe=%s\n' "$c" "$(component_version "$c")" "$goversion" "$BUILD_RECIPE") "${files[@]}"
+}
+
+# component_dir COMPONENT: $STATESHIFT_CACHE/bin/<component>-<version>-<key>
+component_dir() {
+  printf '%s/bin/%s-%s-%s\n' "$STATESHIFT_CACHE" "$1" "$(component_version "$1")" "$(component_key "$1")"
+}
+
+# component_built COMPONENT: true when the cache holds a complete build.
+component_built() { [ -f "$(component_dir "$1")/.complete" ]; }
+
+# lab_bin NAME: path of a built binary, or die telling how to build it.
+lab_bin() {
+  local name=$1 c d
+  for c in "${CLUSTER_COMPONENTS[@]}"; do
+    case " $(component_binaries "$c") " in
+      *" $name "*)
+        d=$(component_dir "$c")
+        [ -x "$d/$name" ] && [ -f "$d/.complete" ] || die "$name is not built (expected $d/$name): run tests/lab/cluster/build.sh $c"
+        printf '%s\n' "$d/$name"
+        return 0 ;;
+    esac
+  done
+  die "lab_bin: unknown binary '$name'"
+}
+
+# lab_path: a directory of symlinks to every built binary (kubectl first on PATH).
+lab_path() { printf '%s\n' "$STATESHIFT_CACHE/bin/current"; }
+
+# kc ARGS...: kubectl (the lab's own build) against the lab cluster.
+kc() { "$(lab_path)/kubectl" --kubeconfig "$LAB_KUBECONFIG" "$@"; }
+
+# --- cluster layout ----------------------------------------------------------------------------
+LAB_CLUSTER_NAME=stateshift-lab
+KWOK_WORKDIR="$LAB_DIR/kwok"                                  # kwokctl's home (KWOK_WORKDIR)
+KWOK_CLUSTER_DIR="$KWOK_WORKDIR/clusters/$LAB_CLUSTER_NAME"
+SERVICE_CIDR=10.96.0.0/16
+CLUSTER_CIDR=10.244.0.0/16
+NODE_POD_CIDR=10.244.0.0/24       # the real node's pods (CNI host-local range)
+NODE_BRIDGE=stateshift0           # CNI bridge; its address is the pods' gateway and DNS server
+NODE_BRIDGE_IP=10.244.0.1
+CLUSTER_DOMAIN=cluster.local
+REAL_NODE_NAME=lab-node
+KWOK_NODES="${LAB_KWOK_NODES:-2}"
+export KWOK_WORKDIR
+
+kwokctl_() { PATH="$(lab_path):$PATH" KWOK_WORKDIR="$KWOK_WORKDIR" "$(lab_path)/kwokctl" --name "$LAB_CLUSTER_NAME" "$@"; }
+
+# api_ready: the API server answers /readyz with our kubeconfig.
+api_ready() { [ -f "$LAB_KUBECONFIG" ] && kc get --raw /readyz >/dev/null 2>&1; }
+
+# pid_alive PIDFILE BINARY: the pid in PIDFILE runs BINARY (guards against reused pids).
+pid_alive() {
+  local pid
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
+}

@@ -1,0 +1,3 @@
+module stateshift.local/lab/pause
+
+go 1.24.0

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Build the lab's container images locally: no registry, nothing is ever pulled.
+#
+#   images.sh build [NAME...]   build (or load from cache) the images; default: all of them
+#   images.sh list              list the images, their cache keys and whether they are loaded/cached
+#   images.sh alias             'docker tag' every alias of image-map.txt (e.g. postgres:16 -> stateshift-lab/postgres:15)
+#
+# NAME is one of: debian, postgres, legacy-host (or the full image reference).
+#
+#   debian       stateshift-lab/debian:bookworm       debootstrap --variant=minbase bookworm + docker import
+#   postgres     stateshift-lab/postgres:15           Debian's postgresql-15, official-image-compatible entrypoint
+#   legacy-host  stateshift-lab/legacy-host:bookworm  the "legacy Docker host VM": sshd, docker CLI, docker-compose, python3
+#
+# Every image is saved as $STATESHIFT_CACHE/images/<name>-<key>.tar, where <key> hashes this script,
+# the image's folder (Dockerfile, entrypoint) and the key of its parent image. A tarball with the
+# current key is 'docker load'ed when the image is missing; the image is rebuilt only when its inputs
+# change. The debootstrap rootfs is cached too ($STATESHIFT_CACHE/images/rootfs-bookworm-minbase-<key>.tar.gz).
+#
+# Environment: DEBIAN_MIRROR / DEBIAN_SECURITY_MIRROR override the mirrors found in /etc/apt/sources.list*.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+
+IMAGE_DIR="$STATESHIFT_CACHE/images"
+SUITE=bookworm
+ALL_IMAGES=(debian postgres legacy-host)
+KEY_LABEL=org.stateshift.inputs-key
+
+image_ref() {
+  case "$1" in
+    debian | stateshift-lab/debian:bookworm) echo stateshift-lab/debian:bookworm ;;
+    postgres | stateshift-lab/postgres:15) echo stateshift-lab/postgres:15 ;;
+    legacy-host | stateshift-lab/legacy-host:bookworm) echo stateshift-lab/legacy-host:bookworm ;;
+    *) return 1 ;;
+  esac
+}
+image_name() {
+  case "$1" in
+    debian | stateshift-lab/debian:bookworm) echo debian ;;
+    postgres | stateshift-lab/postgres:15) echo postgres ;;
+    legacy-host | stateshift-lab/legacy-host:bookworm) echo legacy-host ;;
+    *) die "unknown image '$1' (known: ${ALL_IMAGES[*]})" ;;
+  esac
+}
+image_parent() { case "$1" in debian) ;; *) echo debian ;; esac; }
+
+# --- mirrors ---------------------------------------------------------------------------------
+# apt_uri SUITE: the first URI configured on this host for SUITE (one-line .list and deb822 .sources).
+apt_uri() {
+  local suite=$1 f
+  {
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+      [ -f "$f" ] || continue
+      # deb [options] URI SUITE COMPONENTS...
+      sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk -v s="$suite" '$1 == "deb" && $3 == s {print $2}'
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+      [ -f "$f" ] || continue
+      awk -v s="$suite" '
+        function flush() { if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ") && enabled != "no") { n = split(uris, u, " "); for (i = 1; i <= n; i++) print u[i] } types = uris = suites = ""; enabled = "" }
+        /^[ \t]*#/ { next }
+        /^[ \t]*$/ { flush(); next }
+        tolower($1) == "types:" { $1 = ""; types = $0 }
+        tolower($1) == "uris:" { $1 = ""; uris = $0 }
+        tolower($1) == "suites:" { $1 = ""; suites = $0 }
+        tolower($1) == "enabled:" { enabled = tolower($2) }
+        END { flush() }' "$f"
+    done
+  } | awk 'NF {sub(/\/+$/, ""); print; exit}'
+}
+debian_mirror() { [ -n "${DEBIAN_MIRROR:-}" ] && { echo "$DEBIAN_MIRROR"; return; }; apt_uri "$SUITE" | grep . || echo http://deb.debian.org/debian; }
+security_mirror() { [ -n "${DEBIAN_SECURITY_MIRROR:-}" ] && { echo "$DEBIAN_SECURITY_MIRROR"; return; }; apt_uri "$SUITE-security" || true; }
+
+# --- keys --------------------------------------------------------------------------------------
+rootfs_params() { printf 'suite=%s variant=minbase mirror=%s rootfs-format=1\n' "$SUITE" "$(debian_mirror)"; }
+rootfs_key() { inputs_key <(rootfs_params); }
+
+# image_key NAME: hash of this script, the image's inputs and its parent's key.
+image_key() {
+  local name=$1 parent files=()
+  parent=$(image_parent "$name")
+  if [ "$name" = debian ]; then
+    inputs_key "$HERE/images.sh" <(rootfs_params; security_mirror)
+  else
+    mapfile -t files < <(find "$HERE/$name" -type f | LC_ALL=C sort)
+    inputs_key "$HERE/images.sh" "${files[@]}" <(printf '%s\n' "${files[@]#"$HERE/"}"; image_key "$parent")
+  fi
+}
+
+loaded_key() { docker image inspect -f "{{ index .Config.Labels \"$KEY_LABEL\" }}" "$1" 2>/dev/null || true; }
+
+# --- the base image: debootstrap rootfs + docker import ------------------------------------------
+TMP_DIRS=()
+TMP_FILES=()
+cleanup() {
+  local d
+  for d in "${TMP_DIRS[@]}"; do
+    if [ -z "$d" ] || [ ! -d "$d" ]; then continue; fi
+    # debootstrap may leave /proc etc. mounted inside a failed rootfs: never rm -rf through them.
+    grep -F " $d/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    rm -rf --one-file-system "$d"
+  done
+  for d in "${TMP_FILES[@]}"; do rm -f "$d"; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# new_tmp_dir NAME: sets TMPD to a new scratch folder, removed on exit (not in a subshell: the trap must see it).
+new_tmp_dir() { mkdir -p "$IMAGE_DIR/tmp"; TMPD=$(mktemp -d "$IMAGE_DIR/tmp/$1.XXXXXX"); TMP_DIRS+=("$TMPD"); }
+
+# rootfs_tarball: sets ROOTFS to the cached debootstrap rootfs tarball, created when missing.
+rootfs_tarball() {
+  local key tar dir mirror
+  key=$(rootfs_key)
+  tar="$IMAGE_DIR/rootfs-$SUITE-minbase-$key.tar.gz"
+  ROOTFS=$tar
+  [ -s "$tar" ] && return 0
+  need_root "images.sh build"
+  command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+  [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || apt_install debian-archive-keyring
+  need_disk "$IMAGE_DIR" 1024
+  mirror=$(debian_mirror)
+  new_tmp_dir rootfs; dir=$TMPD
+  log "debootstrap --variant=minbase $SUITE from $mirror (takes a minute or two)"
+  local t0=$SECONDS
+  debootstrap --variant=minbase --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+    "$SUITE" "$dir/root" "$mirror" >"$dir/debootstrap.log" 2>&1 || {
+    tail -n 20 "$dir/debootstrap.log" >&2
+    [ -f "$dir/root/debootstrap/debootstrap.log" ] && tail -n 20 "$dir/root/debootstrap/debootstrap.log" >&2
+    die "debootstrap failed (log tail above)"
+  }
+  rm -rf "$dir/root/var/cache/apt/archives/"*.deb "$dir/root/var/lib/apt/lists/"* "$dir/root/debootstrap"
+  TMP_FILES+=("$tar.tmp")
+  tar -C "$dir/root" --numeric-owner --xattrs -czf "$tar.tmp" .
+  mv "$tar.tmp" "$tar"
+  log "rootfs cached as $tar ($(du -h "$tar" | cut -f1), $((SECONDS - t0))s)"
+}
+
+build_debian() {
+  local ref=$1 key=$2 rootfs dir security mirror
+  rootfs_tarball; rootfs=$ROOTFS
+  mirror=$(debian_mirror)
+  security=$(security_mirror)
+  new_tmp_dir debian; dir=$TMPD
+  mkdir "$dir/root"
+  tar -C "$dir/root" --numeric-owner --xattrs -xzf "$rootfs"
+  local r="$dir/root"
+  {
+    echo "deb $mirror $SUITE main"
+    echo "deb $mirror $SUITE-updates main"
+    [ -z "$security" ] || echo "deb $security $SUITE-security main"
+  } >"$r/etc/apt/sources.list"
+  # The same container tweaks as Docker's official debian image.
+  printf '#!/bin/sh\n# no services are started in containers\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
+  chmod 755 "$r/usr/sbin/policy-rc.d"
+  cat >"$r/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+  echo 'Acquire::Languages "none";' >"$r/etc/apt/apt.conf.d/docker-no-languages"
+  echo 'APT::Install-Recommends "false"; APT::Install-Suggests "false";' >"$r/etc/apt/apt.conf.d/docker-no-recommends"
+  cat >"$r/etc/dpkg/dpkg.cfg.d/docker-nodoc" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+EOF
+  rm -f "$r/etc/hostname" "$r/etc/machine-id"
+  : >"$r/etc/resolv.conf"
+  log "docker import -> $ref"
+  tar -C "$r" --numeric-owner --xattrs -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change "LABEL $KEY_LABEL=$key" \
+    --change "LABEL org.stateshift.source=\"debootstrap --variant=minbase $SUITE\"" \
+    --change 'CMD ["bash"]' \
+    - "$ref" >/dev/null
+}
+
+# Images with a Dockerfile in their folder, built FROM the local base image (never pulled).
+build_dockerfile() {
+  local name=$1 ref=$2 key=$3
+  log "docker build $HERE/$name -> $ref"
+  # The classic builder: it resolves FROM against local images and needs no buildx plugin.
+  DOCKER_BUILDKIT=0 docker build --pull=false --label "$KEY_LABEL=$key" -t "$ref" "$HERE/$name" \
+    >"$IMAGE_DIR/build-$name.log" 2>&1 || {
+    tail -n 30 "$IMAGE_DIR/build-$name.log" >&2
+    die "docker build of $ref failed (log tail above; full log $IMAGE_DIR/build-$name.log)"
+  }
+}
+
+build_one() {
+  local name ref key tar parent t0=$SECONDS
+  name=$(image_name "$1")
+  ref=$(image_ref "$name")
+  key=$(image_key "$name")
+  tar="$IMAGE_DIR/$name-$key.tar"
+  if [ "$(loaded_key "$ref")" = "$key" ]; then
+    log "$ref is up to date (key $key)"
+    return 0
+  fi
+  mkdir -p "$IMAGE_DIR"
+  if [ -s "$tar" ]; then
+    log "loading $ref from $tar"
+    docker load -q -i "$tar" >/dev/null || die "docker load -i $tar failed; delete the file to rebuild"
+    [ "$(loaded_key "$ref")" = "$key" ] || die "$tar does not hold $ref with key $key; delete it to rebuild"
+    return 0
+  fi
+  parent=$(image_parent "$name")
+  [ -z "$parent" ] || build_one "$parent"
+  need_disk "$IMAGE_DIR" 2048
+  log "building $ref (key $key)"
+  case "$name" in
+    debian) build_debian "$ref" "$key" ;;
+    *) build_dockerfile "$name" "$ref" "$key" ;;
+  esac
+  TMP_FILES+=("$tar.tmp")
+  docker save -o "$tar.tmp" "$ref"
+  mv "$tar.tmp" "$tar"
+  # Older tarballs of this image are dead weight now.
+  find "$IMAGE_DIR" -maxdepth 1 -name "$name-*.tar" ! -name "$name-$key.tar" -delete
+  log "built $ref in $((SECONDS - t0))s, cached as $tar ($(du -h "$tar" | cut -f1))"
+}
+
+cmd_build() {
+  docker info >/dev/null 2>&1 \
+    || die "no Docker engine answers: run tests/lab/docker/engine.sh ensure first"
+  local n
+  [ $# -gt 0 ] || set -- "${ALL_IMAGES[@]}"
+  for n in "$@"; do build_one "$n"; done
+}
+
+cmd_list() {
+  local n ref key state tar have_docker=0
+  docker info >/dev/null 2>&1 && have_docker=1
+  printf '%-38s %-17s %-8s %s\n' IMAGE KEY LOADED CACHED
+  for n in "${ALL_IMAGES[@]}"; do
+    ref=$(image_ref "$n")
+    key=$(image_key "$n")
+    tar="$IMAGE_DIR/$n-$key.tar"
+    state=no
+    if [ $have_docker = 1 ]; then
+      case "$(loaded_key "$ref")" in "$key") state=yes ;; "") state=no ;; *) state=stale ;; esac
+    else state=n/a; fi
+    if [ -s "$tar" ]; then tar="$tar ($(du -h "$tar" | cut -f1))"; else tar=no; fi
+    printf '%-38s %-17s %-8s %s\n' "$ref" "$key" "$state" "$tar"
+  done
+}
+
+cmd_alias() {
+  local alias target n=0
+  docker info >/dev/null 2>&1 || die "no Docker engine answers: run tests/lab/docker/engine.sh ensure first"
+  while read -r alias target _; do
+    case "$alias" in '' | '#'*) continue ;; esac
+    docker image inspect "$target" >/dev/null 2>&1 || build_one "$target"
+    docker tag "$target" "$alias"
+    n=$((n + 1))
+  done <"$HERE/image-map.txt"
+  log "tagged $n aliases from image-map.txt"
+}
+
+case "${1:-}" in
+  build) shift; cmd_build "$@" ;;
+  list) cmd_list ;;
+  alias) cmd_alias ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
