@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -157,7 +156,7 @@ def fail_with_reason(module, rc, stderr):
     if reason is None:
         databases = None
         if "does not exist" in stderr:
-            list_rc, list_out, dummy = run_psql(module, "postgres", pg_inventory.LIST_DATABASES_SQL)
+            list_rc, list_out, _list_err = run_psql(module, "postgres", pg_inventory.LIST_DATABASES_SQL)
             databases = pg_inventory.parse_database_list(list_out) if list_rc == 0 else None
         reason = pg_inventory.explain_psql_error(stderr, databases)
     module.fail_json(msg=reason or "psql failed in container '%s' (rc=%s): %s" % (container, rc, stderr.strip()),

@@ -224,6 +224,7 @@ build_one() {
   mv "$tar.tmp" "$tar"
   # Older tarballs of this image are dead weight now.
   find "$IMAGE_DIR" -maxdepth 1 -name "$name-*.tar" ! -name "$name-$key.tar" -delete
+  docker image prune -f --filter "label=$KEY_LABEL" >/dev/null 2>&1 || true
   log "built $ref in $((SECONDS - t0))s, cached as $tar ($(du -h "$tar" | cut -f1))"
 }
 

@@ -125,8 +125,8 @@ run_psql() { psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password -
 
 setup_db() {
   local exists
-  exists=$(run_psql --dbname postgres -At --set db="$POSTGRES_DB" \
-    -c "SELECT 1 FROM pg_database WHERE datname = :'db'" 2>/dev/null || true)
+  # psql interpolates :'db' in its input, not in -c
+  exists=$(run_psql --dbname postgres -At --set db="$POSTGRES_DB" <<<"SELECT 1 FROM pg_database WHERE datname = :'db';")
   if [ -z "$exists" ]; then
     run_psql --dbname postgres --set db="$POSTGRES_DB" >/dev/null <<<'CREATE DATABASE :"db";'
   fi

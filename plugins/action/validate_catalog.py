@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validate the workload catalog on the controller, before a phase changes anything."""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import CatalogError, validate_catalog
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(("workloads", "fact_name"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        args = self._task.args
+        if "workloads" in args:
+            workloads = args["workloads"]
+        elif "stateshift_workloads" in task_vars:
+            workloads = self._templar.template(task_vars["stateshift_workloads"])
+        else:
+            result.update(failed=True, msg="no workload catalog: define stateshift_workloads in the inventory "
+                                           "(group_vars/all) or pass workloads to this task")
+            return result
+        try:
+            catalog = validate_catalog(workloads)
+        except CatalogError as exc:
+            result.update(failed=True, msg=str(exc), errors=exc.errors)
+            return result
+        fact_name = args.get("fact_name", "stateshift_catalog")
+        result.update(changed=False, catalog=catalog, ansible_facts={fact_name: catalog},
+                      msg="%d workload(s) valid: %s" % (len(catalog), ", ".join(w["name"] for w in catalog)))
+        return result

@@ -1,0 +1,55 @@
+"""Fixtures for tests that run against the local lab (`tests/lab/lab up`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("STATESHIFT_CACHE", "/var/cache/stateshift-k3s"))
+LEGACY_INVENTORY = CACHE / "lab" / "inventory" / "legacy.yml"
+
+
+class Playbook:
+    """Runs ansible-playbook against the lab inventory and keeps the whole output."""
+
+    def __init__(self, inventories):
+        self.inventories = inventories
+
+    def run(self, playbook, *extra, check=True, json_output=False):
+        argv = ["ansible-playbook"]
+        for inventory in self.inventories:
+            argv += ["-i", str(inventory)]
+        argv += [str(playbook), *extra]
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+        if json_output:
+            env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+        result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env=env, check=False)
+        if check and result.returncode != 0:
+            pytest.fail("%s failed (rc=%d):\n%s\n%s" % (" ".join(argv), result.returncode, result.stdout, result.stderr))
+        return result
+
+
+@pytest.fixture(scope="session")
+def legacy_host():
+    if not LEGACY_INVENTORY.exists():
+        pytest.fail("the lab's legacy host is not up (%s missing): run 'tests/lab/lab up'" % LEGACY_INVENTORY)
+    return LEGACY_INVENTORY
+
+
+@pytest.fixture(scope="session")
+def playbook(legacy_host):
+    return Playbook([REPO / "inventories" / "lab", legacy_host])
+
+
+def docker_psql(container, user, database, sql):
+    """Ask the source database directly, to check what the collection reports."""
+    result = subprocess.run(
+        ["docker", "exec", "-i", container, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+         "-U", user, "-d", database, "-c", sql],
+        capture_output=True, text=True, check=True,
+    )
+    return result.stdout.strip()

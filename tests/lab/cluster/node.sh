@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# The lab's one real node (called by cluster.sh; usable alone once the control plane is up).
+#
+#   tests/lab/cluster/node.sh up        start or repair: containerd, kubelet, kube-proxy, CoreDNS,
+#                                       the local-path provisioner; import the images
+#   tests/lab/cluster/node.sh down      stop them, remove pods, network and node state
+#   tests/lab/cluster/node.sh status    each process and whether it is alive
+#   tests/lab/cluster/node.sh images    (re)import images into containerd (see below)
+#
+# Node "lab-node" (label stateshift.io/lab-node=real): kubelet (cgroup v1, cgroupfs) on its own
+# containerd (Debian's, CRI plugin, runc), CNI from Debian's containernetworking-plugins
+# (bridge + host-local + portmap + loopback) on bridge stateshift0 (10.244.0.0/24), kube-proxy in
+# iptables mode (ClusterIP Services), CoreDNS as a host process on 10.244.0.1:53 (cluster.local,
+# the pods' nameserver), and a `local-path` default StorageClass whose PVCs get hostPath PVs
+# under $STATESHIFT_CACHE/lab/storage (local-path-provisioner.sh).
+#
+# Images are never pulled: the pause image is built from source (pause/main.go), and the images
+# of tests/lab/docker/image-map.txt ("ALIAS TARGET" lines) are copied from the local Docker
+# engine (`docker save TARGET | ctr import`) and tagged with their aliases, e.g.
+# docker.io/library/postgres:18-alpine. Extra aliases: LAB_IMAGE_ALIASES="alias=target ...".
+# LAB_IMPORT_IMAGES=0 skips the Docker images (only pause). Image store (kept across down, it
+# is a cache): $STATESHIFT_CACHE/containerd.
+set -euo pipefail
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+
+NODE_DIR="$LAB_DIR/node"
+RUN_DIR="$STATESHIFT_RUN/lab"
+CTRD_ROOT="$STATESHIFT_CACHE/containerd"          # images survive 'down' (a cache)
+CTRD_STATE="$RUN_DIR/containerd"
+CTRD_SOCK="$CTRD_STATE/containerd.sock"
+PAUSE_IMAGE=docker.io/stateshift-lab/pause:3.10
+DOCKER_DIR="$STATESHIFT_REPO/tests/lab/docker"
+PROCS=(containerd kubelet kube-proxy coredns local-path-provisioner)
+
+ctr_() { ctr --address "$CTRD_SOCK" -n k8s.io "$@"; }
+
+# node_ip: the address of the interface holding the default route.
+node_ip() {
+  local ip
+  ip=$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "src") {print $(i + 1); exit}}')
+  [ -n "$ip" ] || ip=$(hostname -I 2>/dev/null | awk '{print $1}')
+  [ -n "$ip" ] || die "cannot find this host's IP address (no default route?): the kubelet needs one for --node-ip"
+  echo "$ip"
+}
+
+pidfile() { echo "$RUN_DIR/$1.pid"; }
+proc_bin() {
+  case "$1" in
+    containerd) command -v containerd ;;
+    local-path-provisioner) echo "$CLUSTER_DIR/local-path-provisioner.sh" ;;
+    *) lab_bin "$1" ;;
+  esac
+}
+proc_alive() { pid_alive "$(pidfile "$1")" "$(proc_bin "$1" 2>/dev/null || echo "$1")"; }
+
+# start_proc NAME CMD...: start CMD in its own session, stdout/stderr to $LAB_LOGS/NAME.log.
+start_proc() {
+  local name=$1; shift
+  if proc_alive "$name"; then return 0; fi
+  mkdir -p "$RUN_DIR" "$LAB_LOGS"
+  log "starting $name (log: $LAB_LOGS/$name.log)"
+  setsid "$@" >>"$LAB_LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$(pidfile "$name")"
+  sleep 0.2
+  proc_alive "$name" || { tail -n 20 "$LAB_LOGS/$name.log" | sed 's/^/    | /' >&2; die "$name exited at once: see $LAB_LOGS/$name.log"; }
+}
+
+stop_proc() {
+  local name=$1 f pid i
+  f=$(pidfile "$name")
+  if proc_alive "$name"; then
+    pid=$(cat "$f")
+    # The provisioner's watches run in its process group (setsid made it the leader).
+    if [ "$name" = local-path-provisioner ]; then kill -- "-$pid" 2>/dev/null || true; fi
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+    [ ! -d "/proc/$pid" ] || kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+# wait_for WHAT SECONDS CMD...: poll CMD every 0.5 s.
+wait_for() {
+  local what=$1 secs=$2 i; shift 2
+  for i in $(seq 1 $((secs * 2))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  return 1
+}
+
+# --- host prerequisites ------------------------------------------------------------------------
+prepare_host() {
+  apt_install containerd runc containernetworking-plugins iptables conntrack iproute2 socat
+  [ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || die "no cgroup filesystem under /sys/fs/cgroup: the kubelet needs one"
+  sysctl -qw net.ipv4.ip_forward=1 || die "cannot enable net.ipv4.ip_forward"
+  if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then sysctl -qw net.bridge.bridge-nf-call-iptables=1 || true; fi
+  mkdir -p "$NODE_DIR" "$RUN_DIR" "$LAB_LOGS" "$LAB_DIR/storage" "$CTRD_ROOT" "$CTRD_STATE"
+}
+
+# --- network: CNI bridge, masquerade and forward rules ---------------------------------------
+setup_network() {
+  local cni="$NODE_DIR/cni"
+  mkdir -p "$cni/net.d" "$cni/ipam"
+  sed -e "s#@BRIDGE@#$NODE_BRIDGE#g" -e "s#@SUBNET@#$NODE_POD_CIDR#g" -e "s#@GATEWAY@#$NODE_BRIDGE_IP#g" \
+    -e "s#@IPAM_DIR@#$cni/ipam#g" "$CLUSTER_DIR/node/10-stateshift.conflist.in" >"$cni/net.d/10-stateshift.conflist"
+  # The bridge exists before the first pod so that CoreDNS can listen on its address.
+  if ! ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
+    ip link add "$NODE_BRIDGE" type bridge || die "cannot create bridge $NODE_BRIDGE"
+  fi
+  ip addr show dev "$NODE_BRIDGE" | grep -q "inet $NODE_BRIDGE_IP/" || ip addr add "$NODE_BRIDGE_IP/${NODE_POD_CIDR#*/}" dev "$NODE_BRIDGE"
+  ip link set "$NODE_BRIDGE" up
+  # Our own chains: pod egress masquerade, and forwarding that Docker's FORWARD policy (DROP) blocks.
+  iptables -w -t nat -N STATESHIFT-LAB-MASQ 2>/dev/null || true
+  iptables -w -t nat -F STATESHIFT-LAB-MASQ
+  iptables -w -t nat -A STATESHIFT-LAB-MASQ -s "$CLUSTER_CIDR" ! -d "$CLUSTER_CIDR" -j MASQUERADE
+  iptables -w -t nat -C POSTROUTING -j STATESHIFT-LAB-MASQ 2>/dev/null || iptables -w -t nat -A POSTROUTING -j STATESHIFT-LAB-MASQ
+  iptables -w -N STATESHIFT-LAB-FWD 2>/dev/null || true
+  iptables -w -F STATESHIFT-LAB-FWD
+  iptables -w -A STATESHIFT-LAB-FWD -s "$CLUSTER_CIDR" -j ACCEPT
+  iptables -w -A STATESHIFT-LAB-FWD -d "$CLUSTER_CIDR" -j ACCEPT
+  iptables -w -C FORWARD -j STATESHIFT-LAB-FWD 2>/dev/null || iptables -w -I FORWARD 1 -j STATESHIFT-LAB-FWD
+}
+
+teardown_network() {
+  local ns
+  # Pod network namespaces left by containerd (their veths go with them).
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' || true); do
+    if ip netns exec "$ns" ip -4 addr 2>/dev/null | grep -q "inet ${NODE_POD_CIDR%.*}\."; then ip netns delete "$ns" 2>/dev/null || true; fi
+  done
+  ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && ip link delete "$NODE_BRIDGE" 2>/dev/null || true
+  iptables -w -t nat -D POSTROUTING -j STATESHIFT-LAB-MASQ 2>/dev/null || true
+  iptables -w -t nat -F STATESHIFT-LAB-MASQ 2>/dev/null || true
+  iptables -w -t nat -X STATESHIFT-LAB-MASQ 2>/dev/null || true
+  iptables -w -D FORWARD -j STATESHIFT-LAB-FWD 2>/dev/null || true
+  iptables -w -F STATESHIFT-LAB-FWD 2>/dev/null || true
+  iptables -w -X STATESHIFT-LAB-FWD 2>/dev/null || true
+  # kube-proxy's KUBE-* chains.
+  if [ -x "$(lab_path)/kube-proxy" ]; then "$(lab_path)/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
+}
+
+# --- containerd ------------------------------------------------------------------------------
+start_containerd() {
+  sed -e "s#@ROOT@#$CTRD_ROOT#g" -e "s#@STATE@#$CTRD_STATE#g" -e "s#@SOCK@#$CTRD_SOCK#g" \
+    -e "s#@PAUSE@#$PAUSE_IMAGE#g" -e "s#@CNI_CONF@#$NODE_DIR/cni/net.d#g" \
+    "$CLUSTER_DIR/node/containerd.toml.in" >"$NODE_DIR/containerd.toml"
+  start_proc containerd "$(proc_bin containerd)" --config "$NODE_DIR/containerd.toml"
+  wait_for containerd 30 ctr_ version || die "containerd did not answer on $CTRD_SOCK within 30s: see $LAB_LOGS/containerd.log"
+}
+
+# --- images ----------------------------------------------------------------------------------
+# normalize REF: the fully qualified name containerd's CRI uses (docker.io/library/x:tag).
+normalize() {
+  local r=$1 first=${1%%/*}
+  case "$r" in *:*|*@*) ;; *) r="$r:latest" ;; esac
+  if [ "$first" = "$1" ]; then r="docker.io/library/$r"
+  elif ! echo "$first" | grep -q '[.:]' && [ "$first" != localhost ]; then r="docker.io/$r"; fi
+  echo "$r"
+}
+
+# import_pause: an OCI archive holding only the pause binary, built without Docker.
+import_pause() {
+  ctr_ images ls -q | grep -qx "$PAUSE_IMAGE" && return 0
+  local d layer cfg man idx ldig cdig mdig
+  d=$(mktemp -d "$NODE_DIR/pause.XXXXXX")
+  mkdir -p "$d/rootfs" "$d/oci/blobs/sha256"
+  cp "$(lab_bin pause)" "$d/rootfs/pause"
+  tar --numeric-owner --owner=0 --group=0 --mtime=@0 -C "$d/rootfs" -cf "$d/layer.tar" pause
+  ldig=$(sha256sum "$d/layer.tar" | cut -d' ' -f1); cp "$d/layer.tar" "$d/oci/blobs/sha256/$ldig"
+  cfg=$(printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/pause"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$ldig")
+  cdig=$(printf '%s' "$cfg" | sha256sum | cut -d' ' -f1); printf '%s' "$cfg" >"$d/oci/blobs/sha256/$cdig"
+  man=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+    "$cdig" "${#cfg}" "$ldig" "$(stat -c %s "$d/layer.tar")")
+  mdig=$(printf '%s' "$man" | sha256sum | cut -d' ' -f1); printf '%s' "$man" >"$d/oci/blobs/sha256/$mdig"
+  idx=$(printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"3.10"}}]}' \
+    "$mdig" "${#man}" "$PAUSE_IMAGE")
+  printf '%s' "$idx" >"$d/oci/index.json"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$d/oci/oci-layout"
+  tar -C "$d/oci" -cf "$d/pause.tar" . 
+  ctr_ images import --snapshotter overlayfs "$d/pause.tar" >/dev/null || { rm -rf "$d"; die "importing the pause image into containerd failed"; }
+  rm -rf "$d"
+  log "imported $PAUSE_IMAGE (built from pause/main.go)"
+}
+
+# image_pairs: "alias target" lines from image-map.txt and LAB_IMAGE_ALIASES.
+image_pairs() {
+  local p
+  if [ -f "$DOCKER_DIR/image-map.txt" ]; then
+    sed -e 's/#.*//' "$DOCKER_DIR/image-map.txt" | awk 'NF >= 2 {print $1, $2}'
+  fi
+  for p in ${LAB_IMAGE_ALIASES:-}; do echo "${p%%=*} ${p#*=}"; done
+}
+
+import_docker_images() {
+  local pairs targets t id stamp alias n=0
+  pairs=$(image_pairs)
+  [ -n "$pairs" ] || { log "no image-map.txt in $DOCKER_DIR and no LAB_IMAGE_ALIASES: no database images imported"; return 0; }
+  targets=$(printf '%s\n' "$pairs" | awk '{print $2}' | sort -u)
+  if ! docker info >/dev/null 2>&1; then
+    [ -x "$DOCKER_DIR/engine.sh" ] || die "no Docker engine answers and $DOCKER_DIR/engine.sh is missing: the database images come from Docker"
+    "$DOCKER_DIR/engine.sh" ensure
+  fi
+  for t in $targets; do
+    if ! docker image inspect "$t" >/dev/null 2>&1; then
+      [ -x "$DOCKER_DIR/images.sh" ] || die "image $t is not in Docker and $DOCKER_DIR/images.sh is missing"
+      "$DOCKER_DIR/images.sh" build "$t" || die "building image $t failed (tests/lab/docker/images.sh build $t)"
+    fi
+    id=$(docker image inspect -f '{{.Id}}' "$t")
+    stamp="$CTRD_ROOT/imported-$(echo "$t" | tr '/:' '__')"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$id" ] || ! ctr_ images ls -q | grep -qx "$(normalize "$t")"; then
+      log "importing $t into containerd (docker save | ctr import)"
+      docker save "$t" | ctr_ images import --snapshotter overlayfs - >/dev/null \
+        || die "importing $t into containerd failed (docker save $t | ctr -n k8s.io images import -)"
+      echo "$id" >"$stamp"
+      n=$((n + 1))
+    fi
+  done
+  while read -r alias t; do
+    [ -n "$alias" ] || continue
+    if [ "$(ctr_ images ls "name==$(normalize "$alias")" -q 2>/dev/null)" = "" ] || [ "$n" -gt 0 ]; then
+      ctr_ images tag --force "$(normalize "$t")" "$(normalize "$alias")" >/dev/null \
+        || die "tagging $(normalize "$t") as $(normalize "$alias") in containerd failed"
+    fi
+  done <<<"$pairs"
+  log "images: $(printf '%s\n' "$pairs" | wc -l) aliases ready in containerd ($n imported)"
+}
+
+cmd_images() {
+  import_pause
+  if [ "${LAB_IMPORT_IMAGES:-1}" = 1 ]; then import_docker_images; fi
+}
+
+# --- kubelet, kube-proxy, CoreDNS, provisioner ------------------------------------------------
+render() { # TEMPLATE OUT: substitute the @VARS@ the node templates use
+  sed -e "s#@NODE_DIR@#$NODE_DIR#g" -e "s#@LAB_DIR@#$LAB_DIR#g" -e "s#@KUBECONFIG@#$LAB_KUBECONFIG#g" \
+    -e "s#@CA@#$KWOK_CLUSTER_DIR/pki/ca.crt#g" -e "s#@CTRD_SOCK@#$CTRD_SOCK#g" -e "s#@DNS_IP@#$NODE_BRIDGE_IP#g" \
+    -e "s#@DOMAIN@#$CLUSTER_DOMAIN#g" -e "s#@POD_CIDR@#$NODE_POD_CIDR#g" -e "s#@CLUSTER_CIDR@#$CLUSTER_CIDR#g" \
+    -e "s#@NODE_NAME@#$REAL_NODE_NAME#g" -e "s#@NODE_IP@#$(node_ip)#g" "$1" >"$2"
+}
+
+start_kubelet() {
+  mkdir -p "$NODE_DIR/kubelet" "$NODE_DIR/pod-logs"
+  render "$CLUSTER_DIR/node/kubelet.yaml.in" "$NODE_DIR/kubelet.yaml"
+  start_proc kubelet "$(lab_bin kubelet)" --config "$NODE_DIR/kubelet.yaml" --kubeconfig "$LAB_KUBECONFIG" \
+    --hostname-override "$REAL_NODE_NAME" --node-ip "$(node_ip)" --root-dir "$NODE_DIR/kubelet" \
+    --cert-dir "$NODE_DIR/kubelet/pki" --node-labels "stateshift.io/lab-node=real" --v 1
+}
+
+start_kube_proxy() {
+  render "$CLUSTER_DIR/node/kube-proxy.yaml.in" "$NODE_DIR/kube-proxy.yaml"
+  start_proc kube-proxy "$(lab_bin kube-proxy)" --config "$NODE_DIR/kube-proxy.yaml"
+}
+
+start_coredns() {
+  render "$CLUSTER_DIR/node/Corefile.in" "$NODE_DIR/Corefile"
+  start_proc coredns "$(lab_bin coredns)" -conf "$NODE_DIR/Corefile"
+}
+
+start_provisioner() {
+  kc apply -f "$CLUSTER_DIR/manifests/local-path-storageclass.yaml" >/dev/null || die "creating StorageClass local-path failed"
+  start_proc local-path-provisioner "$CLUSTER_DIR/local-path-provisioner.sh"
+}
+
+node_ready() {
+  [ "$(kc get node "$REAL_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  need_root "node.sh up"
+  api_ready || die "the API server does not answer (kubeconfig $LAB_KUBECONFIG): run 'tests/lab/cluster/cluster.sh up'"
+  prepare_host
+  setup_network
+  start_containerd
+  cmd_images
+  start_coredns
+  start_kubelet
+  start_kube_proxy
+  start_provisioner
+  wait_for "node $REAL_NODE_NAME" 90 node_ready \
+    || die "node $REAL_NODE_NAME is not Ready after 90s: see $LAB_LOGS/kubelet.log and 'kubectl describe node $REAL_NODE_NAME'"
+  log "real node $REAL_NODE_NAME Ready ($((SECONDS - t0))s)"
+}
+
+# shim_pids: containerd-shim processes serving our containerd (their cmdline names our socket).
+shim_pids() {
+  local d
+  for d in /proc/[0-9]*; do
+    case "$(cat "$d/comm" 2>/dev/null)" in containerd-shim*) ;; *) continue ;; esac
+    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$CTRD_SOCK" && echo "${d#/proc/}"
+  done
+  return 0
+}
+
+cmd_down() {
+  local c
+  # Containers outlive a dead containerd (their shims keep them): restart it to remove them.
+  if ! proc_alive containerd && [ -n "$(shim_pids)" ] && [ -f "$NODE_DIR/containerd.toml" ]; then
+    start_proc containerd "$(proc_bin containerd)" --config "$NODE_DIR/containerd.toml"
+    wait_for containerd 30 ctr_ version || true
+  fi
+  stop_proc local-path-provisioner
+  stop_proc kubelet
+  stop_proc kube-proxy
+  stop_proc coredns
+  # Remove every pod container while containerd still runs; images stay (they are a cache).
+  if proc_alive containerd; then
+    for c in $(ctr_ tasks ls -q 2>/dev/null || true); do ctr_ tasks kill -s SIGKILL "$c" >/dev/null 2>&1 || true; done
+    sleep 0.5
+    for c in $(ctr_ tasks ls -q 2>/dev/null || true); do ctr_ tasks delete -f "$c" >/dev/null 2>&1 || true; done
+    for c in $(ctr_ containers ls -q 2>/dev/null || true); do ctr_ containers delete "$c" >/dev/null 2>&1 || true; done
+  fi
+  stop_proc containerd
+  # Left-over mounts (kubelet volumes, containerd shm/rootfs) under our directories.
+  awk '{print $2}' /proc/mounts | grep -E "^($NODE_DIR|$CTRD_STATE|$CTRD_ROOT/io\.containerd\.grpc\.v1\.cri|$CTRD_ROOT/io\.containerd\.runtime)" | sort -r \
+    | while read -r m; do umount -l "$m" 2>/dev/null || true; done || true
+  # containerd shims outlive containerd: end ours (their cmdline names our socket), by pid.
+  local p
+  for p in $(shim_pids); do kill -9 "$p" 2>/dev/null || true; done
+  # Empty cgroups the kubelet made.
+  find /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
+  teardown_network
+  rm -rf "$NODE_DIR" "$RUN_DIR" "$CTRD_STATE"
+  # Pod/containers metadata lives in containerd's root: drop it, keep the image content.
+  rm -rf "$CTRD_ROOT/io.containerd.grpc.v1.cri/sandboxes" "$CTRD_ROOT/io.containerd.grpc.v1.cri/containers"
+}
+
+cmd_status() {
+  local p rc=0 s
+  for p in "${PROCS[@]}"; do
+    if proc_alive "$p"; then s="alive (pid $(cat "$(pidfile "$p")"))"; else s="dead"; rc=1; fi
+    printf '%-26s %s\n' "$p" "$s"
+  done
+  return "$rc"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  images) need_root "node.sh images"; prepare_host; proc_alive containerd || start_containerd; cmd_images ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# The lab's "legacy Compose stack": the source of a migration, as a user has it on a Docker VM.
+#
+#   legacy.sh up [--scale small|large]   start it (idempotent; data loaded once)
+#   legacy.sh down                       remove its containers, volume and network (keeps key and password)
+#   legacy.sh status                     print what is running
+#
+# What 'up' builds:
+#   network    stateshift-legacy
+#   legacy-vm  stateshift-lab/legacy-host:bookworm: sshd on 127.0.0.1:2222 (root, key only), the docker
+#              CLI and docker-compose driving this machine's engine through /var/run/docker.sock, the
+#              Compose project in /home/app/invoicetron (docker-compose.yml + .env)
+#   invoicetron-db  started by 'docker-compose up -d' on legacy-vm: postgres:15 (= stateshift-lab/postgres:15),
+#              user/db invoicetron, named volume invoicetron_pgdata, published on 127.0.0.1:15432,
+#              loaded with ../sampledata (SAMPLE_ROWS or --scale), plus the database invoicetron_reports
+# and under $STATESHIFT_CACHE/lab/:
+#   ssh/id_ed25519, ssh/known_hosts       the key legacy-vm accepts, its host key
+#   legacy/postgres-password              the database password (0600, never printed)
+#   inventory/legacy.yml                  an Ansible inventory for legacy-vm
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+
+LAB="$STATESHIFT_CACHE/lab"
+SSH_DIR="$LAB/ssh"
+KEY="$SSH_DIR/id_ed25519"
+KNOWN_HOSTS="$SSH_DIR/known_hosts"
+STATE="$LAB/legacy"
+PASSWORD_FILE="$STATE/postgres-password"
+PROJECT_DIR="$STATE/invoicetron"   # bind-mounted at /home/app/invoicetron in legacy-vm
+INVENTORY="$LAB/inventory/legacy.yml"
+NETWORK=stateshift-legacy
+VM=legacy-vm
+VM_IMAGE=stateshift-lab/legacy-host:bookworm
+DB=invoicetron-db
+DB_VOLUME=invoicetron_pgdata
+SSH_PORT=2222
+PG_PORT=15432
+COMPOSE_DIR=/home/app/invoicetron
+
+ssh_vm() {
+  ssh -i "$KEY" -p "$SSH_PORT" -o BatchMode=yes -o StrictHostKeyChecking=yes \
+    -o UserKnownHostsFile="$KNOWN_HOSTS" -o ConnectTimeout=10 -o LogLevel=ERROR root@127.0.0.1 "$@"
+}
+
+exists() { docker inspect "$1" >/dev/null 2>&1; }
+running() { [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
+
+ensure_key() {
+  install -d -m 700 "$SSH_DIR"
+  if [ ! -s "$KEY" ]; then
+    command -v ssh-keygen >/dev/null 2>&1 || apt_install openssh-client
+    log "generating the lab's ssh key $KEY"
+    ssh-keygen -q -t ed25519 -N '' -C "stateshift-lab" -f "$KEY"
+  fi
+  chmod 600 "$KEY"
+}
+
+ensure_password() {
+  install -d -m 700 "$STATE" "$PROJECT_DIR"
+  if [ ! -s "$PASSWORD_FILE" ]; then
+    log "generating the source database password (kept in $PASSWORD_FILE)"
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$PASSWORD_FILE.tmp")
+    mv "$PASSWORD_FILE.tmp" "$PASSWORD_FILE"
+  fi
+  chmod 600 "$PASSWORD_FILE"
+  # the Compose project as the VM's owner keeps it: docker-compose.yml + .env with the password
+  install -m 644 "$HERE/legacy-stack/docker-compose.yml" "$PROJECT_DIR/docker-compose.yml"
+  (umask 077; printf 'POSTGRES_PASSWORD=%s\n' "$(cat "$PASSWORD_FILE")" >"$PROJECT_DIR/.env.tmp")
+  mv "$PROJECT_DIR/.env.tmp" "$PROJECT_DIR/.env"
+}
+
+ensure_vm() {
+  local image_id want_id
+  want_id=$(docker image inspect -f '{{.Id}}' "$VM_IMAGE")
+  if exists "$VM"; then
+    image_id=$(docker inspect -f '{{.Image}}' "$VM")
+    if [ "$image_id" != "$want_id" ]; then
+      log "$VM runs an older $VM_IMAGE: recreating it"
+      docker rm -f "$VM" >/dev/null
+    elif ! running "$VM"; then
+      log "starting $VM"
+      docker start "$VM" >/dev/null
+    fi
+  fi
+  if ! exists "$VM"; then
+    log "starting $VM (sshd on 127.0.0.1:$SSH_PORT)"
+    docker run -d --name "$VM" --hostname "$VM" --network "$NETWORK" \
+      --restart unless-stopped --label org.stateshift.lab=legacy \
+      -p "127.0.0.1:$SSH_PORT:22" \
+      -v /var/run/docker.sock:/var/run/docker.sock \
+      -v "$PROJECT_DIR:$COMPOSE_DIR" \
+      -e SSH_AUTHORIZED_KEYS="$(cat "$KEY.pub")" \
+      "$VM_IMAGE" >/dev/null
+  fi
+  # The host key is new whenever the container is: record it (this is what makes StrictHostKeyChecking safe).
+  local waited=0 keys
+  until keys=$(ssh-keyscan -p "$SSH_PORT" -T 2 127.0.0.1 2>/dev/null) && [ -n "$keys" ]; do
+    running "$VM" || { docker logs --tail 20 "$VM" >&2 2>&1 || true; die "$VM stopped (log tail above)"; }
+    [ "$waited" -lt 60 ] || die "sshd of $VM did not answer on 127.0.0.1:$SSH_PORT within 60s"
+    sleep 1; waited=$((waited + 1))
+  done
+  printf '%s\n' "$keys" | sort >"$KNOWN_HOSTS.tmp"
+  mv "$KNOWN_HOSTS.tmp" "$KNOWN_HOSTS"
+  chmod 600 "$KNOWN_HOSTS"
+  ssh_vm true || die "ssh root@127.0.0.1 -p $SSH_PORT with $KEY failed"
+}
+
+write_inventory() {
+  install -d -m 700 "$(dirname "$INVENTORY")"
+  cat >"$INVENTORY.tmp" <<EOF
+# Written by tests/lab/docker/legacy.sh: the lab's legacy Docker host (a container standing in for a VM).
+# Its Docker CLI drives this machine's engine; the source database is the container $DB.
+all:
+  children:
+    legacy:
+      hosts:
+        $VM:
+          ansible_host: 127.0.0.1
+          ansible_port: $SSH_PORT
+          ansible_user: root
+          ansible_ssh_private_key_file: $KEY
+          ansible_ssh_common_args: "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=$KNOWN_HOSTS"
+          ansible_python_interpreter: /usr/bin/python3
+          # the lab's facts about the source (not secrets: the password stays in the file)
+          stateshift_lab_source:
+            container: $DB
+            database: invoicetron
+            extra_databases: [invoicetron_reports]
+            user: invoicetron
+            password_file: $PASSWORD_FILE
+            compose_dir: $COMPOSE_DIR
+            compose_project: invoicetron
+            volume: $DB_VOLUME
+            direct_host: 127.0.0.1
+            direct_port: $PG_PORT
+EOF
+  mv "$INVENTORY.tmp" "$INVENTORY"
+}
+
+cmd_up() {
+  local scale=${1:-small} t0=$SECONDS
+  need_root "legacy.sh up"
+  "$HERE/engine.sh" ensure
+  "$HERE/images.sh" build postgres legacy-host
+  "$HERE/images.sh" alias
+  command -v ssh >/dev/null 2>&1 || apt_install openssh-client
+  ensure_key
+  ensure_password
+  docker network inspect "$NETWORK" >/dev/null 2>&1 || {
+    log "creating the network $NETWORK"
+    docker network create --label org.stateshift.lab=legacy "$NETWORK" >/dev/null
+  }
+  ensure_vm
+  log "docker-compose up -d in $VM:$COMPOSE_DIR"
+  ssh_vm "cd $COMPOSE_DIR && docker-compose up -d --quiet-pull" >&2 \
+    || die "docker-compose up failed on $VM"
+  "$HERE/../sampledata/load.sh" --container "$DB" --user invoicetron --db invoicetron --scale "$scale"
+  write_inventory
+  log "legacy stack up in $((SECONDS - t0))s: ssh -i $KEY -p $SSH_PORT root@127.0.0.1; postgres on 127.0.0.1:$PG_PORT; inventory $INVENTORY"
+}
+
+cmd_down() {
+  need_root "legacy.sh down"
+  if ! docker info >/dev/null 2>&1; then log "no Docker engine answers: nothing to remove"; return 0; fi
+  if running "$VM" && [ -s "$KEY" ] && [ -s "$KNOWN_HOSTS" ]; then
+    log "docker-compose down -v in $VM:$COMPOSE_DIR"
+    ssh_vm "cd $COMPOSE_DIR && docker-compose down -v" >&2 || log "docker-compose down failed: removing by hand"
+  fi
+  local c
+  for c in "$DB" "$VM"; do
+    if exists "$c"; then log "removing container $c"; docker rm -f "$c" >/dev/null; fi
+  done
+  if docker volume inspect "$DB_VOLUME" >/dev/null 2>&1; then log "removing volume $DB_VOLUME"; docker volume rm "$DB_VOLUME" >/dev/null; fi
+  if docker network inspect "$NETWORK" >/dev/null 2>&1; then log "removing network $NETWORK"; docker network rm "$NETWORK" >/dev/null; fi
+  rm -f "$KNOWN_HOSTS" "$INVENTORY"
+  log "legacy stack removed (kept: $KEY, $PASSWORD_FILE)"
+}
+
+cmd_status() {
+  local c rc=0
+  if ! docker info >/dev/null 2>&1; then echo "docker engine: not running"; return 3; fi
+  docker network inspect "$NETWORK" >/dev/null 2>&1 && echo "network $NETWORK: present" || { echo "network $NETWORK: absent"; rc=3; }
+  for c in "$VM" "$DB"; do
+    if exists "$c"; then
+      echo "container $c: $(docker inspect -f '{{.State.Status}}{{if .State.Health}} ({{.State.Health.Status}}){{end}}, image {{.Config.Image}}' "$c")"
+    else
+      echo "container $c: absent"; rc=3
+    fi
+  done
+  docker volume inspect "$DB_VOLUME" >/dev/null 2>&1 && echo "volume $DB_VOLUME: present" || echo "volume $DB_VOLUME: absent"
+  if running "$DB"; then
+    echo "sample data: $(docker exec -i "$DB" psql -X -At -U invoicetron -d invoicetron 2>/dev/null <<<"SELECT 'scale=' || (SELECT value FROM sample_meta WHERE key = 'scale') || ' invoice_lines=' || (SELECT value FROM sample_meta WHERE key = 'rows') FROM sample_meta WHERE key = 'loaded';" || echo none)"
+  fi
+  if running "$VM" && [ -s "$KNOWN_HOSTS" ]; then
+    if ssh_vm true 2>/dev/null; then echo "ssh root@127.0.0.1:$SSH_PORT: ok"; else echo "ssh root@127.0.0.1:$SSH_PORT: FAILED"; rc=1; fi
+  fi
+  [ -f "$INVENTORY" ] && echo "inventory: $INVENTORY" || echo "inventory: absent"
+  return $rc
+}
+
+cmd=${1:-}; [ $# -eq 0 ] || shift
+scale=${SAMPLE_SCALE:-small}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale) scale=${2:?--scale needs small or large}; shift 2 ;;
+    --scale=*) scale=${1#--scale=}; shift ;;
+    *) die "legacy.sh: unknown argument '$1'" ;;
+  esac
+done
+case "$scale" in small | large) ;; *) die "unknown scale '$scale' (small or large; SAMPLE_ROWS sets an exact size)" ;; esac
+case "$cmd" in
+  up) cmd_up "$scale" ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
