@@ -41,8 +41,7 @@ FIELDS = {
     "auth": ("secret", "user", "password_key"),
     "source": ("host", "container", "database", "user", "password", "compose_dir", "dsn", "port"),
     "migration": ("mode", "jobs", "verify", "force", "transport"),
-    "backup": ("schedule", "retention_days", "pvc_size", "storage_class", "s3"),
-    "backup.s3": ("endpoint", "bucket", "prefix", "secret", "region"),
+    "backup": ("schedule", "retention_days", "pvc_size", "storage_class"),
     "network": ("allow_from",),
     "network.allow_from": ("namespace", "pod_labels", "namespace_labels"),
     "clients": ("kind", "name", "namespace"),
@@ -191,12 +190,6 @@ def _check_backup(check, backup):
         check.integer(backup["retention_days"], "backup.retention_days", 1)
     if "pvc_size" in backup:
         check.quantity(backup["pvc_size"], "backup.pvc_size", "20Gi")
-    if "s3" in backup:
-        s3 = check.mapping(backup["s3"], "backup.s3", FIELDS["backup.s3"])
-        for required in ("endpoint", "bucket", "secret"):
-            if not s3.get(required):
-                check.error("backup.s3.%s" % required, _MISSING, "is required for S3 backups",
-                            "set it, or remove backup.s3 to keep dumps on a PVC")
 
 
 def _check_clients(check, clients):
@@ -282,7 +275,12 @@ def _defaults(workload):
     filled["network"] = dict({"allow_from": []}, **filled.get("network", {}))
     filled["retire"] = dict({"soak_days": 7}, **filled.get("retire", {}))
     if engine == "postgresql":
-        filled["databases"] = [dict(name=d) if isinstance(d, str) else d for d in filled.get("databases", [])]
+        filled["auth"] = dict({"user": filled["name"], "secret": "%s-secrets" % filled["name"], "password_key": "postgres-password"},
+                              **filled.get("auth", {}))
+        filled["backup"] = dict({"schedule": "0 3 * * *", "retention_days": 7, "pvc_size": filled["storage"]["size"],
+                                 "storage_class": filled["storage"]["class"]}, **filled.get("backup", {}))
+        filled["databases"] = [dict(name=d) if isinstance(d, str) else d
+                               for d in filled.get("databases") or [filled["name"].replace("-", "_")]]
         filled["roles"] = [dict(name=r) if isinstance(r, str) else r for r in filled.get("roles", [])]
     for client in filled["clients"]:
         client.setdefault("kind", "Deployment")

@@ -181,7 +181,7 @@ cmd_down() {
 cmd_status() {
   local c rc=0
   if ! docker info >/dev/null 2>&1; then echo "docker engine: not running"; return 3; fi
-  docker network inspect "$NETWORK" >/dev/null 2>&1 && echo "network $NETWORK: present" || { echo "network $NETWORK: absent"; rc=3; }
+  if docker network inspect "$NETWORK" >/dev/null 2>&1; then echo "network $NETWORK: present"; else echo "network $NETWORK: absent"; rc=3; fi
   for c in "$VM" "$DB"; do
     if exists "$c"; then
       echo "container $c: $(docker inspect -f '{{.State.Status}}{{if .State.Health}} ({{.State.Health.Status}}){{end}}, image {{.Config.Image}}' "$c")"
@@ -189,14 +189,14 @@ cmd_status() {
       echo "container $c: absent"; rc=3
     fi
   done
-  docker volume inspect "$DB_VOLUME" >/dev/null 2>&1 && echo "volume $DB_VOLUME: present" || echo "volume $DB_VOLUME: absent"
+  if docker volume inspect "$DB_VOLUME" >/dev/null 2>&1; then echo "volume $DB_VOLUME: present"; else echo "volume $DB_VOLUME: absent"; fi
   if running "$DB"; then
     echo "sample data: $(docker exec -i "$DB" psql -X -At -U invoicetron -d invoicetron 2>/dev/null <<<"SELECT 'scale=' || (SELECT value FROM sample_meta WHERE key = 'scale') || ' invoice_lines=' || (SELECT value FROM sample_meta WHERE key = 'rows') FROM sample_meta WHERE key = 'loaded';" || echo none)"
   fi
   if running "$VM" && [ -s "$KNOWN_HOSTS" ]; then
     if ssh_vm true 2>/dev/null; then echo "ssh root@127.0.0.1:$SSH_PORT: ok"; else echo "ssh root@127.0.0.1:$SSH_PORT: FAILED"; rc=1; fi
   fi
-  [ -f "$INVENTORY" ] && echo "inventory: $INVENTORY" || echo "inventory: absent"
+  if [ -f "$INVENTORY" ]; then echo "inventory: $INVENTORY"; else echo "inventory: absent"; fi
   return $rc
 }
 

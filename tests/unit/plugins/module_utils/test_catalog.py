@@ -82,7 +82,7 @@ def test_the_input_is_not_modified():
         ({"migration": {"mode": "live"}}, "migration.mode = 'live': is not one of offline, online"),
         ({"migration": {"jobs": 0}}, "migration.jobs = 0: must be a whole number from 1 to 64"),
         ({"backup": {"schedule": "daily at 8"}}, "backup.schedule = 'daily at 8': is not a cron schedule"),
-        ({"backup": {"s3": {"bucket": "b"}}}, "backup.s3.endpoint: is required for S3 backups"),
+        ({"backup": {"s3": {"bucket": "b"}}}, "backup.s3: unknown field; allowed: schedule, retention_days"),
         ({"clients": [{"kind": "Pod", "name": "x"}]}, "clients[0].kind = 'Pod': is not one of Deployment, StatefulSet, DaemonSet"),
         ({"auth": {"secret": "db", "password_key": "pw"}},
          "auth.password_key = 'pw': refers to Secret key db/pw that is not declared under secrets"),

@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a command in a pod's container through the API server and get its exit code."""
+
+from __future__ import annotations
+
+try:
+    from kubernetes.client import CoreV1Api
+    from kubernetes.stream import stream
+except ImportError:  # reported by the module through kubernetes.core's requirement check
+    CoreV1Api = stream = None
+
+
+class PodExecError(Exception):
+    """The command could not be run in the pod (the pod or container is missing, the API refused)."""
+
+
+def pod_exec(api_client, namespace, pod, argv, container=None, stdin=None, timeout=60):
+    """Return (exit_code, stdout, stderr) of argv run in the pod."""
+    api = CoreV1Api(api_client)
+    kwargs = dict(command=argv, stderr=True, stdout=True, stdin=stdin is not None, tty=False, _preload_content=False)
+    if container:
+        kwargs["container"] = container
+    try:
+        response = stream(api.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the API client raises several types; all mean "could not exec"
+        raise PodExecError("cannot run %s in pod %s/%s: %s" % (argv[0], namespace, pod, getattr(exc, "reason", exc))) from None
+    stdout, stderr = [], []
+    try:
+        if stdin is not None:
+            response.write_stdin(stdin)
+        response.run_forever(timeout=timeout)
+        stdout.append(response.read_stdout() or "")
+        stderr.append(response.read_stderr() or "")
+        code = response.returncode
+    finally:
+        response.close()
+    return code, "".join(stdout), "".join(stderr)

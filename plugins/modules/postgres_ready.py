@@ -1,0 +1,161 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: postgres_ready
+short_description: Check that PostgreSQL in a pod answers SQL and has its databases
+version_added: 0.1.0
+description:
+  - Runs a SQL round trip with C(psql) in the database pod (through the API server's exec, the
+    C(exec) transport) until it answers or O(timeout) passes; returns the server version, whether
+    it is in recovery, the databases present and the round-trip time.
+  - Fails when any of O(databases) is missing, naming them, or when the server does not answer in time,
+    with psql's last error.
+  - A pod that is Ready only says C(pg_isready) succeeded; this says SQL works.
+author:
+  - stateshift maintainers (@stateshift)
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+options:
+  namespace:
+    description: Namespace of the pod.
+    type: str
+    required: true
+  pod:
+    description: Name of the primary's pod.
+    type: str
+    required: true
+  container:
+    description: Container that runs PostgreSQL (the pod's first by default).
+    type: str
+  user:
+    description: Role to connect as over the local socket.
+    type: str
+    default: postgres
+  databases:
+    description: Databases that must exist.
+    type: list
+    elements: str
+    default: []
+  timeout:
+    description: Seconds to keep trying.
+    type: int
+    default: 120
+requirements:
+  - kubernetes >= 24.2.0
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Changes nothing, so there is no diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Check the database answers
+  stateshift.k3s.postgres_ready:
+    namespace: invoicetron
+    pod: invoicetron-postgresql-0
+    user: invoicetron
+    databases: [invoicetron, reports]
+"""
+
+RETURN = r"""
+server_version:
+  description: The server's version string.
+  returned: success
+  type: str
+  sample: "15.20 (Debian 15.20-0+deb12u1)"
+server_version_num:
+  description: The server's version number.
+  returned: success
+  type: int
+  sample: 150020
+in_recovery:
+  description: Whether the server is a standby.
+  returned: success
+  type: bool
+databases:
+  description: Databases that accept connections.
+  returned: success
+  type: list
+  elements: str
+round_trip_ms:
+  description: Time of the last SQL round trip, including the exec, in milliseconds.
+  returned: success
+  type: float
+attempts:
+  description: How many round trips were tried.
+  returned: always
+  type: int
+"""
+
+import copy
+import json
+import time
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.pod_exec import PodExecError, pod_exec
+
+READY_SQL = (
+    "SELECT json_build_object('server_version', current_setting('server_version'), "
+    "'server_version_num', current_setting('server_version_num')::int, 'in_recovery', pg_is_in_recovery(), "
+    "'databases', (SELECT json_agg(datname ORDER BY datname) FROM pg_database WHERE datallowconn AND NOT datistemplate))"
+)
+RETRY_PAUSE = 1.0
+
+
+def main():
+    argument_spec = copy.deepcopy(AUTH_ARG_SPEC)
+    argument_spec.update(
+        namespace=dict(type="str", required=True),
+        pod=dict(type="str", required=True),
+        container=dict(type="str"),
+        user=dict(type="str", default="postgres"),
+        databases=dict(type="list", elements="str", default=[]),
+        timeout=dict(type="int", default=120),
+    )
+    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    api_client = get_api_client(module).client.client
+    argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", params["user"], "-d", "postgres", "-c", READY_SQL]
+    deadline = time.monotonic() + params["timeout"]
+    attempts, last_error = 0, ""
+    while True:
+        attempts += 1
+        started = time.monotonic()
+        try:
+            code, stdout, stderr = pod_exec(api_client, params["namespace"], params["pod"], argv,
+                                            container=params["container"], timeout=30)
+        except PodExecError as exc:
+            code, stdout, stderr = None, "", str(exc)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        if code == 0 and stdout.strip():
+            break
+        last_error = (stderr or stdout).strip() or "exit code %s" % code
+        if time.monotonic() + RETRY_PAUSE > deadline:
+            module.fail_json(msg="PostgreSQL in pod %s/%s did not answer SQL within %ss: %s"
+                             % (params["namespace"], params["pod"], params["timeout"], last_error), attempts=attempts)
+        time.sleep(RETRY_PAUSE)
+    facts = json.loads(stdout.strip().splitlines()[-1])
+    missing = sorted(set(params["databases"]) - set(facts["databases"] or []))
+    result = dict(changed=False, attempts=attempts, round_trip_ms=round(elapsed_ms, 1), **facts)
+    if missing:
+        module.fail_json(msg="PostgreSQL in pod %s/%s answers but lacks the database(s) %s (it has %s); they are created at "
+                             "first initialisation only - create them, or check the catalog's databases"
+                         % (params["namespace"], params["pod"], ", ".join(missing), ", ".join(facts["databases"] or [])),
+                         **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: statefulset_plan
+short_description: Plan a StatefulSet change around its immutable fields
+version_added: 0.1.0
+description:
+  - Reads the live StatefulSet, its claims and StorageClasses, and says how the desired storage
+    size and identity can be reached without the API server's raw error about immutable fields.
+  - A bigger O(size) keeps the volume claim template as it is and returns the claims to expand,
+    when the StorageClass allows volume expansion; otherwise, and for a smaller size, another
+    storage class, selector, service name or pod management policy, fails with what to do.
+  - Changes nothing; the caller applies the StatefulSet with RV(claim_size) and expands RV(resize).
+author:
+  - stateshift maintainers (@stateshift)
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+options:
+  name:
+    description: Name of the StatefulSet.
+    type: str
+    required: true
+  namespace:
+    description: Its namespace.
+    type: str
+    required: true
+  claim:
+    description: Name of the volume claim template holding the data.
+    type: str
+    default: data
+  size:
+    description: Desired size of each claim (a Kubernetes quantity).
+    type: str
+    required: true
+  storage_class:
+    description: Desired StorageClass (null for the cluster's default).
+    type: str
+  service_name:
+    description: Desired governing (headless) Service name.
+    type: str
+  selector:
+    description: Desired C(spec.selector.matchLabels).
+    type: dict
+  pod_management_policy:
+    description: Desired pod management policy.
+    type: str
+requirements:
+  - kubernetes >= 24.2.0
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Changes nothing, so there is no diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Plan the storage of invoicetron's database
+  stateshift.k3s.statefulset_plan:
+    name: invoicetron-postgresql
+    namespace: invoicetron
+    size: 20Gi
+    storage_class: longhorn
+  register: plan
+"""
+
+RETURN = r"""
+claim_size:
+  description: The size to write into the volume claim template (the live one when it exists).
+  returned: success
+  type: str
+  sample: 10Gi
+resize:
+  description: Claims to expand, each with name, from and to.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "data-invoicetron-postgresql-0", "from": "10Gi", "to": "20Gi"}]
+notes:
+  description: What the plan does about immutable fields.
+  returned: success
+  type: list
+  elements: str
+exists:
+  description: Whether the StatefulSet exists.
+  returned: always
+  type: bool
+"""
+
+import copy
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s_wait import get_or_none
+from ansible_collections.stateshift.k3s.plugins.module_utils.quantity import is_quantity
+from ansible_collections.stateshift.k3s.plugins.module_utils.statefulset_plan import plan
+
+
+def main():
+    argument_spec = copy.deepcopy(AUTH_ARG_SPEC)
+    argument_spec.update(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        claim=dict(type="str", default="data"),
+        size=dict(type="str", required=True),
+        storage_class=dict(type="str"),
+        service_name=dict(type="str"),
+        selector=dict(type="dict"),
+        pod_management_policy=dict(type="str"),
+    )
+    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    if not is_quantity(params["size"]):
+        module.fail_json(msg="size %r is not a Kubernetes quantity; write it like 10Gi" % params["size"])
+    k8s = get_api_client(module)
+    existing = get_or_none(k8s.resource("StatefulSet", "apps/v1"), params["namespace"], params["name"])
+    claims, classes = [], {}
+    if existing is not None:
+        prefix = "%s-%s-" % (params["claim"], params["name"])
+        claims = [c.to_dict() for c in k8s.resource("PersistentVolumeClaim", "v1").get(namespace=params["namespace"]).items
+                  if c.metadata.name.startswith(prefix)]
+        classes = {c.metadata.name: c.to_dict() for c in k8s.resource("StorageClass", "storage.k8s.io/v1").get().items}
+    result = plan(existing, dict(params), claims, classes)
+    if result["errors"]:
+        module.fail_json(msg="; ".join(result["errors"]), exists=existing is not None, **result)
+    module.exit_json(changed=False, exists=existing is not None, claim_size=result["claim_size"], resize=result["resize"],
+                     notes=result["notes"])
+
+
+if __name__ == "__main__":
+    main()
