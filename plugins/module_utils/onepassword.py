@@ -169,8 +169,9 @@ class OpCli:
 
 def urls_transport(method, url, headers, body, timeout=30, validate_certs=True):
     """HTTP through ansible's ``open_url``; returns (status, body bytes, headers dict)."""
-    from ansible.module_utils.urls import open_url  # noqa: PLC0415 - keep module_utils import light
     from urllib.error import HTTPError, URLError  # noqa: PLC0415
+
+    from ansible.module_utils.urls import open_url  # noqa: PLC0415 - keep module_utils import light
 
     try:
         response = open_url(url, method=method, headers=headers, data=body, timeout=timeout,
@@ -281,7 +282,7 @@ class Client:
                 if exc.kind != "rate_limit" or attempt >= self.retries:
                     if exc.kind == "rate_limit":
                         raise OnePasswordError("%s (still rate limited after %d retries: wait and run again, "
-                                               "or raise stateshift_secrets_op_retries)" % (exc, attempt),
+                                               "or raise secrets_op_retries)" % (exc, attempt),
                                                "rate_limit") from None
                     raise
                 delay = getattr(exc, "retry_after", None) or self.backoff * (2 ** attempt)

@@ -31,7 +31,7 @@ def psql_argv(user="postgres", database="postgres", host=None, port=None, psql="
         argv += ["-h", host]
     if port:
         argv += ["-p", str(port)]
-    return argv + ["-f", "-"]
+    return [*argv, "-f", "-"]
 
 
 def read_script(role):

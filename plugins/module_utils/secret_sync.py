@@ -88,7 +88,19 @@ def sync(workloads, client, rotate=(), check_mode=False, generate=secret_values.
     except onepassword.OnePasswordError as exc:
         raise SecretSyncError([str(exc)]) from None
 
-    # Decide per reference: keep, generate (missing) or rotate. One decision per 1Password field.
+    new_values, rotated_refs = _decide(planned, found, rotate, generate)
+
+    written = []
+    if new_values and not check_mode:
+        try:
+            written = client.write(new_values, category=item_category)
+        except onepassword.OnePasswordError as exc:
+            raise SecretSyncError([str(exc)]) from None
+    return _result(planned, found, new_values, rotated_refs, written, client.calls)
+
+
+def _decide(planned, found, rotate, generate):
+    """Per 1Password field: keep, generate (missing) or rotate. Raises SecretSyncError for missing ones."""
     specs = {}
     rotated_refs = set()
     for entry in planned:
@@ -116,14 +128,10 @@ def sync(workloads, client, rotate=(), check_mode=False, generate=secret_values.
                 new_values[ref] = generate(spec["generate"])
     if problems:
         raise SecretSyncError(problems)
+    return new_values, rotated_refs
 
-    written = []
-    if new_values and not check_mode:
-        try:
-            written = client.write(new_values, category=item_category)
-        except onepassword.OnePasswordError as exc:
-            raise SecretSyncError([str(exc)]) from None
 
+def _result(planned, found, new_values, rotated_refs, written, calls):
     secrets, summary = [], []
     for entry in planned:
         data, sources = {}, {}
@@ -147,4 +155,4 @@ def sync(workloads, client, rotate=(), check_mode=False, generate=secret_values.
         summary.append(dict(common, keys=sources,
                             rotated=sorted(k for k, s in sources.items() if s["source"] == "rotated")))
     return {"secrets": secrets, "summary": summary, "written": written, "rotated": sorted(rotated_refs),
-            "generated": sorted(set(new_values) - rotated_refs), "op_calls": client.calls}
+            "generated": sorted(set(new_values) - rotated_refs), "op_calls": calls}

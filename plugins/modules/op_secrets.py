@@ -123,7 +123,9 @@ secrets:
   sample: [{"namespace": "invoicetron", "name": "invoicetron-secrets", "data": {"postgres-password": "<value>"},
             "type": "Opaque", "immutable": false, "labels": {}, "annotations": {}, "workloads": ["invoicetron"]}]
 summary:
-  description: The same Secrets without values; per key its reference and whether it came from 1Password, was generated or rotated.
+  description:
+    - The same Secrets without values; per key its reference and whether it came from 1Password,
+      was generated or rotated.
   returned: success
   type: list
   elements: dict
@@ -199,8 +201,9 @@ def main():
         result = secret_sync.sync(params["workloads"], client, rotate=params["rotate"], check_mode=module.check_mode,
                                   only=params["only"], item_category=params["item_category"])
     except secret_sync.SecretSyncError as exc:
-        module.fail_json(msg="1Password secrets: %d problem(s), nothing was written:\n%s"
-                         % (len(exc.errors), "\n".join(exc.errors)), errors=exc.errors, op_calls=client.calls)
+        module.fail_json(msg="1Password secrets: %d problem(s); no Kubernetes Secret was written:\n%s"
+                         % (len(exc.errors), "\n".join(exc.errors)), errors=exc.errors,
+                         op_calls=client.calls)
     changed = bool(result["generated"] or result["rotated"])
     module.exit_json(changed=changed, **result)
 

@@ -30,7 +30,10 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import onepassword_state as st  # noqa: E402
+try:
+    from . import onepassword_state as st
+except ImportError:  # run as a script
+    import onepassword_state as st
 
 _FILTER = re.compile(r'^\s*(name|title)\s+eq\s+"(.*)"\s*$')
 

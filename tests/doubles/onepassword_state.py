@@ -63,8 +63,8 @@ def normalize_fields(vault, item, fields):
     """Give fields ids and references as 1Password does; keep section labels in sync."""
     labels = {s.get("id"): s.get("label") for s in item.get("sections") or []}
     out = []
-    for field in fields:
-        field = dict(field)
+    for given in fields:
+        field = dict(given)
         field.setdefault("id", new_id())
         field.setdefault("type", "CONCEALED")
         field.setdefault("label", field["id"])

@@ -56,9 +56,10 @@ ensure() {
       driver=$(storage_driver)
       mkdir -p "$(dirname "$DOCKERD_LOG")" "$(dirname "$DOCKERD_PIDFILE")"
       log "starting dockerd (storage driver $driver), log in $DOCKERD_LOG"
-      # setsid: the daemon must outlive this script and its terminal.
+      # setsid: the daemon must outlive this script and its terminal; 8>&- 9>&-: it must not
+      # inherit the lock files of legacy.sh / images.sh (that would hold their locks forever).
       setsid dockerd --storage-driver="$driver" --pidfile=/var/run/docker.pid \
-        </dev/null >>"$DOCKERD_LOG" 2>&1 &
+        </dev/null >>"$DOCKERD_LOG" 2>&1 8>&- 9>&- &
       echo $! >"$DOCKERD_PIDFILE"
     fi
   fi

@@ -88,6 +88,15 @@ image_key() {
   fi
 }
 
+# need_docker: fail with a clear message when no Docker engine answers.
+need_docker() {
+  docker info >/dev/null 2>&1 && return 0
+  if [ -S /var/run/docker.sock ] && [ ! -w /var/run/docker.sock ]; then
+    die "uid $(id -u) may not use /var/run/docker.sock: run as root (or as a member of the docker group)"
+  fi
+  die "no Docker engine answers: run tests/lab/docker/engine.sh ensure first"
+}
+
 loaded_key() { docker image inspect -f "{{ index .Config.Labels \"$KEY_LABEL\" }}" "$1" 2>/dev/null || true; }
 
 # --- the base image: debootstrap rootfs + docker import ------------------------------------------
@@ -229,8 +238,11 @@ build_one() {
 }
 
 cmd_build() {
-  docker info >/dev/null 2>&1 \
-    || die "no Docker engine answers: run tests/lab/docker/engine.sh ensure first"
+  need_docker
+  # one build at a time per cache (several test runs may start the lab at once)
+  mkdir -p "$IMAGE_DIR"
+  exec 9>"$IMAGE_DIR/.lock"
+  flock 9
   local n
   [ $# -gt 0 ] || set -- "${ALL_IMAGES[@]}"
   for n in "$@"; do build_one "$n"; done
@@ -255,10 +267,10 @@ cmd_list() {
 
 cmd_alias() {
   local alias target n=0
-  docker info >/dev/null 2>&1 || die "no Docker engine answers: run tests/lab/docker/engine.sh ensure first"
+  need_docker
   while read -r alias target _; do
     case "$alias" in '' | '#'*) continue ;; esac
-    docker image inspect "$target" >/dev/null 2>&1 || build_one "$target"
+    docker image inspect "$target" >/dev/null 2>&1 || cmd_build "$target"
     docker tag "$target" "$alias"
     n=$((n + 1))
   done <"$HERE/image-map.txt"

@@ -142,6 +142,9 @@ EOF
 cmd_up() {
   local scale=${1:-small} t0=$SECONDS
   need_root "legacy.sh up"
+  install -d -m 700 "$STATE"
+  exec 8>"$STATE/.lock"
+  flock 8
   "$HERE/engine.sh" ensure
   "$HERE/images.sh" build postgres legacy-host
   "$HERE/images.sh" alias
@@ -163,6 +166,9 @@ cmd_up() {
 
 cmd_down() {
   need_root "legacy.sh down"
+  install -d -m 700 "$STATE"
+  exec 8>"$STATE/.lock"
+  flock 8
   if ! docker info >/dev/null 2>&1; then log "no Docker engine answers: nothing to remove"; return 0; fi
   if running "$VM" && [ -s "$KEY" ] && [ -s "$KNOWN_HOSTS" ]; then
     log "docker-compose down -v in $VM:$COMPOSE_DIR"
@@ -180,7 +186,12 @@ cmd_down() {
 
 cmd_status() {
   local c rc=0
-  if ! docker info >/dev/null 2>&1; then echo "docker engine: not running"; return 3; fi
+  if ! docker info >/dev/null 2>&1; then
+    if [ -S /var/run/docker.sock ] && [ ! -w /var/run/docker.sock ]; then
+      echo "docker engine: not reachable by uid $(id -u) (run as root)"; return 4
+    fi
+    echo "docker engine: not running"; return 3
+  fi
   if docker network inspect "$NETWORK" >/dev/null 2>&1; then echo "network $NETWORK: present"; else echo "network $NETWORK: absent"; rc=3; fi
   for c in "$VM" "$DB"; do
     if exists "$c"; then

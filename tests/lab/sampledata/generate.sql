@@ -64,6 +64,12 @@ SELECT 'SKU-' || lpad(g::text, 5, '0'),
 FROM generate_series(1, :n_products) AS g
 ORDER BY g;
 
+-- The foreign keys of invoices, invoice_lines and payments hold by construction: skip their per-row
+-- checks (and triggers) while loading, as pg_restore does (superuser only; else the checks just run).
+SELECT set_config('session_replication_role', 'replica', true) AS skip_fk_checks
+FROM pg_roles WHERE rolname = current_user AND rolsuper
+\gset
+
 -- invoices (numbers come from invoice_number_seq, in id order) -------------------------------------
 INSERT INTO invoices (customer_id, status, issued_on, due_on, currency, notes)
 SELECT 1 + pg_temp.h('ic', g) % :n_customers,
@@ -107,6 +113,9 @@ WHERE i.status = 'issued' AND pg_temp.h('pay', i.id) % 10 < 7
 ORDER BY i.id;
 
 -- status changes go through the audit trigger (audit_log rows) --------------------------------------
+SELECT set_config('session_replication_role', 'origin', true) AS skip_fk_checks
+FROM pg_roles WHERE rolname = current_user AND rolsuper
+\gset
 UPDATE invoices i SET status = 'paid'
 FROM payments p
 WHERE p.invoice_id = i.id AND i.status = 'issued' AND p.amount = i.total;

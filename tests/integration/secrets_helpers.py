@@ -1,0 +1,61 @@
+"""Shared helpers for the secrets integration tests (1Password doubles, hygiene scan)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from tests.doubles.harness import OP_DOUBLE
+
+REPO = Path(__file__).resolve().parents[2]
+SECRETS_PLAYBOOK = REPO / "playbooks" / "secrets.yml"
+
+
+def run_playbook(playbook, fake, extra_vars, *args, token=None, env_extra=None, json_output=False):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **fake.cli_env(token))
+    if token == "":
+        env.pop("OP_SERVICE_ACCOUNT_TOKEN", None)
+    for name in ("OP_CONNECT_HOST", "OP_CONNECT_TOKEN"):
+        env.pop(name, None)
+    env.update(env_extra or {})
+    if json_output:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+    extra = dict({"secrets_op_bin": str(OP_DOUBLE), "secrets_op_backoff": 0.01}, **extra_vars)
+    argv = ["ansible-playbook", "-i", "localhost,", str(playbook), "-e", json.dumps(extra), *args]
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env=env, check=False)
+
+
+def files_newer_than(start, roots, skip):
+    for root in roots:
+        for directory, _dirs, files in os.walk(root):
+            if "/proc" in directory or "/.git/" in directory + "/":
+                continue
+            for name in files:
+                path = os.path.join(directory, name)
+                if path in skip:
+                    continue
+                try:
+                    info = os.lstat(path)
+                    if info.st_mtime < start or info.st_size > 50 * 1024 * 1024 or not os.path.isfile(path):
+                        continue
+                    with open(path, "rb") as handle:
+                        yield path, handle.read()
+                except OSError:
+                    continue
+
+
+def assert_no_value_leaked(values, texts, start, skip):
+    """No value in the given texts (stdout, stderr, results) nor in a file written since ``start``."""
+    values = {value for value in values if value and len(value) >= 8}
+    assert values, "nothing to look for"
+    for label, text in texts.items():
+        for value in values:
+            assert value not in text, "a secret value appears in %s" % label
+    time.sleep(0.01)
+    roots = ["/tmp", str(REPO), os.path.expanduser("~/.ansible")]
+    for path, content in files_newer_than(start, roots, skip):
+        for value in values:
+            assert value.encode() not in content, "a secret value was left on disk in %s" % path
