@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The workload catalog: validate every workload before any phase changes anything.
@@ -227,21 +226,17 @@ def _check_secrets(check, workload):
         validate_secrets = None
     if validate_secrets is not None:
         check.errors.extend(validate_secrets(workload.get("name"), secrets))
-    auth = workload.get("auth")
-    if auth is not None:
-        auth = check.mapping(auth, "auth", FIELDS["auth"])
-        secret, key = auth.get("secret"), auth.get("password_key")
-        if not secret or not key:
-            check.error("auth", auth, "needs secret and password_key", "name the Secret and the key that hold the superuser password")
-        elif secret not in secrets or key not in (secrets.get(secret) or {}):
-            check.error("auth.password_key", key, "refers to Secret key %s/%s that is not declared under secrets" % (secret, key),
+    if not secrets:
+        return  # Secrets made outside the catalog: the database role checks them when it runs.
+    auth = check.mapping(workload.get("auth") or {}, "auth", FIELDS["auth"])
+    secret = auth.get("secret", "%s-secrets" % workload.get("name"))
+    needed = [("auth.password_key", auth.get("password_key", "postgres-password"))] if workload.get("engine") == "postgresql" else []
+    needed += [("roles[%d].password_key" % index, role["password_key"]) for index, role in enumerate(workload.get("roles") or [])
+               if isinstance(role, dict) and role.get("password_key")]
+    for field, key in needed:
+        if key not in (secrets.get(secret) or {}):
+            check.error(field, key, "refers to Secret key %s/%s that is not declared under secrets" % (secret, key),
                         "declare it under secrets.%s.%s (with an op reference or generate)" % (secret, key))
-    for index, role in enumerate(workload.get("roles") or []):
-        if isinstance(role, dict) and role.get("password_key"):
-            secret = (auth or {}).get("secret")
-            if not secret or role["password_key"] not in (secrets.get(secret) or {}):
-                check.error("roles[%d].password_key" % index, role["password_key"], "is not a key of the auth Secret",
-                            "declare it under secrets.<auth.secret>.%s" % role["password_key"])
 
 
 def _check_engine_rules(check, workload):

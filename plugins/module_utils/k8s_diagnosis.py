@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Collect what explains a StatefulSet that is not ready: its pods, claims, warnings and logs."""
@@ -23,7 +22,7 @@ def _last_logs(k8s, namespace, pod, container, previous):
         import kubernetes.client  # noqa: PLC0415
         api = kubernetes.client.CoreV1Api(k8s.client.client)
         return api.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=LOG_LINES, previous=previous)
-    except Exception:  # noqa: BLE001 - logs are a courtesy in a diagnosis; their absence must not hide it
+    except Exception:
         return None
 
 

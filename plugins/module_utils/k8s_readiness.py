@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """When is a StatefulSet or PVC really ready, and if it is not, why not.
@@ -115,7 +114,7 @@ def diagnose(pods, pvcs, events, logs=None):
             findings.append({
                 "object": "Pod/%s" % name,
                 "problem": "cannot be scheduled (%s)" % scheduled.get("reason", "unknown"),
-                "details": [scheduled.get("message", "")] + _events_for(events, "Pod", name),
+                "details": [scheduled.get("message", ""), *_events_for(events, "Pod", name)],
                 "fix": "free or add node capacity, or relax resources/affinity/taints so a node fits",
             })
             continue

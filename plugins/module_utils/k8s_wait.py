@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Wait for a Kubernetes object to reach a state by watching it, not by polling on a timer.
@@ -13,8 +12,8 @@ from __future__ import annotations
 import time
 
 try:
-    from kubernetes.dynamic.exceptions import NotFoundError
     from kubernetes.client.rest import ApiException
+    from kubernetes.dynamic.exceptions import NotFoundError
 except ImportError:  # reported by the module through kubernetes.core's requirement check
     NotFoundError = ApiException = Exception
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from urllib.parse import quote
 
@@ -81,8 +80,8 @@ def set_fields(item, values):
         new = {"label": ref["field"], "type": "CONCEALED", "value": value}
         if ref["section"]:
             sections = item.setdefault("sections", [])
-            match = [s for s in sections if ref["section"].lower() in ((s.get("label") or "").lower(),
-                                                                        (s.get("id") or "").lower())]
+            wanted = ref["section"].lower()
+            match = [s for s in sections if wanted in ((s.get("label") or "").lower(), (s.get("id") or "").lower())]
             if match:
                 section = match[0]
             else:
@@ -96,22 +95,12 @@ def set_fields(item, values):
 # --------------------------------------------------------------------------- op CLI backend
 
 
-def subprocess_runner(argv, env_update=None, data=None):
-    """Run ``argv`` with ``data`` on stdin; returns (rc, stdout, stderr). Used outside modules."""
-    import os  # noqa: PLC0415 - only needed here
-
-    env = dict(os.environ)
-    env.update(env_update or {})
-    proc = subprocess.run(argv, input=data, capture_output=True, text=True, env=env, check=False)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
 class OpCli:
     """The ``op`` CLI (v2) as a backend. ``run(argv, env_update, data) -> (rc, out, err)``."""
 
     name = "op CLI"
 
-    def __init__(self, run=subprocess_runner, op_bin="op", token=None, account=None):
+    def __init__(self, run, op_bin="op", token=None, account=None):
         self.run = run
         self.op_bin = op_bin
         self.env = {"OP_SERVICE_ACCOUNT_TOKEN": token} if token else {}
@@ -338,7 +327,7 @@ class Client:
         written = []
         for key, values in by_item.items():
             vault, title = values[0][0]["vault"], values[0][0]["item"]
-            named = ", ".join(ref["reference"] for ref, _ in values)
+            named = ", ".join(pair[0]["reference"] for pair in values)
             try:
                 current = self.item(vault, title)
                 if current is None:
@@ -354,7 +343,7 @@ class Client:
         return written
 
 
-def backend_from(params, run=subprocess_runner, transport=urls_transport):
+def backend_from(params, run=None, transport=urls_transport):
     """Pick the backend: Connect when a host and token are given, else the op CLI."""
     choice = params.get("backend") or "auto"
     host, token = params.get("connect_host"), params.get("connect_token")
@@ -366,5 +355,7 @@ def backend_from(params, run=subprocess_runner, transport=urls_transport):
     if not params.get("service_account_token") and not params.get("allow_signed_in_cli"):
         raise OnePasswordError("no 1Password credentials: OP_SERVICE_ACCOUNT_TOKEN is not set and no Connect server "
                                "is configured; %s" % AUTH_FIX, "auth")
+    if run is None:
+        raise OnePasswordError("the op CLI backend needs a command runner")
     return OpCli(run=run, op_bin=params.get("op_bin") or "op", token=params.get("service_account_token"),
                  account=params.get("account"))

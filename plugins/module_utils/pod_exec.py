@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run a command in a pod's container through the API server and get its exit code."""
@@ -24,7 +23,7 @@ def pod_exec(api_client, namespace, pod, argv, container=None, stdin=None, timeo
         kwargs["container"] = container
     try:
         response = stream(api.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - the API client raises several types; all mean "could not exec"
+    except Exception as exc:
         raise PodExecError("cannot run %s in pod %s/%s: %s" % (argv[0], namespace, pod, getattr(exc, "reason", exc))) from None
     stdout, stderr = [], []
     try:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kubernetes resource quantities ("10Gi", "250m", "1.5G"): parse and compare."""

@@ -117,9 +117,11 @@ def _decide(planned, found, rotate, generate):
         elif state["missing"]:
             if spec["generate"] is None:
                 parsed = secret_spec.parse_reference(ref)
-                what = ("item %r is not in vault %r" % (parsed["item"], parsed["vault"]) if state["missing"] == "item"
-                        else "item %r has no field %r%s" % (parsed["item"], parsed["field"],
-                                                           " in section %r" % parsed["section"] if parsed["section"] else ""))
+                section = " in section %r" % parsed["section"] if parsed["section"] else ""
+                if state["missing"] == "item":
+                    what = "item %r is not in vault %r" % (parsed["item"], parsed["vault"])
+                else:
+                    what = "item %r has no field %r%s" % (parsed["item"], parsed["field"], section)
                 users = ["%s/%s key %r" % (e["namespace"], e["name"], k) for e in planned
                          for k, s in e["keys"].items() if s["op"] == ref]
                 problems.append("%s: %s (needed by Secret %s); create it in 1Password or add 'generate: hex32' to the key"

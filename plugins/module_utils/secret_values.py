@@ -42,7 +42,7 @@ def generate(spec):
     if kind == "base64url":
         return base64.urlsafe_b64encode(secrets.token_bytes(length)).decode("ascii").rstrip("=")
     if kind == "alnum":
-        return "".join(secrets.choice(_ALNUM) for _ in range(length))
+        return "".join(secrets.choice(_ALNUM) for _index in range(length))
     if _passlib_pwd is None:
         raise RuntimeError("passphrase generation needs passlib (or its fork libpass) on the controller: "
                            "pip install libpass")

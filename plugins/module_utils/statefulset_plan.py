@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Plan a change to an existing StatefulSet around its immutable fields.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 from pathlib import Path
 
 from . import onepassword_state as st
@@ -79,6 +80,14 @@ class FakeOnePassword:
     def connect(self):
         with ConnectDouble(self.path) as url:
             yield url
+
+
+def subprocess_runner(argv, env_update=None, data=None):
+    """Runner for onepassword.OpCli outside a module: (rc, stdout, stderr)."""
+    env = dict(os.environ)
+    env.update(env_update or {})
+    proc = subprocess.run(argv, input=data, capture_output=True, text=True, env=env, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def new_id():
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(26))
+    return "".join(secrets.choice(_ID_ALPHABET) for _index in range(26))
 
 
 def now():

@@ -59,7 +59,7 @@ def catalog(namespace, immutable=False):
 
 
 def secret_data(namespace, name="invoicetron-secrets"):
-    document = json.loads(kubectl("get", "secret", name, "-n", namespace, "-o", "json").stdout)
+    document = json.loads(kubectl("get", "secret", name, "-n", namespace, "-o", "json", "--show-managed-fields").stdout)
     return document, {key: base64.b64decode(value).decode() for key, value in document["data"].items()}
 
 

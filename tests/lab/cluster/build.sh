@@ -179,4 +179,4 @@ main() {
   link_current
 }
 
-main "$@"
+main "$@"; exit $?

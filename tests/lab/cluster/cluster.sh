@@ -44,18 +44,12 @@ create_control_plane() {
     --etcd-binary "$(lab_bin etcd)"
     --kwok-controller-binary "$(lab_bin kwok)"
     --secure-port=true --kube-authorization=true --kube-admission=true
-    --extra-args "kube-apiserver=service-cluster-ip-range=$SERVICE_CIDR"
-    # kubectl logs/exec/port-forward: the API server must authenticate to the real kubelet.
-    --extra-args "kube-apiserver=kubelet-client-certificate=$pki/admin.crt"
-    --extra-args "kube-apiserver=kubelet-client-key=$pki/admin.key"
-    --extra-args "kube-controller-manager=service-cluster-ip-range=$SERVICE_CIDR"
-    # kwokctl's binary runtime lets kwok manage every node; it must leave the real one alone.
-    --extra-args "kwok-controller=manage-all-nodes=false"
-    --extra-args "kwok-controller=manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"
+    --config "$LAB_DIR/kwokctl.yaml"
     --wait 120s
   )
   log "creating the control plane (kwokctl --runtime binary; logs: $KWOK_CLUSTER_DIR/logs)"
   mkdir -p "$KWOK_WORKDIR" "$LAB_LOGS"
+  sed -e "s#@SERVICE_CIDR@#$SERVICE_CIDR#g" -e "s#@PKI@#$pki#g" "$CLUSTER_DIR/manifests/kwokctl.yaml.in" >"$LAB_DIR/kwokctl.yaml"
   if ! kwokctl_ create cluster "${args[@]}" >"$LAB_LOGS/kwokctl-create.log" 2>&1; then
     tail -n 25 "$LAB_LOGS/kwokctl-create.log" | sed 's/^/    | /' >&2
     die "kwokctl create cluster failed (full output: $LAB_LOGS/kwokctl-create.log; component logs: $KWOK_CLUSTER_DIR/logs). Run 'cluster.sh down' to clean up, then 'cluster.sh up' again."
@@ -166,3 +160,4 @@ case "${1:-}" in
   kubeconfig) cmd_kubeconfig ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
+exit 0

@@ -141,7 +141,12 @@ teardown_network() {
 start_containerd() {
   sed -e "s#@ROOT@#$CTRD_ROOT#g" -e "s#@STATE@#$CTRD_STATE#g" -e "s#@SOCK@#$CTRD_SOCK#g" \
     -e "s#@PAUSE@#$PAUSE_IMAGE#g" -e "s#@CNI_CONF@#$NODE_DIR/cni/net.d#g" \
-    "$CLUSTER_DIR/node/containerd.toml.in" >"$NODE_DIR/containerd.toml"
+    "$CLUSTER_DIR/node/containerd.toml.in" >"$NODE_DIR/containerd.toml.new"
+  if ! cmp -s "$NODE_DIR/containerd.toml.new" "$NODE_DIR/containerd.toml" && proc_alive containerd; then
+    log "containerd's configuration changed: restarting it"
+    stop_proc containerd
+  fi
+  mv -f "$NODE_DIR/containerd.toml.new" "$NODE_DIR/containerd.toml"
   start_proc containerd "$(proc_bin containerd)" --config "$NODE_DIR/containerd.toml"
   wait_for containerd 30 ctr_ version || die "containerd did not answer on $CTRD_SOCK within 30s: see $LAB_LOGS/containerd.log"
 }
@@ -229,7 +234,14 @@ cmd_images() {
 }
 
 # --- kubelet, kube-proxy, CoreDNS, provisioner ------------------------------------------------
-render() { # TEMPLATE OUT: substitute the @VARS@ the node templates use
+# render TEMPLATE OUT: substitute the @VARS@ of the node templates. OUT is only rewritten when
+# its content changes (kube-proxy exits when its configuration file is touched).
+render() {
+  local tmp="$2.new"
+  render_to "$1" "$tmp"
+  if cmp -s "$tmp" "$2"; then rm -f "$tmp"; else mv -f "$tmp" "$2"; fi
+}
+render_to() {
   sed -e "s#@NODE_DIR@#$NODE_DIR#g" -e "s#@LAB_DIR@#$LAB_DIR#g" -e "s#@KUBECONFIG@#$LAB_KUBECONFIG#g" \
     -e "s#@CA@#$KWOK_CLUSTER_DIR/pki/ca.crt#g" -e "s#@CTRD_SOCK@#$CTRD_SOCK#g" -e "s#@DNS_IP@#$NODE_BRIDGE_IP#g" \
     -e "s#@DOMAIN@#$CLUSTER_DOMAIN#g" -e "s#@POD_CIDR@#$NODE_POD_CIDR#g" -e "s#@CLUSTER_CIDR@#$CLUSTER_CIDR#g" \
@@ -241,7 +253,7 @@ start_kubelet() {
   render "$CLUSTER_DIR/node/kubelet.yaml.in" "$NODE_DIR/kubelet.yaml"
   start_proc kubelet "$(lab_bin kubelet)" --config "$NODE_DIR/kubelet.yaml" --kubeconfig "$LAB_KUBECONFIG" \
     --hostname-override "$REAL_NODE_NAME" --node-ip "$(node_ip)" --root-dir "$NODE_DIR/kubelet" \
-    --cert-dir "$NODE_DIR/kubelet/pki" --node-labels "stateshift.io/lab-node=real" --v 1
+    --cert-dir "$NODE_DIR/kubelet/pki" --oom-score-adj 0 --node-labels "stateshift.io/lab-node=real" --v 1
 }
 
 start_kube_proxy() {
@@ -339,3 +351,4 @@ case "${1:-}" in
   images) need_root "node.sh images"; prepare_host; proc_alive containerd || start_containerd; cmd_images ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
+exit 0

@@ -9,7 +9,7 @@
 # Environment: STATESHIFT_CACHE (see ../lib.sh), DOCKERD_LOG (default /var/log/stateshift-dockerd.log),
 # DOCKERD_TIMEOUT (seconds to wait for the engine, default 60), DOCKERD_STORAGE_DRIVER (forces a driver).
 set -euo pipefail
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
 
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/stateshift-dockerd.log}"

@@ -19,7 +19,7 @@
 # Environment: DEBIAN_MIRROR / DEBIAN_SECURITY_MIRROR override the mirrors found in /etc/apt/sources.list*.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$HERE/../lib.sh"
 
 IMAGE_DIR="$STATESHIFT_CACHE/images"

@@ -19,7 +19,7 @@
 #   inventory/legacy.yml                  an Ansible inventory for legacy-vm
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$HERE/../lib.sh"
 
 LAB="$STATESHIFT_CACHE/lab"

@@ -12,7 +12,7 @@
 # transaction, so an interrupted load leaves nothing behind.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib.sh
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$HERE/../lib.sh"
 
 container=invoicetron-db user=invoicetron db=invoicetron scale=small rows=${SAMPLE_ROWS:-}

@@ -84,8 +84,11 @@ def test_the_input_is_not_modified():
         ({"backup": {"schedule": "daily at 8"}}, "backup.schedule = 'daily at 8': is not a cron schedule"),
         ({"backup": {"s3": {"bucket": "b"}}}, "backup.s3: unknown field; allowed: schedule, retention_days"),
         ({"clients": [{"kind": "Pod", "name": "x"}]}, "clients[0].kind = 'Pod': is not one of Deployment, StatefulSet, DaemonSet"),
-        ({"auth": {"secret": "db", "password_key": "pw"}},
+        ({"auth": {"secret": "db", "password_key": "pw"}, "secrets": {"db": {"other": {"generate": "hex32"}}}},
          "auth.password_key = 'pw': refers to Secret key db/pw that is not declared under secrets"),
+        ({"roles": [{"name": "app", "password_key": "app-pw"}],
+          "secrets": {"invoicetron-secrets": {"postgres-password": {"generate": "hex32"}}}},
+         "roles[0].password_key = 'app-pw': refers to Secret key invoicetron-secrets/app-pw that is not declared"),
     ],
 )
 def test_each_problem_names_the_workload_field_value_and_fix(changes, expected):
@@ -111,3 +114,7 @@ def test_the_catalog_must_be_a_list():
 def test_non_postgresql_engines_refuse_databases():
     errors = errors_of([workload(engine="mongodb")])
     assert any("databases" in e and "only used by the postgresql engine" in e for e in errors)
+
+
+def test_secret_keys_are_not_required_when_the_catalog_declares_no_secrets():
+    validate_catalog([workload(roles=[{"name": "app", "password_key": "app-pw"}])])

@@ -87,7 +87,8 @@ def pod(name="postgresql-0", **status):
 
 def test_diagnosis_of_a_pending_claim_names_the_storage_class_and_its_events():
     pvc = {"metadata": {"name": "data-postgresql-0"}, "spec": {"storageClassName": "longhorn"}, "status": {"phase": "Pending"}}
-    events = [event("PersistentVolumeClaim", "data-postgresql-0", "ProvisioningFailed", "storageclass.storage.k8s.io \"longhorn\" not found")]
+    events = [event("PersistentVolumeClaim", "data-postgresql-0", "ProvisioningFailed",
+                    'storageclass.storage.k8s.io "longhorn" not found')]
     [finding] = r.diagnose([], [pvc], events)
     assert finding["object"] == "PersistentVolumeClaim/data-postgresql-0"
     assert "Pending" in finding["problem"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils import onepassword, secret_sync
-from tests.doubles.harness import OP_DOUBLE, FakeOnePassword, environ
+from tests.doubles.harness import OP_DOUBLE, FakeOnePassword, environ, subprocess_runner
 
 ITEMS = ["Invoicetron", "Portfolio", "Ledger", "Mailer", "Queue"]
 
@@ -32,7 +32,7 @@ def catalog():
 
 def cli_client(fake, token=None, **kwargs):
     env = fake.cli_env(token)
-    backend = onepassword.OpCli(op_bin=str(OP_DOUBLE), token=env.get("OP_SERVICE_ACCOUNT_TOKEN"))
+    backend = onepassword.OpCli(subprocess_runner, op_bin=str(OP_DOUBLE), token=env.get("OP_SERVICE_ACCOUNT_TOKEN"))
     kwargs.setdefault("sleep", lambda seconds: None)
     return onepassword.Client(backend, **kwargs), env
 
@@ -71,7 +71,7 @@ def test_missing_values_are_generated_written_back_once_and_never_regenerated(va
         "postgres-password": {"op": "op://Kubernetes/Invoicetron/postgres-password", "generate": "hex32"},
         "better-auth-secret": {"op": "op://Kubernetes/Invoicetron/better-auth-secret", "generate": "base64_32"},
         "session": {"op": "op://Kubernetes/Brand New/app/session", "generate": "passphrase5"}}}}]
-    first, _ = sync_cli(vault, workloads)
+    first = sync_cli(vault, workloads)[0]
     data = first["secrets"][0]["data"]
     assert vault.value("Kubernetes", "Invoicetron", "postgres-password") == data["postgres-password"]
     assert vault.value("Kubernetes", "Invoicetron", "better-auth-secret") == data["better-auth-secret"]
@@ -81,7 +81,7 @@ def test_missing_values_are_generated_written_back_once_and_never_regenerated(va
     assert commands.count("item edit") == 1 and commands.count("item create") == 1
 
     vault.reset_calls()
-    second, _ = sync_cli(vault, workloads)
+    second = sync_cli(vault, workloads)[0]
     assert second["secrets"][0]["data"] == data
     assert second["generated"] == [] and second["written"] == []
     assert [call["command"] for call in vault.calls("op")] == ["item get", "item get"]
@@ -105,7 +105,7 @@ def test_rotation_writes_a_new_value(vault):
     workloads = [{"name": "w", "namespace": "w", "secrets": {"s": {
         "pw": {"op": "op://Kubernetes/Invoicetron/field-0", "generate": "hex32", "rotate": True},
         "keep": {"op": "op://Kubernetes/Invoicetron/field-1", "generate": "hex32"}}}}]
-    result, _ = sync_cli(vault, workloads, rotate=["w"])
+    result = sync_cli(vault, workloads, rotate=["w"])[0]
     assert result["rotated"] == ["op://Kubernetes/Invoicetron/field-0"]
     assert result["secrets"][0]["data"]["pw"] != "value-0-0"
     assert vault.value("Kubernetes", "Invoicetron", "field-0") == result["secrets"][0]["data"]["pw"]
@@ -191,8 +191,8 @@ def test_sections_are_matched_and_created(vault):
     vault.seed("Kubernetes", "Sectioned", [])
     workloads = [{"name": "w", "namespace": "w", "secrets": {"s": {
         "a": {"op": "op://Kubernetes/Sectioned/Admin/password", "generate": "hex16"}}}}]
-    first, _ = sync_cli(vault, workloads)
-    second, _ = sync_cli(vault, workloads)
+    first = sync_cli(vault, workloads)[0]
+    second = sync_cli(vault, workloads)[0]
     assert first["secrets"][0]["data"] == second["secrets"][0]["data"]
     item = next(i for i in vault.read()["vaults"][0]["items"] if i["title"] == "Sectioned")
     assert item["sections"] == [{"id": "admin", "label": "Admin"}]

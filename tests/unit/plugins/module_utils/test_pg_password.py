@@ -64,9 +64,9 @@ def test_ensure_sets_a_password_postgres_accepts_and_is_idempotent(scram_server)
     assert first == {"changed": True, "exists": True, "previous_format": "none"}
     assert pg_password.ensure(execute, "invoicetron", "n3w+pass/word=")["changed"] is False
 
-    rc, out, _ = run_psql(scram_server, "SELECT current_user;\n", user="invoicetron", password="n3w+pass/word=")
+    rc, out, _err = run_psql(scram_server, "SELECT current_user;\n", user="invoicetron", password="n3w+pass/word=")
     assert rc == 0 and out.strip() == "invoicetron"
-    rc, _, err = run_psql(scram_server, "SELECT 1;\n", user="invoicetron", password="old")
+    rc, _out, err = run_psql(scram_server, "SELECT 1;\n", user="invoicetron", password="old")
     assert rc != 0 and "password authentication failed" in err
 
     # rotation: the old password stops working, the new one works

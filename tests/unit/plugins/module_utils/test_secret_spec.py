@@ -105,7 +105,7 @@ def test_two_workloads_may_share_a_secret_consistently():
 def test_one_reference_with_two_generators_is_an_error():
     first = workload("a", "ns-a", **{"pw": {"op": REF, "generate": "hex32"}})
     second = workload("b", "ns-b", **{"pw": {"op": REF, "generate": "base64_32"}})
-    _, errors = secret_spec.plan([first, second])
+    errors = secret_spec.plan([first, second])[1]
     assert len(errors) == 1 and "generated differently" in errors[0] and REF in errors[0]
 
 

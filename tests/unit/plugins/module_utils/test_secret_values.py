@@ -36,7 +36,7 @@ def test_passphrase_uses_words():
 
 
 def test_values_differ_every_time():
-    assert len({secret_values.generate("hex16") for _ in range(50)}) == 50
+    assert len({secret_values.generate("hex16") for _index in range(50)}) == 50
 
 
 def test_bad_spec_is_refused():
