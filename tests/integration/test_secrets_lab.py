@@ -53,7 +53,7 @@ def catalog(namespace, immutable=False):
                                    "rotate": True}}
     if immutable:
         keys["$options"] = {"immutable": True}
-    return [{"name": "invoicetron", "namespace": namespace, "engine": "postgresql",
+    return [{"name": "invoicetron", "namespace": namespace, "engine": "postgresql", "storage": {"size": "1Gi"},
              "clients": [{"kind": "Deployment", "name": "invoicetron"}],
              "secrets": {"invoicetron-secrets": keys}}]
 

@@ -20,15 +20,25 @@ REAL_NODE="${LAB_REAL_NODE:-1}"
 
 kwok_components() { echo "etcd kube-apiserver kube-controller-manager kube-scheduler kwok-controller"; }
 
+# forget_dead_pids: kwokctl takes a pid that still exists for a running component, and a
+# zombie still exists; drop the pid files of dead or zombie components so kwokctl restarts them.
+forget_dead_pids() {
+  local f
+  for f in "$KWOK_CLUSTER_DIR"/pids/*.pid; do
+    [ -f "$f" ] || continue
+    proc_running "$(cat "$f" 2>/dev/null)" || rm -f "$f"
+  done
+}
+
 # component_states: "NAME STATUS" lines from kwokctl (Ready, NotReady, Stopped, ...).
-component_states() { kwokctl_ get components -o wide 2>/dev/null | awk 'NR > 1 {print $1, $2}'; }
+component_states() { forget_dead_pids; kwokctl_ get components -o wide 2>/dev/null | awk 'NR > 1 {print $1, $2}'; }
 
 control_plane_ready() {
   local states c
   [ -f "$KWOK_CLUSTER_DIR/kwok.yaml" ] || return 1
   states=$(component_states) || return 1
   for c in $(kwok_components); do
-    printf '%s\n' "$states" | grep -qx "$c Ready" || return 1
+    grep -qx "$c Ready" <<<"$states" || return 1
   done
   api_ready
 }
@@ -56,29 +66,74 @@ create_control_plane() {
   fi
 }
 
+# kwok_pid NAME: the pid kwokctl recorded for a component.
+kwok_pid() { cat "$KWOK_CLUSTER_DIR/pids/$1.pid" 2>/dev/null || true; }
+
+# repair_control_plane: restart what is dead. A stateless component that runs but is not Ready
+# for 10s (e.g. a kube-apiserver still draining after SIGTERM) is killed first, because
+# 'kwokctl start cluster' only starts components whose process is gone.
+repair_control_plane() {
+  local attempt i c pid states
+  for attempt in 1 2 3; do
+    for i in $(seq 1 10); do
+      states=$(component_states)
+      # A kube-apiserver that is shutting down still counts as Ready for kwokctl.
+      api_ready || states=$(printf '%s\n' "$states" | sed 's/^kube-apiserver Ready$/kube-apiserver NotReady/')
+      grep -q ' NotReady$' <<<"$states" || break
+      sleep 1
+    done
+    for c in kube-apiserver kube-controller-manager kube-scheduler kwok-controller; do
+      if grep -qx "$c NotReady" <<<"$states"; then
+        pid=$(kwok_pid "$c")
+        if [ -n "$pid" ] && grep -qF "$c" "/proc/$pid/cmdline" 2>/dev/null; then
+          log "control plane: $c runs but is not ready: killing it (pid $pid) to restart it"
+          kill -9 "$pid" 2>/dev/null || true
+          for i in $(seq 1 20); do proc_running "$pid" || break; sleep 0.1; done
+          forget_dead_pids
+        fi
+      fi
+    done
+    log "control plane: starting stopped components ($(printf '%s\n' "$states" | awk '$2 != "Ready" {printf "%s ", $1}'))"
+    kwokctl_ start cluster --timeout 30s >>"$LAB_LOGS/kwokctl-start.log" 2>&1 \
+      || log "kwokctl start cluster failed (see $LAB_LOGS/kwokctl-start.log)"
+    for i in $(seq 1 60); do
+      control_plane_ready && return 0
+      sleep 0.5
+    done
+  done
+  component_states | sed 's/^/    /' >&2 || true
+  die "the control plane is not ready after 3 restart attempts: see the logs in $KWOK_CLUSTER_DIR/logs; 'cluster.sh down && cluster.sh up' starts afresh"
+}
+
 ensure_control_plane() {
+  local i
   if [ -f "$KWOK_CLUSTER_DIR/kwok.yaml" ]; then
     if control_plane_ready; then
       log "control plane: all components ready"
-      return 0
+    else
+      repair_control_plane
     fi
-    log "control plane: (re)starting stopped components"
-    if ! kwokctl_ start cluster >"$LAB_LOGS/kwokctl-start.log" 2>&1; then
-      tail -n 25 "$LAB_LOGS/kwokctl-start.log" | sed 's/^/    | /' >&2
-      die "kwokctl start cluster failed (full output: $LAB_LOGS/kwokctl-start.log). 'cluster.sh down && cluster.sh up' starts afresh."
+    if [ "$(cat "$LAB_DIR/kwokctl.yaml.created" 2>/dev/null)" != "$(control_plane_settings)" ]; then
+      log "WARNING: the control plane was created with other settings (manifests/kwokctl.yaml.in or binaries changed): run 'cluster.sh down && cluster.sh up' to apply them"
     fi
-  else
-    # A half-created cluster (no kwok.yaml yet) is removed before creating it again.
-    [ ! -d "$KWOK_CLUSTER_DIR" ] || teardown_control_plane
-    create_control_plane
+    return 0
   fi
-  local i
+  # A half-created cluster (no kwok.yaml yet) is removed before creating it again.
+  [ ! -d "$KWOK_CLUSTER_DIR" ] || teardown_control_plane
+  create_control_plane
+  control_plane_settings >"$LAB_DIR/kwokctl.yaml.created"
   for i in $(seq 1 120); do
     control_plane_ready && return 0
     sleep 0.5
   done
   component_states | sed 's/^/    /' >&2 || true
   die "the control plane did not become ready within 60s: see the logs in $KWOK_CLUSTER_DIR/logs"
+}
+
+# control_plane_settings: what the control plane was created from (template, binaries).
+control_plane_settings() {
+  printf '%s %s %s %s\n' "$(inputs_key "$CLUSTER_DIR/manifests/kwokctl.yaml.in")" \
+    "$(component_dir kubernetes)" "$(component_dir etcd)" "$(component_dir kwok)"
 }
 
 ensure_kwok_nodes() {

@@ -110,11 +110,20 @@ kwokctl_() { PATH="$(lab_path):$PATH" KWOK_WORKDIR="$KWOK_WORKDIR" "$(lab_path)/
 # api_ready: the API server answers /readyz with our kubeconfig.
 api_ready() { [ -f "$LAB_KUBECONFIG" ] && kc get --raw /readyz >/dev/null 2>&1; }
 
+# proc_running PID: the process exists and is not a zombie. (This host's PID 1 may reap
+# orphans late, so a dead daemon can linger as a zombie for a minute.)
+proc_running() {
+  local st
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+  st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 # pid_alive PIDFILE BINARY: the pid in PIDFILE runs BINARY (guards against reused pids).
 pid_alive() {
   local pid
   [ -f "$1" ] || return 1
   pid=$(cat "$1" 2>/dev/null) || return 1
-  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
+  proc_running "$pid" || return 1
+  grep -qF -- "$2" <<<"$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
 }

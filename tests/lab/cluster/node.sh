@@ -74,8 +74,8 @@ stop_proc() {
     # The provisioner's watches run in its process group (setsid made it the leader).
     if [ "$name" = local-path-provisioner ]; then kill -- "-$pid" 2>/dev/null || true; fi
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-    [ ! -d "/proc/$pid" ] || kill -9 "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do proc_running "$pid" || break; sleep 0.1; done
+    ! proc_running "$pid" || kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$f"
 }
@@ -106,7 +106,7 @@ setup_network() {
   if ! ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
     ip link add "$NODE_BRIDGE" type bridge || die "cannot create bridge $NODE_BRIDGE"
   fi
-  ip addr show dev "$NODE_BRIDGE" | grep -q "inet $NODE_BRIDGE_IP/" || ip addr add "$NODE_BRIDGE_IP/${NODE_POD_CIDR#*/}" dev "$NODE_BRIDGE"
+  grep -q "inet $NODE_BRIDGE_IP/" <<<"$(ip addr show dev "$NODE_BRIDGE")" || ip addr add "$NODE_BRIDGE_IP/${NODE_POD_CIDR#*/}" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
   # Our own chains: pod egress masquerade, and forwarding that Docker's FORWARD policy (DROP) blocks.
   iptables -w -t nat -N STATESHIFT-LAB-MASQ 2>/dev/null || true
@@ -124,7 +124,7 @@ teardown_network() {
   local ns
   # Pod network namespaces left by containerd (their veths go with them).
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' || true); do
-    if ip netns exec "$ns" ip -4 addr 2>/dev/null | grep -q "inet ${NODE_POD_CIDR%.*}\."; then ip netns delete "$ns" 2>/dev/null || true; fi
+    if grep -q "inet ${NODE_POD_CIDR%.*}\." <<<"$(ip netns exec "$ns" ip -4 addr 2>/dev/null)"; then ip netns delete "$ns" 2>/dev/null || true; fi
   done
   ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && ip link delete "$NODE_BRIDGE" 2>/dev/null || true
   iptables -w -t nat -D POSTROUTING -j STATESHIFT-LAB-MASQ 2>/dev/null || true
@@ -133,8 +133,16 @@ teardown_network() {
   iptables -w -D FORWARD -j STATESHIFT-LAB-FWD 2>/dev/null || true
   iptables -w -F STATESHIFT-LAB-FWD 2>/dev/null || true
   iptables -w -X STATESHIFT-LAB-FWD 2>/dev/null || true
-  # kube-proxy's KUBE-* chains.
+  # kube-proxy's KUBE-* chains, then the kubelet's (KUBE-FIREWALL, canaries).
   if [ -x "$(lab_path)/kube-proxy" ]; then "$(lab_path)/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
+  local t c
+  for t in filter nat mangle; do
+    iptables -w -t "$t" -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+    iptables -w -t "$t" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+    for c in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+      iptables -w -t "$t" -F "$c" 2>/dev/null && iptables -w -t "$t" -X "$c" 2>/dev/null || true
+    done
+  done
 }
 
 # --- containerd ------------------------------------------------------------------------------
@@ -157,13 +165,15 @@ normalize() {
   local r=$1 first=${1%%/*}
   case "$r" in *:*|*@*) ;; *) r="$r:latest" ;; esac
   if [ "$first" = "$1" ]; then r="docker.io/library/$r"
-  elif ! echo "$first" | grep -q '[.:]' && [ "$first" != localhost ]; then r="docker.io/$r"; fi
+  else
+    case "$first" in *.* | *:* | localhost) ;; *) r="docker.io/$r" ;; esac
+  fi
   echo "$r"
 }
 
 # import_pause: an OCI archive holding only the pause binary, built without Docker.
 import_pause() {
-  ctr_ images ls -q | grep -qx "$PAUSE_IMAGE" && return 0
+  grep -qx -- "$PAUSE_IMAGE" <<<"$(ctr_ images ls -q)" && return 0
   local d layer cfg man idx ldig cdig mdig
   d=$(mktemp -d "$NODE_DIR/pause.XXXXXX")
   mkdir -p "$d/rootfs" "$d/oci/blobs/sha256"
@@ -210,7 +220,7 @@ import_docker_images() {
     fi
     id=$(docker image inspect -f '{{.Id}}' "$t")
     stamp="$CTRD_ROOT/imported-$(echo "$t" | tr '/:' '__')"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$id" ] || ! ctr_ images ls -q | grep -qx "$(normalize "$t")"; then
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$id" ] || ! grep -qx -- "$(normalize "$t")" <<<"$(ctr_ images ls -q)"; then
       log "importing $t into containerd (docker save | ctr import)"
       docker save "$t" | ctr_ images import --snapshotter overlayfs - >/dev/null \
         || die "importing $t into containerd failed (docker save $t | ctr -n k8s.io images import -)"
@@ -297,7 +307,7 @@ shim_pids() {
   local d
   for d in /proc/[0-9]*; do
     case "$(cat "$d/comm" 2>/dev/null)" in containerd-shim*) ;; *) continue ;; esac
-    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$CTRD_SOCK" && echo "${d#/proc/}"
+    grep -qF -- "$CTRD_SOCK" <<<"$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" && echo "${d#/proc/}"
   done
   return 0
 }

@@ -46,6 +46,14 @@ kc -n "$NS" rollout status statefulset/postgresql --timeout=180s >/dev/null || f
 [ "$(kc -n "$NS" get pvc data-postgresql-0 -o jsonpath='{.status.phase}')" = Bound ] || fail "PVC data-postgresql-0 is not Bound"
 node=$(kc -n "$NS" get pod postgresql-0 -o jsonpath='{.spec.nodeName}')
 [ "$node" = "$REAL_NODE_NAME" ] || fail "postgresql-0 runs on '$node', not on the real node $REAL_NODE_NAME"
+# Pod Security admission enforces the namespace's level.
+if out=$(kc -n "$NS" run psa-probe --image=postgres:18-alpine --restart=Never \
+    --overrides='{"spec":{"hostNetwork":true}}' --command -- true 2>&1); then
+  kc -n "$NS" delete pod psa-probe --wait=false >/dev/null 2>&1 || true
+  fail "a hostNetwork pod was admitted in a 'baseline' namespace: Pod Security admission is off"
+fi
+grep -q 'violates PodSecurity "baseline' <<<"$out" || fail "unexpected error for the hostNetwork pod: $out"
+ok "Pod Security admission rejects a hostNetwork pod (baseline)"
 ok "StatefulSet Ready on $node, PVC Bound ($(kc get pv -o jsonpath='{.items[0].spec.hostPath.path}'))"
 
 # A Job writes through the pod's stable DNS name.
@@ -77,8 +85,8 @@ spec:
             -c "SELECT 'rows=' || count(*) FROM t"
 EOF
 kc -n "$NS" wait --for=condition=complete job/writer --timeout=120s >/dev/null || { kc -n "$NS" logs job/writer >&2 || true; fail "Job writer did not complete"; }
-logs=$(kc -n "$NS" logs job/writer)
-echo "$logs" | grep -q 'rows=1' || fail "Job writer's logs lack 'rows=1': $logs"
+logs=$(kc -n "$NS" logs job/writer 2>&1) || fail "kubectl logs job/writer: $logs"
+grep -q 'rows=1' <<<"$logs" || fail "Job writer's logs lack 'rows=1': $logs"
 ok "Job writer completed via DNS name; logs: $(echo "$logs" | tr '\n' ' ' | cut -c1-120)"
 
 # Another pod reads through the ClusterIP Service (kube-proxy, CoreDNS).
@@ -99,7 +107,8 @@ spec:
 EOF
 kc -n "$NS" wait --for=jsonpath='{.status.phase}'=Succeeded pod/reader --timeout=120s >/dev/null \
   || { kc -n "$NS" logs reader >&2 || true; fail "pod reader did not succeed"; }
-[ "$(kc -n "$NS" logs reader)" = written-by-job ] || fail "pod reader read '$(kc -n "$NS" logs reader)'"
+out=$(kc -n "$NS" logs reader 2>&1) || fail "kubectl logs reader: $out"
+[ "$out" = written-by-job ] || fail "pod reader read '$out'"
 ok "pod reader read the row through ClusterIP Service postgresql-rw ($(kc -n "$NS" get svc postgresql-rw -o jsonpath='{.spec.clusterIP}'))"
 
 # The host reads through kubectl port-forward.
@@ -132,7 +141,7 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 kc -n "$NS" wait --for=condition=Ready pod/postgresql-0 --timeout=180s >/dev/null || fail "postgresql-0 did not come back Ready"
-rows=$(kc -n "$NS" exec postgresql-0 -- sh -c 'psql -U postgres -d smoke -Atc "SELECT string_agg(note, \",\" ORDER BY id) FROM t"') || fail "kubectl exec into the new postgresql-0"
+rows=$(kc -n "$NS" exec postgresql-0 -- psql -U postgres -d smoke -Atc 'SELECT string_agg(note, chr(44) ORDER BY id) FROM t') || fail "kubectl exec into the new postgresql-0"
 [ "$rows" = "written-by-job,written-from-host" ] || fail "after the restart the table holds '$rows'"
 port_forward
 [ "$(host_query "$PORT" 'SELECT count(*) FROM t')" = 2 ] || fail "port-forward to the new pod"
