@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Quality gates: ruff, yamllint, ansible-lint (production profile).
+# Quality gates: ruff, shellcheck, yamllint, ansible-lint (production profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== ruff"; ruff check .
+echo "== shellcheck"; git ls-files -co --exclude-standard '*.sh' tests/lab/lab | xargs shellcheck -x
 echo "== yamllint"; yamllint -s .
 echo "== ansible-lint"; ansible-lint --profile production --offline -q

@@ -14,8 +14,18 @@ import time
 try:
     from kubernetes.client.rest import ApiException
     from kubernetes.dynamic.exceptions import NotFoundError
+    from urllib3.exceptions import HTTPError as TransportError
 except ImportError:  # reported by the module through kubernetes.core's requirement check
-    NotFoundError = ApiException = Exception
+    class NotFoundError(Exception):
+        pass
+
+    class ApiException(Exception):
+        pass
+
+    class TransportError(Exception):
+        pass
+
+RECONNECT_PAUSE = 0.5
 
 
 def _as_dict(obj):
@@ -31,7 +41,7 @@ def get_or_none(resource, namespace, name):
         return None
 
 
-def wait_for(client, resource, namespace, name, evaluate, timeout, clock=time.monotonic):
+def wait_for(client, resource, namespace, name, evaluate, timeout, clock=time.monotonic, sleep=time.sleep):
     """Watch namespace/name until evaluate(obj)['ready'] or timeout seconds pass.
 
     evaluate receives the object as a dict, or None while it does not exist.
@@ -60,5 +70,8 @@ def wait_for(client, resource, namespace, name, evaluate, timeout, clock=time.mo
         except ApiException as exc:
             if getattr(exc, "status", None) != 410:
                 raise
+        except TransportError:
+            # The stream broke (API server restarted, connection reset): resume with a fresh GET.
+            sleep(RECONNECT_PAUSE)
         if clock() >= deadline:
             return False, state, obj, clock() - started

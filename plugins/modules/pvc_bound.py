@@ -97,11 +97,11 @@ def main():
     result = dict(changed=False, bound=ready, state=state, seconds=round(seconds, 3))
     if ready:
         module.exit_json(**result)
-    message = "PersistentVolumeClaim %s/%s not bound after %ss (%s)" % (params["namespace"], params["name"],
-                                                                         params["timeout"], state.get("phase"))
+    message = "PersistentVolumeClaim %s/%s not bound after %ss (%s)" % (
+        params["namespace"], params["name"], params["timeout"], state.get("phase"))
     if pvc:
-        events = [e.to_dict() for e in k8s.resource("Event", "v1").get(namespace=params["namespace"],
-                                                                        field_selector="type=Warning").items]
+        warnings = k8s.resource("Event", "v1").get(namespace=params["namespace"], field_selector="type=Warning")
+        events = [event.to_dict() for event in warnings.items]
         message += "\n" + format_findings(diagnose([], [pvc], events))
     module.fail_json(msg=message, **result)
 

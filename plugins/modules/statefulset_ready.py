@@ -14,7 +14,7 @@ description:
     latest generation and every replica is ready and, above any partition, updated; with no
     partition the current revision must equal the update revision.
   - With the C(OnDelete) strategy only readiness is waited for; pods still on an older revision
-    are reported in RV(state.outdated_replicas).
+    are counted in the returned state as C(outdated_replicas).
   - On timeout returns a diagnosis and fails with it - claims that do not bind and their events,
     pods that cannot be scheduled, images that cannot be pulled, containers that crash with their
     last log lines, containers running but not ready.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # build_<component> and the helpers are called indirectly
 # Compile the lab cluster's binaries from the Go module proxy and cache them.
 #
 #   tests/lab/cluster/build.sh [component...]     components: kubernetes etcd kwok coredns pause (default: all)

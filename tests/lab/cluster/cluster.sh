@@ -5,6 +5,7 @@
 #   tests/lab/cluster/cluster.sh down         stop everything and remove all cluster state
 #   tests/lab/cluster/cluster.sh status       each component and whether it is alive (exit 0: all up)
 #   tests/lab/cluster/cluster.sh kubeconfig   print the kubeconfig (also at $STATESHIFT_CACHE/lab/kubeconfig)
+#   tests/lab/cluster/cluster.sh mem          resident memory (RSS) of the lab's processes and pods
 #
 # Control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
 # kwok-controller, run by `kwokctl --runtime binary` from binaries that build.sh compiled.
@@ -73,27 +74,29 @@ kwok_pid() { cat "$KWOK_CLUSTER_DIR/pids/$1.pid" 2>/dev/null || true; }
 # for 10s (e.g. a kube-apiserver still draining after SIGTERM) is killed first, because
 # 'kwokctl start cluster' only starts components whose process is gone.
 repair_control_plane() {
-  local attempt i c pid states
-  for attempt in 1 2 3; do
-    for i in $(seq 1 10); do
-      states=$(component_states)
-      # A kube-apiserver that is shutting down still counts as Ready for kwokctl.
-      api_ready || states=$(printf '%s\n' "$states" | sed 's/^kube-apiserver Ready$/kube-apiserver NotReady/')
-      grep -q ' NotReady$' <<<"$states" || break
-      sleep 1
-    done
-    for c in kube-apiserver kube-controller-manager kube-scheduler kwok-controller; do
-      if grep -qx "$c NotReady" <<<"$states"; then
+  local i c pid states
+  for _ in 1 2 3; do
+    states=$(component_states)
+    # A kube-apiserver that is shutting down still counts as Ready for kwokctl.
+    api_ready || states=$(sed 's/^kube-apiserver Ready$/kube-apiserver NotReady/' <<<"$states")
+    if ! grep -q ' Stopped$' <<<"$states"; then
+      # Nothing is dead: give NotReady components 10s, then kill the stateless ones.
+      for i in $(seq 1 10); do
+        control_plane_ready && return 0
+        sleep 1
+      done
+      for c in kube-apiserver kube-controller-manager kube-scheduler kwok-controller; do
+        grep -qx "$c NotReady" <<<"$states" || continue
         pid=$(kwok_pid "$c")
         if [ -n "$pid" ] && grep -qF "$c" "/proc/$pid/cmdline" 2>/dev/null; then
           log "control plane: $c runs but is not ready: killing it (pid $pid) to restart it"
           kill -9 "$pid" 2>/dev/null || true
           for i in $(seq 1 20); do proc_running "$pid" || break; sleep 0.1; done
-          forget_dead_pids
         fi
-      fi
-    done
-    log "control plane: starting stopped components ($(printf '%s\n' "$states" | awk '$2 != "Ready" {printf "%s ", $1}'))"
+      done
+      states=$(component_states)
+    fi
+    log "control plane: starting stopped components ($(awk '$2 != "Ready" {printf "%s ", $1}' <<<"$states"))"
     kwokctl_ start cluster --timeout 30s >>"$LAB_LOGS/kwokctl-start.log" 2>&1 \
       || log "kwokctl start cluster failed (see $LAB_LOGS/kwokctl-start.log)"
     for i in $(seq 1 60); do
@@ -108,6 +111,12 @@ repair_control_plane() {
 ensure_control_plane() {
   local i
   if [ -f "$KWOK_CLUSTER_DIR/kwok.yaml" ]; then
+    # A create that was interrupted may not have written our kubeconfig yet.
+    if [ ! -s "$LAB_KUBECONFIG" ]; then
+      kwokctl_ get kubeconfig >"$LAB_KUBECONFIG.new" 2>/dev/null && [ -s "$LAB_KUBECONFIG.new" ] \
+        && mv -f "$LAB_KUBECONFIG.new" "$LAB_KUBECONFIG" && chmod 600 "$LAB_KUBECONFIG"
+      rm -f "$LAB_KUBECONFIG.new"
+    fi
     if control_plane_ready; then
       log "control plane: all components ready"
     else
@@ -120,8 +129,8 @@ ensure_control_plane() {
   fi
   # A half-created cluster (no kwok.yaml yet) is removed before creating it again.
   [ ! -d "$KWOK_CLUSTER_DIR" ] || teardown_control_plane
-  create_control_plane
   control_plane_settings >"$LAB_DIR/kwokctl.yaml.created"
+  create_control_plane
   for i in $(seq 1 120); do
     control_plane_ready && return 0
     sleep 0.5
@@ -134,6 +143,15 @@ ensure_control_plane() {
 control_plane_settings() {
   printf '%s %s %s %s\n' "$(inputs_key "$CLUSTER_DIR/manifests/kwokctl.yaml.in")" \
     "$(component_dir kubernetes)" "$(component_dir etcd)" "$(component_dir kwok)"
+}
+
+# flatten_kubeconfig: embed the CA and client certificate, so the file works on its own
+# (copied into a container, read by kubernetes.core). Mode 0600: it holds the admin key.
+flatten_kubeconfig() {
+  grep -q 'certificate-authority-data:' "$LAB_KUBECONFIG" 2>/dev/null && return 0
+  kc config view --raw --flatten >"$LAB_KUBECONFIG.new" || die "kubectl config view --flatten of $LAB_KUBECONFIG failed"
+  chmod 600 "$LAB_KUBECONFIG.new"
+  mv -f "$LAB_KUBECONFIG.new" "$LAB_KUBECONFIG"
 }
 
 ensure_kwok_nodes() {
@@ -169,7 +187,10 @@ cmd_up() {
   "$CLUSTER_DIR/build.sh" >&2
   mkdir -p "$LAB_DIR" "$LAB_LOGS"
   ensure_control_plane
+  flatten_kubeconfig
   ensure_kwok_nodes
+  kc apply -f "$CLUSTER_DIR/manifests/never-pull.yaml" >/dev/null \
+    || die "applying manifests/never-pull.yaml (MutatingAdmissionPolicy) failed: is the control plane from an older kwokctl.yaml.in? run 'cluster.sh down && cluster.sh up'"
   if [ "$REAL_NODE" = 1 ]; then
     "$CLUSTER_DIR/node.sh" up
   fi
@@ -203,16 +224,44 @@ cmd_status() {
   return "$rc"
 }
 
+# cmd_mem: resident memory of every lab process and its descendants (pods included).
+cmd_mem() {
+  local roots="" f d
+  for f in "$KWOK_CLUSTER_DIR"/pids/*.pid "$STATESHIFT_RUN"/lab/*.pid; do
+    [ -f "$f" ] && roots+=" $(cat "$f")"
+  done
+  for d in /proc/[0-9]*; do
+    case "$(cat "$d/comm" 2>/dev/null)" in containerd-shim*) ;; *) continue ;; esac
+    grep -qF -- "$STATESHIFT_RUN/lab/containerd" <<<"$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" && roots+=" ${d#/proc/}"
+  done
+  [ -n "$roots" ] || { echo "no lab process runs"; return 0; }
+  ps -eo pid=,ppid=,rss=,comm= | awk -v roots="$roots" '
+    { rss[$1] = $3; comm[$1] = $4; kids[$2] = kids[$2] " " $1 }
+    END {
+      n = split(roots, st, " ")
+      while (n > 0) {
+        p = st[n--]
+        if (p in seen || !(p in rss)) continue
+        seen[p] = 1; by[comm[p]] += rss[p]; total += rss[p]; count++
+        m = split(kids[p], k, " "); for (i = 1; i <= m; i++) st[++n] = k[i]
+      }
+      for (c in by) printf "%-26s %8.1f MiB\n", c, by[c] / 1024 | "sort -k2 -rn"
+      close("sort -k2 -rn")
+      printf "%-26s %8.1f MiB (%d processes)\n", "TOTAL", total / 1024, count
+    }'
+}
+
 cmd_kubeconfig() {
   [ -f "$LAB_KUBECONFIG" ] || die "no kubeconfig at $LAB_KUBECONFIG: run 'tests/lab/cluster/cluster.sh up' first"
   cat "$LAB_KUBECONFIG"
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
-  down) cmd_down ;;
+  up) need_root "cluster.sh up"; lab_lock; cmd_up ;;
+  down) need_root "cluster.sh down"; lab_lock; cmd_down ;;
   status) cmd_status ;;
   kubeconfig) cmd_kubeconfig ;;
+  mem) cmd_mem ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 exit 0

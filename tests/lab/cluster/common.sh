@@ -1,5 +1,5 @@
 # Shared by build.sh, cluster.sh, node.sh and smoke.sh. Source it; do not run it.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 
 CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib.sh
@@ -101,11 +101,26 @@ NODE_POD_CIDR=10.244.0.0/24       # the real node's pods (CNI host-local range)
 NODE_BRIDGE=stateshift0           # CNI bridge; its address is the pods' gateway and DNS server
 NODE_BRIDGE_IP=10.244.0.1
 CLUSTER_DOMAIN=cluster.local
+DNS_SERVICE_IP=10.96.0.10         # Service kube-system/kube-dns -> CoreDNS on $NODE_BRIDGE_IP
 REAL_NODE_NAME=lab-node
 KWOK_NODES="${LAB_KWOK_NODES:-2}"
 export KWOK_WORKDIR
 
-kwokctl_() { PATH="$(lab_path):$PATH" KWOK_WORKDIR="$KWOK_WORKDIR" "$(lab_path)/kwokctl" --name "$LAB_CLUSTER_NAME" "$@"; }
+# kwokctl_ ARGS...: kwokctl for the lab cluster (fd 9, the lab lock, is not passed on to the
+# components it forks).
+kwokctl_() { PATH="$(lab_path):$PATH" KWOK_WORKDIR="$KWOK_WORKDIR" "$(lab_path)/kwokctl" --name "$LAB_CLUSTER_NAME" "$@" 9>&-; }
+
+# lab_lock: serialise 'up' and 'down' of concurrent callers (e.g. parallel test sessions) on fd 9.
+lab_lock() {
+  [ -n "${LAB_LOCK_HELD:-}" ] && return 0
+  mkdir -p "$STATESHIFT_RUN"
+  exec 9>"$STATESHIFT_RUN/lab.lock"
+  if ! flock -n 9; then
+    log "waiting for another 'cluster.sh up/down' to finish (lock $STATESHIFT_RUN/lab.lock)"
+    flock -w 900 9 || die "another cluster.sh up/down has held $STATESHIFT_RUN/lab.lock for 15 minutes"
+  fi
+  export LAB_LOCK_HELD=1
+}
 
 # api_ready: the API server answers /readyz with our kubeconfig.
 api_ready() { [ -f "$LAB_KUBECONFIG" ] && kc get --raw /readyz >/dev/null 2>&1; }

@@ -60,30 +60,30 @@ start_proc() {
   if proc_alive "$name"; then return 0; fi
   mkdir -p "$RUN_DIR" "$LAB_LOGS"
   log "starting $name (log: $LAB_LOGS/$name.log)"
-  setsid "$@" >>"$LAB_LOGS/$name.log" 2>&1 </dev/null &
+  setsid "$@" >>"$LAB_LOGS/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$(pidfile "$name")"
   sleep 0.2
   proc_alive "$name" || { tail -n 20 "$LAB_LOGS/$name.log" | sed 's/^/    | /' >&2; die "$name exited at once: see $LAB_LOGS/$name.log"; }
 }
 
 stop_proc() {
-  local name=$1 f pid i
+  local name=$1 f pid
   f=$(pidfile "$name")
   if proc_alive "$name"; then
     pid=$(cat "$f")
     # The provisioner's watches run in its process group (setsid made it the leader).
     if [ "$name" = local-path-provisioner ]; then kill -- "-$pid" 2>/dev/null || true; fi
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do proc_running "$pid" || break; sleep 0.1; done
+    for _ in $(seq 1 50); do proc_running "$pid" || break; sleep 0.1; done
     ! proc_running "$pid" || kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$f"
 }
 
-# wait_for WHAT SECONDS CMD...: poll CMD every 0.5 s.
+# wait_for WHAT SECONDS CMD...: poll CMD every 0.5 s (WHAT names it for the reader).
 wait_for() {
-  local what=$1 secs=$2 i; shift 2
-  for i in $(seq 1 $((secs * 2))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  local secs=$2 _i; shift 2
+  for _i in $(seq 1 $((secs * 2))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
   return 1
 }
 
@@ -174,7 +174,7 @@ normalize() {
 # import_pause: an OCI archive holding only the pause binary, built without Docker.
 import_pause() {
   grep -qx -- "$PAUSE_IMAGE" <<<"$(ctr_ images ls -q)" && return 0
-  local d layer cfg man idx ldig cdig mdig
+  local d cfg man idx ldig cdig mdig
   d=$(mktemp -d "$NODE_DIR/pause.XXXXXX")
   mkdir -p "$d/rootfs" "$d/oci/blobs/sha256"
   cp "$(lab_bin pause)" "$d/rootfs/pause"
@@ -274,6 +274,8 @@ start_kube_proxy() {
 start_coredns() {
   render "$CLUSTER_DIR/node/Corefile.in" "$NODE_DIR/Corefile"
   start_proc coredns "$(lab_bin coredns)" -conf "$NODE_DIR/Corefile"
+  sed -e "s#@DNS_IP@#$NODE_BRIDGE_IP#g" -e "s#@DNS_SVC_IP@#$DNS_SERVICE_IP#g" "$CLUSTER_DIR/manifests/kube-dns.yaml.in" \
+    | kc apply -f - >/dev/null || die "creating Service kube-system/kube-dns failed"
 }
 
 start_provisioner() {
@@ -355,10 +357,10 @@ cmd_status() {
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
-  down) cmd_down ;;
+  up) lab_lock; cmd_up ;;
+  down) lab_lock; cmd_down ;;
   status) cmd_status ;;
-  images) need_root "node.sh images"; prepare_host; proc_alive containerd || start_containerd; cmd_images ;;
+  images) need_root "node.sh images"; lab_lock; prepare_host; proc_alive containerd || start_containerd; cmd_images ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 exit 0

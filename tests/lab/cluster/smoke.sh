@@ -7,7 +7,8 @@
 # (local-path), headless Service and pg_isready readiness probe becomes Ready; a Job writes a
 # row through the pod's DNS name (postgresql-0.postgresql.lab-smoke.svc.cluster.local) and its
 # logs are read; another pod reads it through a ClusterIP Service (kube-proxy); the host reads
-# it through `kubectl port-forward`; after the pod is deleted it comes back with the row.
+# it through `kubectl port-forward`; after the pod is deleted it comes back with the row. Pod
+# Security admission rejects a hostNetwork pod; a pod with imagePullPolicy: Always runs (no pull).
 # Prints "N passed, N failed" last; exits non-zero on the first failure.
 set -euo pipefail
 # shellcheck source=common.sh
@@ -89,7 +90,7 @@ logs=$(kc -n "$NS" logs job/writer 2>&1) || fail "kubectl logs job/writer: $logs
 grep -q 'rows=1' <<<"$logs" || fail "Job writer's logs lack 'rows=1': $logs"
 ok "Job writer completed via DNS name; logs: $(echo "$logs" | tr '\n' ' ' | cut -c1-120)"
 
-# Another pod reads through the ClusterIP Service (kube-proxy, CoreDNS).
+# Another pod (imagePullPolicy: Always) reads through the ClusterIP Service (kube-proxy, CoreDNS).
 kc -n "$NS" apply -f - >/dev/null <<'EOF'
 apiVersion: v1
 kind: Pod
@@ -101,6 +102,7 @@ spec:
   containers:
   - name: psql
     image: postgres:18-alpine
+    imagePullPolicy: Always         # no registry: the lab's MutatingAdmissionPolicy makes it IfNotPresent
     env:
     - {name: PGPASSWORD, valueFrom: {secretKeyRef: {name: postgresql, key: postgres-password}}}
     command: ["psql", "-h", "postgresql-rw", "-U", "postgres", "-d", "smoke", "-Atc", "SELECT note FROM t WHERE id = 1"]
@@ -114,8 +116,8 @@ ok "pod reader read the row through ClusterIP Service postgresql-rw ($(kc -n "$N
 # The host reads through kubectl port-forward.
 PASSWORD=$(kc -n "$NS" get secret postgresql -o jsonpath='{.data.postgres-password}' | base64 -d)
 host_query() {
-  local port=$1 i
-  for i in $(seq 1 20); do
+  local port=$1 _i
+  for _i in $(seq 1 20); do
     PGPASSWORD=$PASSWORD PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "$port" -U postgres -d smoke -Atc "$2" 2>/dev/null && return 0
     sleep 0.5
   done

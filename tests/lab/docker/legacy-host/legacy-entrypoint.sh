@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entrypoint of stateshift-lab/legacy-host: new host keys, the authorized key from
 # $SSH_AUTHORIZED_KEYS (or a file mounted at /run/secrets/authorized_keys), then sshd in the foreground.
 set -euo pipefail
