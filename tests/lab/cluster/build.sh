@@ -87,7 +87,7 @@ build_kubernetes() {
     ldflags+=" -X $p.gitCommit=0000000000000000000000000000000000000000 -X $p.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   done
   for b in $(component_binaries kubernetes); do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-  log "  compiling ${pkgs[*]##*/} in one go build (cold: ~30-40 min on 2 cores)"
+  log "  compiling ${pkgs[*]##*/} in one go build (cold: ~7 min on 2 cores)"
   start_ticker "kubernetes"
   run "$GO" build -trimpath -ldflags "-s -w$ldflags" -o "$out/" "${pkgs[@]}"
   stop_ticker

@@ -78,7 +78,7 @@ repair_control_plane() {
   for _ in 1 2 3; do
     states=$(component_states)
     # A kube-apiserver that is shutting down still counts as Ready for kwokctl.
-    api_ready || states=$(sed 's/^kube-apiserver Ready$/kube-apiserver NotReady/' <<<"$states")
+    api_ready || states=${states/kube-apiserver Ready/kube-apiserver NotReady}
     if ! grep -q ' Stopped$' <<<"$states"; then
       # Nothing is dead: give NotReady components 10s, then kill the stateless ones.
       for i in $(seq 1 10); do
@@ -202,8 +202,9 @@ cmd_down() {
   mkdir -p "$LAB_LOGS"
   if [ -x "$CLUSTER_DIR/node.sh" ]; then "$CLUSTER_DIR/node.sh" down; fi
   teardown_control_plane
-  rm -rf "$LAB_DIR"
-  log "cluster down: removed $LAB_DIR"
+  # Only the cluster's own state: the legacy host's keys, password and inventory stay.
+  rm -rf "$LAB_KUBECONFIG" "$KWOK_WORKDIR" "$LAB_DIR"/kwokctl.yaml* "$LAB_DIR/node" "$LAB_DIR/storage"
+  log "cluster down: removed the cluster's state under $LAB_DIR"
 }
 
 cmd_status() {

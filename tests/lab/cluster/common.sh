@@ -77,7 +77,9 @@ lab_bin() {
     case " $(component_binaries "$c") " in
       *" $name "*)
         d=$(component_dir "$c")
-        [ -x "$d/$name" ] && [ -f "$d/.complete" ] || die "$name is not built (expected $d/$name): run tests/lab/cluster/build.sh $c"
+        if [ ! -x "$d/$name" ] || [ ! -f "$d/.complete" ]; then
+          die "$name is not built (expected $d/$name): run tests/lab/cluster/build.sh $c"
+        fi
         printf '%s\n' "$d/$name"
         return 0 ;;
     esac

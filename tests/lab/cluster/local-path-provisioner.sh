@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A minimal local-path provisioner for the lab (started by node.sh; runs until killed).
-# For each PVC of StorageClass "local-path" that the scheduler has placed (annotation
+# For each PVC of the StorageClasses "local-path" or "local-path-expandable" (the same, with
+# allowVolumeExpansion, standing in for Longhorn-like classes) that the scheduler has placed (annotation
 # volume.kubernetes.io/selected-node), it creates a directory (mode 0777, as k3s's
 # local-path-provisioner does) under $STATESHIFT_CACHE/lab/storage and a hostPath PV bound to
 # the claim, pinned to that node. Released PVs with reclaimPolicy Delete are deleted with
@@ -17,7 +18,7 @@ mkdir -p "$STORAGE"
 plog() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$*"; }
 
 provision() {
-  local ns=$1 name=$2 uid=$3 node=$4 size=$5 modes=$6 mode=$7 pv dir m modes_yaml=""
+  local ns=$1 name=$2 uid=$3 node=$4 size=$5 modes=$6 mode=$7 class=$8 pv dir m modes_yaml=""
   pv="pvc-$uid"
   dir="$STORAGE/${pv}_${ns}_${name}"
   mkdir -p "$dir" && chmod 0777 "$dir"
@@ -34,7 +35,7 @@ metadata:
   labels:
     stateshift.io/lab-storage: local-path
 spec:
-  storageClassName: local-path
+  storageClassName: $class
   persistentVolumeReclaimPolicy: Delete
   volumeMode: ${mode:-Filesystem}
   capacity:
@@ -78,8 +79,9 @@ watch_pvcs() {
   while true; do
     kc get pvc -A --watch -o jsonpath="$PVC_FIELDS" 2>/dev/null \
       | while IFS='|' read -r class ns name uid phase vol node size modes mode deleting; do
-          [ "$class" = local-path ] && [ "$phase" = Pending ] && [ -z "$vol" ] && [ -n "$node" ] && [ -z "$deleting" ] || continue
-          provision "$ns" "$name" "$uid" "$node" "${size:-1Gi}" "${modes// /,}" "$mode"
+          case "$class" in local-path|local-path-expandable) ;; *) continue ;; esac
+          [ "$phase" = Pending ] && [ -z "$vol" ] && [ -n "$node" ] && [ -z "$deleting" ] || continue
+          provision "$ns" "$name" "$uid" "$node" "${size:-1Gi}" "${modes// /,}" "$mode" "$class"
         done || true
     sleep "$INTERVAL"
   done
@@ -96,7 +98,7 @@ watch_pvs() {
   done
 }
 
-plog "local-path provisioner: class local-path, storage $STORAGE"
+plog "local-path provisioner: classes local-path and local-path-expandable, storage $STORAGE"
 watch_pvcs &
 watch_pvs &
 wait

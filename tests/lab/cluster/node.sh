@@ -89,7 +89,7 @@ wait_for() {
 
 # --- host prerequisites ------------------------------------------------------------------------
 prepare_host() {
-  apt_install containerd runc containernetworking-plugins iptables conntrack iproute2 socat
+  apt_install containerd runc containernetworking-plugins iptables conntrack iproute2 util-linux
   [ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || die "no cgroup filesystem under /sys/fs/cgroup: the kubelet needs one"
   sysctl -qw net.ipv4.ip_forward=1 || die "cannot enable net.ipv4.ip_forward"
   if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then sysctl -qw net.bridge.bridge-nf-call-iptables=1 || true; fi
@@ -126,7 +126,7 @@ teardown_network() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-' || true); do
     if grep -q "inet ${NODE_POD_CIDR%.*}\." <<<"$(ip netns exec "$ns" ip -4 addr 2>/dev/null)"; then ip netns delete "$ns" 2>/dev/null || true; fi
   done
-  ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && ip link delete "$NODE_BRIDGE" 2>/dev/null || true
+  if ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then ip link delete "$NODE_BRIDGE" 2>/dev/null || true; fi
   iptables -w -t nat -D POSTROUTING -j STATESHIFT-LAB-MASQ 2>/dev/null || true
   iptables -w -t nat -F STATESHIFT-LAB-MASQ 2>/dev/null || true
   iptables -w -t nat -X STATESHIFT-LAB-MASQ 2>/dev/null || true
@@ -140,7 +140,7 @@ teardown_network() {
     iptables -w -t "$t" -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
     iptables -w -t "$t" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
     for c in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
-      iptables -w -t "$t" -F "$c" 2>/dev/null && iptables -w -t "$t" -X "$c" 2>/dev/null || true
+      if iptables -w -t "$t" -F "$c" 2>/dev/null; then iptables -w -t "$t" -X "$c" 2>/dev/null || true; fi
     done
   done
 }
@@ -246,10 +246,18 @@ cmd_images() {
 # --- kubelet, kube-proxy, CoreDNS, provisioner ------------------------------------------------
 # render TEMPLATE OUT: substitute the @VARS@ of the node templates. OUT is only rewritten when
 # its content changes (kube-proxy exits when its configuration file is touched).
+# A running process whose configuration changed is restarted (restart_if_changed NAME).
+RENDER_CHANGED=0
 render() {
   local tmp="$2.new"
   render_to "$1" "$tmp"
-  if cmp -s "$tmp" "$2"; then rm -f "$tmp"; else mv -f "$tmp" "$2"; fi
+  if cmp -s "$tmp" "$2"; then rm -f "$tmp"; RENDER_CHANGED=0; else mv -f "$tmp" "$2"; RENDER_CHANGED=1; fi
+}
+restart_if_changed() {
+  if [ "$RENDER_CHANGED" = 1 ] && proc_alive "$1"; then
+    log "$1: configuration changed, restarting it"
+    stop_proc "$1"
+  fi
 }
 render_to() {
   sed -e "s#@NODE_DIR@#$NODE_DIR#g" -e "s#@LAB_DIR@#$LAB_DIR#g" -e "s#@KUBECONFIG@#$LAB_KUBECONFIG#g" \
@@ -261,6 +269,7 @@ render_to() {
 start_kubelet() {
   mkdir -p "$NODE_DIR/kubelet" "$NODE_DIR/pod-logs"
   render "$CLUSTER_DIR/node/kubelet.yaml.in" "$NODE_DIR/kubelet.yaml"
+  restart_if_changed kubelet
   start_proc kubelet "$(lab_bin kubelet)" --config "$NODE_DIR/kubelet.yaml" --kubeconfig "$LAB_KUBECONFIG" \
     --hostname-override "$REAL_NODE_NAME" --node-ip "$(node_ip)" --root-dir "$NODE_DIR/kubelet" \
     --cert-dir "$NODE_DIR/kubelet/pki" --oom-score-adj 0 --node-labels "stateshift.io/lab-node=real" --v 1
@@ -268,11 +277,13 @@ start_kubelet() {
 
 start_kube_proxy() {
   render "$CLUSTER_DIR/node/kube-proxy.yaml.in" "$NODE_DIR/kube-proxy.yaml"
+  restart_if_changed kube-proxy
   start_proc kube-proxy "$(lab_bin kube-proxy)" --config "$NODE_DIR/kube-proxy.yaml"
 }
 
 start_coredns() {
   render "$CLUSTER_DIR/node/Corefile.in" "$NODE_DIR/Corefile"
+  restart_if_changed coredns
   start_proc coredns "$(lab_bin coredns)" -conf "$NODE_DIR/Corefile"
   sed -e "s#@DNS_IP@#$NODE_BRIDGE_IP#g" -e "s#@DNS_SVC_IP@#$DNS_SERVICE_IP#g" "$CLUSTER_DIR/manifests/kube-dns.yaml.in" \
     | kc apply -f - >/dev/null || die "creating Service kube-system/kube-dns failed"
@@ -283,6 +294,7 @@ start_provisioner() {
   start_proc local-path-provisioner "$CLUSTER_DIR/local-path-provisioner.sh"
 }
 
+# shellcheck disable=SC2317  # called through wait_for
 node_ready() {
   [ "$(kc get node "$REAL_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
