@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := . scripts/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-tools demo test lint sanity unit integration bench lab-up lab-down lab-status build clean-cache
+.PHONY: setup setup-tools demo test lint sanity unit integration molecule bench lab-up lab-down lab-status build
 
 setup:
 	scripts/setup.sh
@@ -27,6 +27,7 @@ lab-status:
 test: setup
 	$(MAKE) --no-print-directory lint sanity
 	$(ENV) tests/lab/lab up
+	$(ENV) molecule test --all
 	$(ENV) pytest -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
 
 lint:
@@ -37,6 +38,9 @@ sanity:
 
 unit:
 	$(ENV) pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+
+molecule:
+	$(ENV) molecule test --all
 
 integration:
 	$(ENV) pytest -p no:cacheprovider tests/integration $(PYTEST_ARGS)
