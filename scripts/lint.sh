@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== ruff"; ruff check .
-echo "== shellcheck"; git ls-files -co --exclude-standard '*.sh' tests/lab/lab | xargs shellcheck -x
+echo "== shellcheck"; git ls-files -co --exclude-standard '*.sh' tests/lab/lab | xargs shellcheck -x -P SCRIPTDIR
 echo "== yamllint"; yamllint -s .
 echo "== ansible-lint"; ansible-lint --profile production --offline -q
