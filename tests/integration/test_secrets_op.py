@@ -26,7 +26,7 @@ def catalog(**extra_keys):
     keys = {"postgres-password": {"op": "op://Kubernetes/Invoicetron/postgres-password", "role": "invoicetron"},
             "better-auth-secret": {"op": "op://Kubernetes/Invoicetron/better-auth-secret", "generate": "base64_32"}}
     keys.update(extra_keys)
-    return [{"name": "invoicetron", "namespace": "invoicetron", "engine": "postgresql",
+    return [{"name": "invoicetron", "namespace": "invoicetron", "engine": "postgresql", "storage": {"size": "1Gi"},
              "secrets": {"invoicetron-secrets": keys}}]
 
 
@@ -67,11 +67,13 @@ def test_bad_references_fail_clearly_before_anything_is_written(fake, keys, expe
 
 
 def test_two_workloads_claiming_a_key_differently(fake):
-    workloads = [*catalog(), {"name": "other", "namespace": "invoicetron", "secrets": {"invoicetron-secrets": {
+    workloads = [*catalog(), {"name": "other", "namespace": "invoicetron", "engine": "postgresql",
+                              "storage": {"size": "1Gi"}, "auth": {"secret": "invoicetron-secrets"},
+                              "secrets": {"invoicetron-secrets": {
         "postgres-password": {"op": "op://Kubernetes/Other/postgres-password"}}}}]
     result = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": workloads})
     assert result.returncode != 0
-    assert ("Secret invoicetron/invoicetron-secrets key 'postgres-password' is claimed differently by workload "
+    assert ("Secret invoicetron/invoicetron-secrets key postgres-password is declared differently by workload "
             "'invoicetron'") in result.stdout
     assert fake.calls() == []  # refused before asking 1Password
 
