@@ -3,7 +3,7 @@
 Same cluster, same run, alternating rounds. An independent watch records the moment the API
 server reports the StatefulSet ready (observedGeneration current, readyReplicas == replicas);
 each waiter runs as an Ansible task right after the StatefulSet is scaled up, and the time it
-returns is taken from a timestamp written by the next task. The StatefulSet runs on a kwok node,
+returns is taken by the next task (a set_fact, evaluated in the controller). The StatefulSet runs on a kwok node,
 which marks the pod ready as soon as it is scheduled, so both waiters wait for the same event and
 the difference is the waiter alone: a watch sees the change as it happens, a poll on its next tick.
 """
@@ -31,10 +31,13 @@ PLAYBOOK = """
   gather_facts: false
   tasks:
 {waiter}
-    - name: Record when the waiter returned
+    - name: Note when the waiter returned (set_fact runs in the controller, no module start)
+      ansible.builtin.set_fact:
+        returned_at: "{{{{ now(fmt='%s.%f') }}}}"
+    - name: Write it down
       ansible.builtin.copy:
         dest: "{stamp}"
-        content: "{{{{ now(fmt='%s.%f') }}}}"
+        content: "{{{{ returned_at }}}}"
         mode: "0600"
 """
 

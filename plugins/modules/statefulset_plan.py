@@ -15,6 +15,8 @@ description:
   - A bigger O(size) keeps the volume claim template as it is and returns the claims to expand,
     when the StorageClass allows volume expansion; otherwise, and for a smaller size, another
     storage class, selector, service name or pod management policy, fails with what to do.
+  - Also checks, in the same pass, that the Secret the pods read has every key they need, and
+    reads the size of other claims the caller must not resize (an unbound claim's spec is immutable).
   - Changes nothing; the caller applies the StatefulSet with RV(claim_size) and expands RV(resize).
 author:
   - stateshift maintainers (@stateshift)
@@ -49,6 +51,19 @@ options:
   pod_management_policy:
     description: Desired pod management policy.
     type: str
+  secret:
+    description: Secret the pods read; fail when it or one of O(secret_keys) is missing. Values are never read into the result.
+    type: str
+  secret_keys:
+    description: Keys that O(secret) must have.
+    type: list
+    elements: str
+    default: []
+  keep_claims:
+    description: Other claims in the namespace whose current size must be kept; returned in RV(kept_claim_sizes).
+    type: list
+    elements: str
+    default: []
 requirements:
   - kubernetes >= 24.2.0
 attributes:
@@ -91,6 +106,11 @@ exists:
   description: Whether the StatefulSet exists.
   returned: always
   type: bool
+kept_claim_sizes:
+  description: Current requested size of each existing claim named in O(keep_claims).
+  returned: success
+  type: dict
+  sample: {"invoicetron-postgresql-backup": "10Gi"}
 """
 
 import copy
@@ -114,24 +134,44 @@ def main():
         service_name=dict(type="str"),
         selector=dict(type="dict"),
         pod_management_policy=dict(type="str"),
+        secret=dict(type="str", no_log=False),
+        secret_keys=dict(type="list", elements="str", default=[], no_log=False),
+        keep_claims=dict(type="list", elements="str", default=[]),
     )
     module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if not is_quantity(params["size"]):
         module.fail_json(msg="size %r is not a Kubernetes quantity; write it like 10Gi" % params["size"])
     k8s = get_api_client(module)
+    if params["secret"]:
+        check_secret(module, k8s)
     existing = get_or_none(k8s.resource("StatefulSet", "apps/v1"), params["namespace"], params["name"])
+    all_claims = [c.to_dict() for c in k8s.resource("PersistentVolumeClaim", "v1").get(namespace=params["namespace"]).items]
+    kept = {c["metadata"]["name"]: c["spec"]["resources"]["requests"]["storage"] for c in all_claims
+            if c["metadata"]["name"] in params["keep_claims"]}
     claims, classes = [], {}
     if existing is not None:
         prefix = "%s-%s-" % (params["claim"], params["name"])
-        claims = [c.to_dict() for c in k8s.resource("PersistentVolumeClaim", "v1").get(namespace=params["namespace"]).items
-                  if c.metadata.name.startswith(prefix)]
+        claims = [c for c in all_claims if c["metadata"]["name"].startswith(prefix)]
         classes = {c.metadata.name: c.to_dict() for c in k8s.resource("StorageClass", "storage.k8s.io/v1").get().items}
     result = plan(existing, dict(params), claims, classes)
     if result["errors"]:
         module.fail_json(msg="; ".join(result["errors"]), exists=existing is not None, **result)
     module.exit_json(changed=False, exists=existing is not None, claim_size=result["claim_size"], resize=result["resize"],
-                     notes=result["notes"])
+                     notes=result["notes"], kept_claim_sizes=kept)
+
+
+def check_secret(module, k8s):
+    """Fail before any change when the Secret or a key is missing; only key names are looked at."""
+    params = module.params
+    secret = get_or_none(k8s.resource("Secret", "v1"), params["namespace"], params["secret"])
+    if secret is None:
+        module.fail_json(msg="Secret %s/%s does not exist; run the secrets phase (stateshift.k3s.secrets) or create it, "
+                             "then re-run" % (params["namespace"], params["secret"]))
+    missing = sorted(set(params["secret_keys"]) - set(secret.get("data") or {}))
+    if missing:
+        module.fail_json(msg="Secret %s/%s lacks the key(s) %s; run the secrets phase (stateshift.k3s.secrets) or add them, "
+                             "then re-run" % (params["namespace"], params["secret"], ", ".join(missing)))
 
 
 if __name__ == "__main__":
