@@ -20,6 +20,7 @@ author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - stateshift.k3s.k8s_read_only
 options:
   namespace:
     description: Namespace of the pod.
@@ -45,15 +46,6 @@ options:
     description: Seconds to keep trying.
     type: int
     default: 120
-requirements:
-  - kubernetes >= 24.2.0
-attributes:
-  check_mode:
-    description: Reads only; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Changes nothing, so there is no diff.
-    support: none
 """
 
 EXAMPLES = r"""

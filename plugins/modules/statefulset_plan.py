@@ -22,6 +22,7 @@ author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - stateshift.k3s.k8s_read_only
 options:
   name:
     description: Name of the StatefulSet.
@@ -64,15 +65,6 @@ options:
     type: list
     elements: str
     default: []
-requirements:
-  - kubernetes >= 24.2.0
-attributes:
-  check_mode:
-    description: Reads only; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Changes nothing, so there is no diff.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -23,6 +23,7 @@ author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - stateshift.k3s.k8s_read_only
 options:
   name:
     description: Name of the StatefulSet.
@@ -40,15 +41,6 @@ options:
     description: Fail when not ready in time. When false, return RV(ready=false) and the diagnosis.
     type: bool
     default: true
-requirements:
-  - kubernetes >= 24.2.0
-attributes:
-  check_mode:
-    description: Waits the same way in check mode; nothing is changed.
-    support: full
-  diff_mode:
-    description: Changes nothing, so there is no diff.
-    support: none
 """
 
 EXAMPLES = r"""

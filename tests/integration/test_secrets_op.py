@@ -67,10 +67,10 @@ def test_bad_references_fail_clearly_before_anything_is_written(fake, keys, expe
 
 
 def test_two_workloads_claiming_a_key_differently(fake):
-    workloads = [*catalog(), {"name": "other", "namespace": "invoicetron", "engine": "postgresql",
-                              "storage": {"size": "1Gi"}, "auth": {"secret": "invoicetron-secrets"},
-                              "secrets": {"invoicetron-secrets": {
-        "postgres-password": {"op": "op://Kubernetes/Other/postgres-password"}}}}]
+    other = {"name": "other", "namespace": "invoicetron", "engine": "postgresql", "storage": {"size": "1Gi"},
+             "auth": {"secret": "invoicetron-secrets"},
+             "secrets": {"invoicetron-secrets": {"postgres-password": {"op": "op://Kubernetes/Other/postgres-password"}}}}
+    workloads = [*catalog(), other]
     result = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": workloads})
     assert result.returncode != 0
     assert ("Secret invoicetron/invoicetron-secrets key postgres-password is declared differently by workload "
