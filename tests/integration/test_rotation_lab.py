@@ -14,18 +14,18 @@ DATABASES_PLAYBOOK = SECRETS_PLAYBOOK.parent / "databases.yml"
 REFERENCE = "op://Kubernetes/Invoicetron/postgres-password"
 
 
-def catalog(namespace):
-    return [{"name": "rotor", "namespace": namespace, "engine": "postgresql", "version": "15",
+def catalog(target_namespace):
+    return [{"name": "rotor", "namespace": target_namespace, "engine": "postgresql", "version": "15",
              "storage": {"size": "64Mi"}, "auth": {"secret": "rotor-secrets", "user": "rotor"},
              "secrets": {"rotor-secrets": {"postgres-password": {"op": REFERENCE, "generate": "hex32", "rotate": True, "role": "rotor"}}}}]
 
 
-def can_log_in(namespace, password):
+def can_log_in(target_namespace, password):
     """psql to the pod's own IP (loopback is trusted by postgres images, the pod network needs the
     password), with the password on stdin, never on a command line."""
-    pod_ip = kubectl("get", "pod", "rotor-postgresql-0", "-n", namespace, "-o", "jsonpath={.status.podIP}").stdout
+    pod_ip = kubectl("get", "pod", "rotor-postgresql-0", "-n", target_namespace, "-o", "jsonpath={.status.podIP}").stdout
     result = subprocess.run(
-        ["kubectl", "exec", "-i", "-n", namespace, "rotor-postgresql-0", "--", "sh", "-c",
+        ["kubectl", "exec", "-i", "-n", target_namespace, "rotor-postgresql-0", "--", "sh", "-c",
          'read -r PGPASSWORD; export PGPASSWORD; psql -X -h %s -U rotor -d rotor -Atc "select current_user"' % pod_ip],
         input=password + "\n", capture_output=True, text=True, check=False)
     return result.returncode == 0 and result.stdout.strip() == "rotor"
