@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.doubles.harness import FakeOnePassword
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("STATESHIFT_CACHE", "/var/cache/stateshift-k3s"))
@@ -53,3 +56,35 @@ def docker_psql(container, user, database, sql):
         capture_output=True, text=True, check=True,
     )
     return result.stdout.strip()
+
+
+# Shared by the tests that run against the lab cluster.
+KUBECONFIG = os.environ.get("KUBECONFIG") or "/var/cache/stateshift-k3s/lab/kubeconfig"
+
+
+def kubectl(*args, check=True):
+    result = subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, *args], capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError("kubectl %s: %s" % (" ".join(args), result.stderr))
+    return result
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if not os.path.exists(KUBECONFIG) or kubectl("get", "--raw", "/readyz", check=False).returncode != 0:
+        pytest.fail("the lab cluster is not up (%s missing or not ready): run 'tests/lab/lab up'" % KUBECONFIG)
+    return KUBECONFIG
+
+
+@pytest.fixture
+def namespace(cluster):
+    name = "secrets-%s" % uuid.uuid4().hex[:8]
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def fake(tmp_path):
+    vault = FakeOnePassword(tmp_path)
+    vault.seed("Kubernetes", "Invoicetron", {"postgres-password": "Known-Postgres-Value-1"})
+    return vault

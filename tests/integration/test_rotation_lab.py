@@ -7,8 +7,8 @@ from __future__ import annotations
 import subprocess
 import time
 
+from .conftest import kubectl
 from .secrets_helpers import SECRETS_PLAYBOOK, assert_no_value_leaked, run_playbook
-from .test_secrets_lab import cluster, fake, kubectl, namespace  # noqa: F401 - pytest fixtures
 
 DATABASES_PLAYBOOK = SECRETS_PLAYBOOK.parent / "databases.yml"
 REFERENCE = "op://Kubernetes/Invoicetron/postgres-password"
@@ -31,7 +31,7 @@ def can_log_in(target_namespace, password):
     return result.returncode == 0 and result.stdout.strip() == "rotor"
 
 
-def test_rotation_changes_the_password_in_the_running_database(fake, namespace):  # noqa: F811
+def test_rotation_changes_the_password_in_the_running_database(fake, namespace):
     workloads = {"stateshift_workloads": catalog(namespace)}
     first = run_playbook(SECRETS_PLAYBOOK, fake, workloads)
     assert first.returncode == 0, first.stdout

@@ -5,46 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import time
-import uuid
 
-import pytest
-
-from tests.doubles.harness import FakeOnePassword
-
+from .conftest import KUBECONFIG, kubectl
 from .secrets_helpers import SECRETS_PLAYBOOK, assert_no_value_leaked, run_playbook
-
-KUBECONFIG = os.environ.get("KUBECONFIG") or "/var/cache/stateshift-k3s/lab/kubeconfig"
-
-
-def kubectl(*args, check=True):
-    result = subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, *args], capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError("kubectl %s: %s" % (" ".join(args), result.stderr))
-    return result
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    if not os.path.exists(KUBECONFIG) or kubectl("get", "--raw", "/readyz", check=False).returncode != 0:
-        pytest.fail("the lab cluster is not up (%s missing or not ready): run 'tests/lab/lab up'" % KUBECONFIG)
-    return KUBECONFIG
-
-
-@pytest.fixture
-def namespace(cluster):
-    name = "secrets-%s" % uuid.uuid4().hex[:8]
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-@pytest.fixture
-def fake(tmp_path):
-    vault = FakeOnePassword(tmp_path)
-    vault.seed("Kubernetes", "Invoicetron", {"postgres-password": "Known-Postgres-Value-1"})
-    return vault
 
 
 def catalog(namespace, immutable=False):
