@@ -1,0 +1,98 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Progress of a table copy: tables and bytes done, rate and ETA, printed every few seconds.
+
+Bytes are the source's on-disk table sizes. A table in flight counts by the share of its rows the
+target's pg_stat_progress_copy has seen, so a single large table shows progress too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+PROGRESS_COPY_SQL = """
+SELECT coalesce(json_object_agg(format('%I.%I', n.nspname, c.relname), p.tuples_processed), '{}'::json)
+FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE p.command = 'COPY FROM'
+"""
+
+
+def human_bytes(count):
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return ("%d %s" % (value, unit)) if unit == "B" else ("%.1f %s" % (value, unit))
+        value /= 1024
+    return "%.1f TiB" % value
+
+
+def human_seconds(seconds):
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return "%ds" % seconds
+    if seconds < 3600:
+        return "%dm%02ds" % divmod(seconds, 60)
+    hours, rest = divmod(seconds, 3600)
+    return "%dh%02dm" % (hours, rest // 60)
+
+
+class CopyProgress:
+    """tables: [{'key': 'schema.name', 'size_bytes': n, 'rows_estimate': n}]."""
+
+    def __init__(self, label, tables, emit, poll=None, interval=5.0, clock=time.monotonic):
+        self.label, self.emit, self.poll, self.interval, self.clock = label, emit, poll, interval, clock
+        self.tables = {t["key"]: t for t in tables}
+        self.total = sum(t["size_bytes"] for t in tables)
+        self.done, self.in_flight = set(), {}
+        self.started = clock()
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.thread = None
+
+    def table_done(self, key):
+        with self.lock:
+            self.done.add(key)
+            self.in_flight.pop(key, None)
+
+    def update_in_flight(self, tuples_by_table):
+        with self.lock:
+            self.in_flight = {k: v for k, v in tuples_by_table.items() if k in self.tables and k not in self.done}
+
+    def bytes_done(self):
+        with self.lock:
+            done = sum(self.tables[k]["size_bytes"] for k in self.done)
+            for key, tuples in self.in_flight.items():
+                table = self.tables[key]
+                if table["rows_estimate"]:
+                    done += table["size_bytes"] * min(1.0, float(tuples) / table["rows_estimate"])
+            return int(done)
+
+    def line(self):
+        elapsed = max(self.clock() - self.started, 1e-6)
+        done = self.bytes_done()
+        rate = done / elapsed
+        percent = 100.0 * done / self.total if self.total else 100.0
+        eta = "ETA %s" % human_seconds((self.total - done) / rate) if rate > 0 and done < self.total else "ETA -"
+        return "%s: %d/%d tables, %s of %s (%.0f%%), %s/s, %s elapsed, %s" % (
+            self.label, len(self.done), len(self.tables), human_bytes(done), human_bytes(self.total), percent,
+            human_bytes(rate), human_seconds(elapsed), eta)
+
+    def _tick(self):
+        while not self.stop_event.wait(self.interval):
+            if self.poll is not None:
+                try:
+                    self.update_in_flight(self.poll())
+                except Exception:  # noqa: BLE001 - a missed progress poll must never fail the copy
+                    pass
+            self.emit(self.line())
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._tick, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+        return False

@@ -1,0 +1,192 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The SQL a migration runs: read-only catalog queries on the source, COPY statements, restore tuning.
+
+Every query that returns more than one value returns one JSON document, so callers parse
+psql's output with json.loads and never split text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+USER_SCHEMAS = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
+    "AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
+)
+_NOT_EXTENSION_MEMBER = "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = {oid} AND d.deptype = 'e')"
+
+# Plain tables and partitions (the rows live there), never partitioned parents or foreign tables.
+TABLES_SQL = """
+SELECT coalesce(json_agg(json_build_object(
+         'schema', n.nspname, 'name', c.relname,
+         'columns', (SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
+         'rows_estimate', greatest(c.reltuples, 0)::bigint,
+         'size_bytes', pg_table_size(c.oid)) ORDER BY pg_table_size(c.oid) DESC, n.nspname, c.relname), '[]'::json)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND {user_schemas} AND {not_extension}
+""".format(user_schemas=USER_SCHEMAS, not_extension=_NOT_EXTENSION_MEMBER.format(oid="c.oid"))
+
+SOURCE_FACTS_SQL = """
+SELECT json_build_object(
+  'version_num', current_setting('server_version_num')::int,
+  'version', current_setting('server_version'),
+  'encoding', pg_encoding_to_char(d.encoding), 'collate', d.datcollate, 'ctype', d.datctype,
+  'owner', pg_get_userbyid(d.datdba),
+  'size_bytes', pg_database_size(d.datname),
+  'data_bytes', (SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm') AND {user_schemas}),
+  'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
+  'is_superuser', current_setting('is_superuser') = 'on')
+FROM pg_database d WHERE d.datname = current_database()
+""".format(user_schemas=USER_SCHEMAS)
+
+# What makes a target database "not empty": any user object at all.
+TARGET_CONTENT_SQL = """
+SELECT json_build_object(
+  'relations', (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {user_schemas}),
+  'functions', (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {user_schemas}),
+  'schemas', (SELECT count(*) FROM pg_namespace n WHERE {user_schemas} AND n.nspname <> 'public'),
+  'extensions', (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'))
+""".format(user_schemas=USER_SCHEMAS)
+
+VERSION_SQL = "SELECT current_setting('server_version_num')"
+
+DATABASE_EXISTS_SQL = "SELECT count(*) FROM pg_database WHERE datname = {name}"
+
+ROLE_NAMES_SQL = "SELECT coalesce(json_agg(rolname), '[]'::json) FROM pg_roles"
+
+SEQUENCE_VALUES_SQL = """
+SELECT coalesce(json_agg(json_build_object('schema', schemaname, 'name', sequencename,
+                                           'last_value', last_value, 'start_value', start_value)
+                         ORDER BY schemaname, sequencename), '[]'::json)
+FROM pg_sequences s
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+"""
+
+# Settings that speed up a bulk load and need only a reload, restored afterwards.
+RESTORE_SETTINGS = {
+    "maintenance_work_mem": "256MB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "30min",
+    "synchronous_commit": "off",
+    "autovacuum": "off",
+}
+
+AUTO_CONF_SQL = """
+SELECT coalesce(json_object_agg(name, setting), '{{}}'::json) FROM pg_file_settings
+WHERE sourcefile LIKE '%postgresql.auto.conf' AND applied AND name IN ({names})
+"""
+
+# Text output that is the same on every server, so row text hashes alike on both sides.
+DETERMINISTIC_OUTPUT = ("SET DateStyle = 'ISO, YMD'", "SET TimeZone = 'UTC'", "SET IntervalStyle = 'postgres'",
+                        "SET extra_float_digits = 1", "SET bytea_output = 'hex'")
+
+_IDENTIFIER_SAFE = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
+_SETTING_VALUE = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+def quote_ident(name):
+    """Quote an identifier the way PostgreSQL's quote_ident does."""
+    if _IDENTIFIER_SAFE.match(name):
+        return name
+    return '"%s"' % name.replace('"', '""')
+
+
+def quote_literal(value):
+    return "'%s'" % str(value).replace("'", "''")
+
+
+def qualified(table):
+    return "%s.%s" % (quote_ident(table["schema"]), quote_ident(table["name"]))
+
+
+def column_list(table):
+    return ", ".join(quote_ident(column) for column in table["columns"] or [])
+
+
+def snapshot_statements(snapshot):
+    """psql -c arguments that put a read-only session on the exported snapshot."""
+    if snapshot is None:
+        return ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
+    if not _SNAPSHOT_ID.match(snapshot):
+        raise ValueError("not a snapshot id: %r" % snapshot)
+    return ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SET TRANSACTION SNAPSHOT '%s'" % snapshot]
+
+
+def copy_out_sql(table):
+    """COPY of one table's own rows (ONLY: not its inheritance children, which are copied as tables)."""
+    return "COPY (SELECT %s FROM ONLY %s) TO STDOUT" % (column_list(table), qualified(table))
+
+
+def copy_in_prefix(table):
+    """What the target's psql reads before the data: the table is emptied and loaded in one transaction.
+
+    The transaction is committed only by copy_in_commit(), sent after the source finished cleanly, so a
+    cut stream rolls back instead of leaving part of a table.
+    """
+    return ("BEGIN;\nTRUNCATE ONLY %s;\nCOPY %s (%s) FROM STDIN WITH (FREEZE);\n"
+            % (qualified(table), qualified(table), column_list(table))).encode()
+
+
+def copy_in_commit():
+    return b"\\.\nCOMMIT;\n"
+
+
+def setval_sql(sequences):
+    """Statements that give every sequence on the target the source's position."""
+    lines = []
+    for seq in sequences:
+        name = quote_literal("%s.%s" % (quote_ident(seq["schema"]), quote_ident(seq["name"])))
+        if seq.get("last_value") is None:
+            lines.append("SELECT pg_catalog.setval(%s, %d, false);" % (name, int(seq["start_value"])))
+        else:
+            lines.append("SELECT pg_catalog.setval(%s, %d, true);" % (name, int(seq["last_value"])))
+    return "\n".join(lines)
+
+
+def auto_conf_sql(settings):
+    return AUTO_CONF_SQL.format(names=", ".join(quote_literal(name) for name in settings))
+
+
+def tune_sql(settings):
+    statements = []
+    for name, value in settings.items():
+        if not _SETTING_VALUE.match(str(value)):
+            raise ValueError("invalid value %r for setting %s" % (value, name))
+        statements.append("ALTER SYSTEM SET %s = %s;" % (quote_ident(name), quote_literal(value)))
+    statements.append("SELECT pg_reload_conf();")
+    return "\n".join(statements)
+
+
+def untune_sql(settings, previous):
+    """Put back what postgresql.auto.conf held before the migration tuned it."""
+    statements = []
+    for name in settings:
+        if name in previous:
+            statements.append("ALTER SYSTEM SET %s = %s;" % (quote_ident(name), quote_literal(previous[name])))
+        else:
+            statements.append("ALTER SYSTEM RESET %s;" % quote_ident(name))
+    statements.append("SELECT pg_reload_conf();")
+    return "\n".join(statements)
+
+
+def create_database_sql(name, owner, facts):
+    return ("CREATE DATABASE %s OWNER %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s"
+            % (quote_ident(name), quote_ident(owner), quote_literal(facts["encoding"]),
+               quote_literal(facts["collate"]), quote_literal(facts["ctype"])))
+
+
+def drop_database_sql(name):
+    return "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident(name)
+
+
+def parse_json(stdout, what):
+    text = (stdout or "").strip()
+    if not text:
+        raise ValueError("psql returned nothing for %s" % what)
+    return json.loads(text.splitlines()[-1])
