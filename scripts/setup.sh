@@ -67,6 +67,36 @@ setup_ansible_test() {
   install -m 0644 "$STATESHIFT_REPO/scripts/ansible-test-get-pip.py" "$cache/get_pip_${pip_version//./_}.py"
 }
 
+setup_postgres16() {
+  # A second major version for the tests that need one (a refused downgrade): PostgreSQL 16 server
+  # and client binaries as shipped in the pgserver wheel on PyPI (Debian 12 has only 15). Unpacked
+  # once under the cache (bin/ links to the binaries); they run as the 'postgres' user.
+  local version=0.1.4 target="$STATESHIFT_CACHE/postgresql-16" tmp
+  [ -f "$target/.complete-$version" ] && return 0
+  log "fetching PostgreSQL 16 binaries (pgserver $version wheel) into $target"
+  tmp=$(mktemp -d)
+  "$STATESHIFT_VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --python-version 3.11 --platform manylinux2014_x86_64 -d "$tmp" "pgserver==$version" \
+    || { rm -rf "$tmp"; die "could not download pgserver $version from PyPI (PostgreSQL 16 for the tests)"; }
+  rm -rf "$target" && mkdir -p "$target"
+  "$STATESHIFT_VENV/bin/python" - "$tmp"/pgserver-*.whl "$target" <<'PY'
+import os, sys, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as archive:
+    for info in archive.infolist():
+        if info.filename.startswith(("pgserver/pginstall/", "pgserver.libs/")) and not info.is_dir():
+            path = os.path.join(target, info.filename)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with archive.open(info) as src, open(path, "wb") as dst:
+                dst.write(src.read())
+            os.chmod(path, 0o755 if "/bin/" in info.filename or ".so" in info.filename else 0o644)
+os.symlink("pgserver/pginstall/bin", os.path.join(target, "bin"))
+PY
+  rm -rf "$tmp"
+  "$target/bin/postgres" --version >/dev/null || die "the PostgreSQL 16 binaries in $target do not run"
+  touch "$target/.complete-$version"
+}
+
 setup_lab() {
   "$STATESHIFT_REPO/tests/lab/docker/engine.sh" ensure
   "$STATESHIFT_REPO/tests/lab/docker/images.sh" build
@@ -81,5 +111,6 @@ setup_packages
 setup_venv
 setup_collections
 setup_ansible_test
+setup_postgres16
 [ "$what" = tools ] || setup_lab
 log "setup ($what) done in $(( $(date +%s) - started ))s"

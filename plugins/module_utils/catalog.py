@@ -38,8 +38,8 @@ FIELDS = {
     "resources.requests": ("cpu", "memory"),
     "resources.limits": ("cpu", "memory"),
     "auth": ("secret", "user", "password_key"),
-    "source": ("host", "container", "database", "user", "password", "compose_dir", "dsn", "port"),
-    "migration": ("mode", "jobs", "verify", "force", "transport"),
+    "source": ("host", "container", "database", "user", "password", "compose_dir", "dsn", "port", "address"),
+    "migration": ("mode", "jobs", "verify", "force", "transport", "backup", "backup_dir", "keep_privileged_roles"),
     "backup": ("schedule", "retention_days", "pvc_size", "storage_class"),
     "network": ("allow_from",),
     "network.allow_from": ("namespace", "pod_labels", "namespace_labels"),
@@ -177,6 +177,12 @@ def _check_migration(check, migration):
         check.one_of(migration["verify"], "migration.verify", VERIFY_LEVELS)
     if "transport" in migration:
         check.one_of(migration["transport"], "migration.transport", ("auto", "job", "stream"))
+    for flag in ("force", "backup", "keep_privileged_roles"):
+        if flag in migration and not isinstance(migration[flag], bool):
+            check.error("migration." + flag, migration[flag], "must be true or false", "write %s: true or %s: false" % (flag, flag))
+    if "backup_dir" in migration and not str(migration["backup_dir"]).startswith("/"):
+        check.error("migration.backup_dir", migration["backup_dir"], "is not an absolute path",
+                    "give a directory on the source host, like /var/backups/stateshift")
 
 
 def _check_backup(check, backup):
@@ -265,7 +271,8 @@ def _defaults(workload):
     filled.setdefault("clients", [])
     filled.setdefault("settings", {})
     filled["storage"] = dict({"class": None}, **filled.get("storage", {}))
-    filled["migration"] = dict({"mode": "offline", "jobs": 2, "verify": "checksum", "force": False, "transport": "auto"},
+    filled["migration"] = dict({"mode": "offline", "jobs": 2, "verify": "checksum", "force": False, "transport": "auto",
+                                "backup": True, "backup_dir": "/var/backups/stateshift", "keep_privileged_roles": False},
                                **filled.get("migration", {}))
     filled["network"] = dict({"allow_from": []}, **filled.get("network", {}))
     filled["retire"] = dict({"soak_days": 7}, **filled.get("retire", {}))

@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import posixpath
+import re
 import shlex
 import subprocess
 import tempfile
@@ -154,7 +155,6 @@ class Migration:
             facts = self.source_json(sql.SOURCE_FACTS_SQL, what="the source facts")
         except sides.SideError as exc:
             raise MigrationError(self._explain_missing_database(str(exc)), "preflight") from None
-        self._check_source_tools()
         if facts["large_objects"]:
             raise MigrationError("%s: the source holds %d large objects (pg_largeobject); this engine copies tables only. "
                                  "Move them into bytea columns or migrate this database with pg_dump/pg_restore"
@@ -170,6 +170,7 @@ class Migration:
                 "%s: the source runs PostgreSQL %d but the target runs %d: a migration to an older major version is "
                 "not possible. Set the workload's version (and image) to %d or newer and re-run the databases phase"
                 % (self.label, source_major, target_major, source_major), "preflight")
+        self._check_source_tools(source_major)
         marker = self.read_marker()
         exists = int(sides.run(self.target, "psql", PSQL, "postgres",
                                stdin=(sql.DATABASE_EXISTS_SQL.format(name=sql.quote_literal(self.database)) + ";").encode()).strip())
@@ -199,12 +200,18 @@ class Migration:
             return message
         return message.replace("(the server has: unknown)", "(the server has: %s)" % ", ".join(pg_inventory.parse_database_list(listed)))
 
-    def _check_source_tools(self):
+    def _check_source_tools(self, source_major):
         for program in ("pg_dump", "pg_dumpall"):
             try:
-                sides.run(self.source, program, ["--version"], None)
+                version = sides.run(self.source, program, ["--version"], None)
             except sides.SideError as exc:
                 raise MigrationError("%s (the migration needs %s on the source side)" % (exc, program), "preflight") from None
+            major = tool_major(version)
+            if major is not None and major < source_major:
+                raise MigrationError(
+                    "%s: %s on %s is version %d, older than the source server (%d), and cannot dump it. Install the "
+                    "PostgreSQL %d client programs there" % (self.label, program, self._where(), major, source_major, source_major),
+                    "preflight")
 
     def backup_dir(self):
         base = self.req.get("backup", {}).get("dir") or DEFAULT_BACKUP_DIR
@@ -378,7 +385,8 @@ class Migration:
         return "/tmp/stateshift-%s-schema.dump" % self.database
 
     def copy_schema(self, transport, snapshot):
-        transport.pipe(("pg_dump", ["-Fc", "--schema-only", "--snapshot=%s" % snapshot], self.database),
+        # The sections, not --schema-only: only then does the archive refresh materialized views after the data.
+        transport.pipe(("pg_dump", ["-Fc", "--section=pre-data", "--section=post-data", "--snapshot=%s" % snapshot], self.database),
                        ("sh", ["-c", "cat > %s" % shlex.quote(self.schema_path())], None))
         sides.run(transport.data_target, "pg_restore",
                   ["--section=pre-data", "--single-transaction", "--exit-on-error", self.schema_path()], self.database)
@@ -432,12 +440,11 @@ class Migration:
 
     # -- verification ----------------------------------------------------------------------------------
 
-    def verify(self, snapshot=None, tables=None):
+    def verify(self, snapshot=None):
         level = self.req.get("verify") or "checksum"
         if level == "none":
             return {"ok": True, "level": "none", "mismatches": [], "tables": [], "objects": {}, "sequences": [], "totals": {}}
-        source_tables = tables if tables is not None else self.source_json(sql.TABLES_SQL, snapshot=snapshot, what="the table list")
-        source_names = ["%s.%s" % (sql.quote_ident(t["schema"]), sql.quote_ident(t["name"])) for t in source_tables]
+        source_names = self.source_json(pg_verify.table_names_sql(), snapshot=snapshot, what="the source's tables")
         target_names = self.target_json(pg_verify.table_names_sql(), self.database, what="the target's tables")
         results = {}
 
@@ -498,9 +505,11 @@ class Migration:
                     backup = self.timed("backup", self.backup, snapshot)
                     self.emit("%s: backup %s (%s, sha256 %s) on %s" % (self.label, backup["path"], human_bytes(backup["bytes"]),
                                                                        backup["sha256"][:16], backup["host"]))
-                record = self.write_marker(MARKER_COPYING, started=started_at, backup=backup, transport=transport.name)
-                self.copy(transport, plan, snapshot)
-                report = self.timed("verify", self.verify, snapshot, plan["tables"])
+                settings_before = self.settings_before(marker)
+                record = self.write_marker(MARKER_COPYING, started=started_at, backup=backup, transport=transport.name,
+                                           settings_before=settings_before)
+                self.copy(transport, plan, snapshot, settings_before)
+                report = self.timed("verify", self.verify, snapshot)
             marker = self.write_marker(MARKER_VERIFIED if report["ok"] else MARKER_COPYING,
                                        started=record["started"], finished=utc_now(), backup=backup, transport=transport.name,
                                        verified=report["ok"], mismatches=len(report["mismatches"]))
@@ -511,8 +520,13 @@ class Migration:
                 self.stop_worker(wait=False)
         return self._result(True, report, marker, started, started_at, summary, backup=backup, transport=transport.name)
 
-    def copy(self, transport, plan, snapshot):
-        previous = self.target_json(sql.auto_conf_sql(self.restore_settings()), "postgres", what="postgresql.auto.conf")
+    def settings_before(self, marker):
+        """What postgresql.auto.conf held before any run tuned it: an interrupted run recorded it in the marker."""
+        if marker.get("state") == MARKER_COPYING and isinstance(marker.get("settings_before"), dict):
+            return marker["settings_before"]
+        return self.target_json(sql.auto_conf_sql(self.restore_settings()), "postgres", what="postgresql.auto.conf")
+
+    def copy(self, transport, plan, snapshot, previous):
         self.target_script(sql.tune_sql(self.restore_settings()), "postgres")
         try:
             per_database, roles = self.timed("globals", self.apply_globals, transport)
@@ -546,6 +560,12 @@ class Migration:
             msg += ": " + "; ".join(report["mismatches"][:5])
         return {"changed": changed, "failed": not report["ok"], "msg": msg, "report": report, "report_files": files,
                 "backup": report["backup"], "transport": report["transport"], "summary": summary}
+
+
+def tool_major(version_output):
+    """17 from 'pg_dump (PostgreSQL) 17.2', 15 from '15.20 (Debian 15.20-0+deb12u1)'; None if unreadable."""
+    match = re.search(r"(\d+)(?:\.\d+)?", version_output.split(")")[-1] if ")" in version_output else version_output)
+    return int(match.group(1)) if match else None
 
 
 def _capture(results, fn):

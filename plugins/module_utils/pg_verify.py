@@ -19,7 +19,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.pg_copy_sql import 
 _TABLE_NAMES_SQL = """
 SELECT coalesce(json_agg(format('%I.%I', n.nspname, c.relname) ORDER BY n.nspname, c.relname), '[]'::json)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND {user_schemas}
+WHERE (c.relkind = 'r' OR (c.relkind = 'm' AND c.relispopulated)) AND {user_schemas}
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e');
 """.format(user_schemas=USER_SCHEMAS)
 

@@ -1,0 +1,104 @@
+"""Shared by the migration tests: a target workload deployed by the databases phase, source and target fingerprints."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import uuid
+from pathlib import Path
+
+from .conftest import CACHE, REPO, kubectl
+
+SOURCE_CONTAINER = "invoicetron-db"
+SOURCE_USER = "invoicetron"
+SOURCE_PASSWORD_FILE = CACHE / "lab" / "legacy" / "postgres-password"
+FINGERPRINT_SQL = (REPO / "tests" / "lab" / "sampledata" / "fingerprint.sql").read_text()
+MIGRATE = REPO / "playbooks" / "migrate.yml"
+DATABASES = REPO / "playbooks" / "databases.yml"
+PROBE = REPO / "tests" / "integration" / "playbooks" / "pg_migrate_probe.yml"
+
+
+class Target:
+    """A PostgreSQL workload in its own namespace, deployed by the databases playbook, as the migration's target."""
+
+    def __init__(self, playbook, name, database, migration=None, source_database=None):
+        self.playbook, self.name, self.database = playbook, name, database
+        self.namespace = "%s-%s" % (name, uuid.uuid4().hex[:6])
+        self.password = "Target-%s" % secrets.token_hex(12)
+        self.pod = "%s-postgresql-0" % name
+        self.workload = {
+            "name": name, "namespace": self.namespace, "engine": "postgresql", "version": "15",
+            "storage": {"size": "1Gi"}, "databases": [database], "auth": {"user": name, "secret": "%s-secrets" % name},
+            "source": {"host": "legacy-vm", "container": SOURCE_CONTAINER, "database": source_database or database,
+                       "user": SOURCE_USER},
+            "migration": dict(migration or {}),
+        }
+
+    def deploy(self):
+        kubectl("create", "namespace", self.namespace)
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "%s-secrets" % self.name, "namespace": self.namespace},
+                  "stringData": {"postgres-password": self.password}}
+        subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(secret), text=True, check=True, capture_output=True)
+        self.playbook.run(DATABASES, "-e", json.dumps({"stateshift_workloads": [self.workload]}))
+
+    def remove(self):
+        kubectl("delete", "namespace", self.namespace, "--wait=false", check=False)
+
+    def extra(self, migration=None, **more):
+        workload = dict(self.workload, migration=dict(self.workload["migration"], **(migration or {})))
+        return json.dumps(dict({"stateshift_workloads": [workload]}, **more))
+
+    def migrate(self, *args, migration=None, check=False, **more):
+        return self.playbook.run(MIGRATE, "-e", self.extra(migration, **more), *args, check=check)
+
+    def psql(self, sql, database=None, check=True):
+        result = subprocess.run(["kubectl", "exec", "-i", "-n", self.namespace, self.pod, "-c", "postgresql", "--",
+                                 "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", self.name,
+                                 "-d", database or self.database],
+                                input=sql, capture_output=True, text=True, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError("psql in %s: %s" % (self.pod, result.stderr))
+        return result.stdout.strip()
+
+    def marker(self):
+        found = kubectl("get", "configmap", "%s-postgresql-migration" % self.name, "-n", self.namespace, "-o", "json",
+                        "--ignore-not-found").stdout
+        if not found.strip():
+            return {}
+        data = json.loads(found).get("data") or {}
+        return json.loads(data[self.database]) if self.database in data else {}
+
+    def reset(self):
+        """Back to a target that never saw a migration: no marker, an empty database."""
+        kubectl("delete", "configmap", "%s-postgresql-migration" % self.name, "-n", self.namespace, "--ignore-not-found")
+        self.psql("DROP DATABASE IF EXISTS %s WITH (FORCE);\nCREATE DATABASE %s;" % (self.database, self.database), database="postgres")
+
+    def table_count(self):
+        return int(self.psql("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                             "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema');"))
+
+
+def source_psql(sql, database="invoicetron"):
+    """psql in the source container with the script on stdin (meta-commands such as \\gexec work)."""
+    return subprocess.run(["docker", "exec", "-i", SOURCE_CONTAINER, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                           "-U", SOURCE_USER, "-d", database], input=sql, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def source_fingerprint(database="invoicetron"):
+    return source_psql(FINGERPRINT_SQL, database)
+
+
+def source_password():
+    return SOURCE_PASSWORD_FILE.read_text().strip()
+
+
+def legacy_ssh(command):
+    key = CACHE / "lab" / "ssh" / "id_ed25519"
+    known = CACHE / "lab" / "ssh" / "known_hosts"
+    return subprocess.run(["ssh", "-i", str(key), "-p", "2222", "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=%s" % known,
+                           "-o", "LogLevel=ERROR", "root@127.0.0.1", command], capture_output=True, text=True, check=False)
+
+
+def probe(playbook, args, *extra, host="legacy-vm"):
+    return playbook.run(PROBE, "-e", json.dumps({"probe_args": args, "probe_host": host}), *extra, check=False)
