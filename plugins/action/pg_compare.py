@@ -14,7 +14,6 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migration_request i
 from ansible_collections.stateshift.k3s.plugins.module_utils.migration_sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg_migration import Migration, write_report
 
-
 display = Display()
 
 
@@ -23,7 +22,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        validation, args = self.validate_argument_spec(argument_spec=COMMON_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=COMMON_SPEC)
         host = task_vars.get("inventory_hostname", "localhost") if task_vars else "localhost"
         control_dir = tempfile.mkdtemp(prefix="stateshift-ssh-")
         try:

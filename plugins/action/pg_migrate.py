@@ -22,7 +22,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        validation, args = self.validate_argument_spec(argument_spec=MIGRATE_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=MIGRATE_SPEC)
         host = task_vars.get("inventory_hostname", "localhost") if task_vars else "localhost"
         control_dir = tempfile.mkdtemp(prefix="stateshift-ssh-")
         try:

@@ -8,11 +8,12 @@ target's pg_stat_progress_copy has seen, so a single large table shows progress 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
 PROGRESS_COPY_SQL = """
-SELECT coalesce(json_object_agg(format('%I.%I', n.nspname, c.relname), p.tuples_processed), '{}'::json)
+SELECT coalesce(json_object_agg(n.nspname || '.' || c.relname, p.tuples_processed), '{}'::json)
 FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE p.command = 'COPY FROM'
 """
@@ -28,7 +29,7 @@ def human_bytes(count):
 
 
 def human_seconds(seconds):
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return "%ds" % seconds
     if seconds < 3600:
@@ -38,7 +39,7 @@ def human_seconds(seconds):
 
 
 class CopyProgress:
-    """tables: [{'key': 'schema.name', 'size_bytes': n, 'rows_estimate': n}]."""
+    """tables: [{'key': 'schema.name' (unquoted), 'size_bytes': n, 'rows_estimate': n}]."""
 
     def __init__(self, label, tables, emit, poll=None, interval=5.0, clock=time.monotonic):
         self.label, self.emit, self.poll, self.interval, self.clock = label, emit, poll, interval, clock
@@ -83,7 +84,7 @@ class CopyProgress:
             if self.poll is not None:
                 try:
                     self.update_in_flight(self.poll())
-                except Exception:  # noqa: BLE001 - a missed progress poll must never fail the copy
+                except Exception:
                     pass
             self.emit(self.line())
 

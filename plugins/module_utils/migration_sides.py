@@ -96,13 +96,13 @@ class DockerOverSsh(Side):
         """argv that runs a shell command on the Docker host."""
         if self.ssh is None:
             return ["sh", "-c", command]
-        return self.ssh.argv() + ["--", command]
+        return [*self.ssh.argv(), "--", command]
 
     def program_argv(self, program, args, database):
         if database is None:
-            return [program] + list(args)
+            return [program, *list(args)]
         database_option = "-l" if program == "pg_dumpall" else "-d"
-        return [program, "-U", self.user, database_option, database] + list(args)
+        return [program, "-U", self.user, database_option, database, *list(args)]
 
     def argv(self, program, args, database):
         return self.host_argv(self.remote_command(self.program_argv(program, args, database)))
@@ -137,8 +137,8 @@ class LocalDsn(Side):
 
     def argv(self, program, args, database):
         if database is None:
-            return [program] + list(args)
-        return [program, "-d", self.dsn] + list(args)
+            return [program, *list(args)]
+        return [program, "-d", self.dsn, *list(args)]
 
     def host_script(self, script):
         return ["sh", "-c", script]
@@ -182,12 +182,12 @@ class PodSide(Side):
 
     def argv(self, program, args, database):
         if database is None:
-            return self.exec_argv([program] + list(args))
-        return self.exec_argv([program, "-U", self.user, "-d", database] + list(args))
+            return self.exec_argv([program, *list(args)])
+        return self.exec_argv([program, "-U", self.user, "-d", database, *list(args)])
 
     def explain(self, rc, stderr):
         text = stderr or ""
-        if "NotFound" in text or "not found" in text and "pods" in text:
+        if "NotFound" in text or ("not found" in text and "pods" in text):
             return "pod %s/%s does not exist: run the databases phase first" % (self.kubectl.namespace, self.pod)
         return pg_inventory.explain_psql_error(text)
 
@@ -206,8 +206,8 @@ class WorkerSide(Side):
 
     def shell(self, program, args, database):
         if database is None:
-            return shlex.join([program] + list(args))
-        return "env %s %s" % (self.connect_env(), shlex.join([program, "-d", database] + list(args)))
+            return shlex.join([program, *list(args)])
+        return "env %s %s" % (self.connect_env(), shlex.join([program, "-d", database, *list(args)]))
 
     def argv(self, program, args, database):
         return self.script_argv("exec " + self.shell(program, args, database))
@@ -216,8 +216,13 @@ class WorkerSide(Side):
         return self.kubectl("exec", "-i", self.pod, "--", "bash", "-c", "set -euo pipefail\n" + script)
 
 
+_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+_URI_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
 def redact_dsn(dsn):
-    return re.sub(r"(password=)\S+|(://[^:/@]+:)[^@]+@", lambda m: (m.group(1) or m.group(2)) + "***" + ("" if m.group(1) else "@"), dsn)
+    """The connection string without its password (key=value, quoted or not, and URI forms)."""
+    return _URI_PASSWORD.sub(r"\1***@", _DSN_PASSWORD.sub(r"\1***", dsn))
 
 
 def run(side, program, args, database, stdin=b"", timeout=None):
@@ -230,8 +235,9 @@ def run(side, program, args, database, stdin=b"", timeout=None):
         raise SideError("%s: '%s' is not installed on the controller" % (side.label, argv[0])) from None
     except subprocess.TimeoutExpired:
         raise SideError("%s: %s did not finish within %s seconds" % (side.label, program, timeout)) from None
-    stderr = completed.stderr.decode("utf-8", "replace")
     if completed.returncode != 0:
+        # docker prints some exec failures (a missing program) on stdout
+        stderr = completed.stderr.decode("utf-8", "replace") + "\n" + completed.stdout[-2000:].decode("utf-8", "replace")
         raise SideError(describe(side, program, completed.returncode, stderr))
     return completed.stdout.decode("utf-8", "replace")
 

@@ -14,6 +14,7 @@ stream reaches the target without it and the target's transaction rolls back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -47,10 +48,8 @@ class _Drain(threading.Thread):
 
 def kill(process):
     if process and process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
 
 class _Running:
@@ -93,8 +92,11 @@ class StreamTransport:
         try:
             src_err = _Drain(src.stderr)
             src_err.start()
-            src.stdin.write(src_side.stdin_prefix())
-            src.stdin.close()
+            try:
+                src.stdin.write(src_side.stdin_prefix())
+                src.stdin.close()
+            except BrokenPipeError:
+                raise SideError(describe(src_side, source_cmd[0], src.wait(), src_err.text())) from None
             tgt = spawn(tgt_side.argv(*target_cmd), env=tgt_side.env(), stdout=False)
             self.running.add(tgt)
             tgt_err = _Drain(tgt.stderr)
@@ -116,9 +118,11 @@ class StreamTransport:
             tgt_rc = tgt.wait()
             if self.running.cancelled.is_set():
                 raise Cancelled()
+            if broken or (tgt_rc != 0 and src_rc == 0):
+                raise SideError(describe(tgt_side, target_cmd[0], tgt_rc, tgt_err.text()))
             if src_rc != 0:
                 raise SideError(describe(src_side, source_cmd[0], src_rc, src_err.text()))
-            if tgt_rc != 0 or broken:
+            if tgt_rc != 0:
                 raise SideError(describe(tgt_side, target_cmd[0], tgt_rc, tgt_err.text()))
             return relayed
         finally:

@@ -85,15 +85,13 @@ WHERE sourcefile LIKE '%postgresql.auto.conf' AND applied AND name IN ({names})
 DETERMINISTIC_OUTPUT = ("SET DateStyle = 'ISO, YMD'", "SET TimeZone = 'UTC'", "SET IntervalStyle = 'postgres'",
                         "SET extra_float_digits = 1", "SET bytea_output = 'hex'")
 
-_IDENTIFIER_SAFE = re.compile(r"^[a-z_][a-z0-9_$]*$")
-_SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
-_SETTING_VALUE = re.compile(r"^[A-Za-z0-9_.]+$")
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
+_SETTING_VALUE = re.compile(r"[A-Za-z0-9_.]+")
+_SETTING_NAME = re.compile(r"[a-z][a-z0-9_.]*")
 
 
 def quote_ident(name):
-    """Quote an identifier the way PostgreSQL's quote_ident does."""
-    if _IDENTIFIER_SAFE.match(name):
-        return name
+    """Always quote: an unquoted keyword such as user or current_date would be read as a function call."""
     return '"%s"' % name.replace('"', '""')
 
 
@@ -113,7 +111,7 @@ def snapshot_statements(snapshot):
     """psql -c arguments that put a read-only session on the exported snapshot."""
     if snapshot is None:
         return ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
-    if not _SNAPSHOT_ID.match(snapshot):
+    if not _SNAPSHOT_ID.fullmatch(snapshot):
         raise ValueError("not a snapshot id: %r" % snapshot)
     return ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SET TRANSACTION SNAPSHOT '%s'" % snapshot]
 
@@ -153,12 +151,19 @@ def auto_conf_sql(settings):
     return AUTO_CONF_SQL.format(names=", ".join(quote_literal(name) for name in settings))
 
 
+def setting_name(name):
+    """A server setting's name, checked: names are written unquoted."""
+    if not _SETTING_NAME.fullmatch(str(name)):
+        raise ValueError("invalid setting name %r" % (name,))
+    return name
+
+
 def tune_sql(settings):
     statements = []
     for name, value in settings.items():
-        if not _SETTING_VALUE.match(str(value)):
+        if not _SETTING_VALUE.fullmatch(str(value)):
             raise ValueError("invalid value %r for setting %s" % (value, name))
-        statements.append("ALTER SYSTEM SET %s = %s;" % (quote_ident(name), quote_literal(value)))
+        statements.append("ALTER SYSTEM SET %s = %s;" % (setting_name(name), quote_literal(value)))
     statements.append("SELECT pg_reload_conf();")
     return "\n".join(statements)
 
@@ -168,9 +173,9 @@ def untune_sql(settings, previous):
     statements = []
     for name in settings:
         if name in previous:
-            statements.append("ALTER SYSTEM SET %s = %s;" % (quote_ident(name), quote_literal(previous[name])))
+            statements.append("ALTER SYSTEM SET %s = %s;" % (setting_name(name), quote_literal(previous[name])))
         else:
-            statements.append("ALTER SYSTEM RESET %s;" % quote_ident(name))
+            statements.append("ALTER SYSTEM RESET %s;" % setting_name(name))
     statements.append("SELECT pg_reload_conf();")
     return "\n".join(statements)
 

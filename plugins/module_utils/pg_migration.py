@@ -30,10 +30,16 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.stateshift.k3s.plugins.module_utils import (
-    migration_sides as sides, migration_worker as worker, pg_copy_sql as sql, pg_globals, pg_inventory, pg_verify)
+from ansible_collections.stateshift.k3s.plugins.module_utils import migration_sides as sides
+from ansible_collections.stateshift.k3s.plugins.module_utils import migration_worker as worker
+from ansible_collections.stateshift.k3s.plugins.module_utils import pg_copy_sql as sql
+from ansible_collections.stateshift.k3s.plugins.module_utils import pg_globals, pg_inventory, pg_verify
 from ansible_collections.stateshift.k3s.plugins.module_utils.migration_progress import (
-    PROGRESS_COPY_SQL, CopyProgress, human_bytes, human_seconds)
+    PROGRESS_COPY_SQL,
+    CopyProgress,
+    human_bytes,
+    human_seconds,
+)
 from ansible_collections.stateshift.k3s.plugins.module_utils.migration_transport import JobTransport, StreamTransport
 
 PSQL = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
@@ -394,7 +400,7 @@ class Migration:
     def copy_tables(self, transport, tables, snapshot):
         jobs = max(1, int(self.req.get("jobs") or 2))
         for table in tables:
-            table["key"] = "%s.%s" % (sql.quote_ident(table["schema"]), sql.quote_ident(table["name"]))
+            table["key"] = "%s.%s" % (table["schema"], table["name"])
 
         def poll():
             return self.target_json(PROGRESS_COPY_SQL, self.database, what="copy progress")
@@ -572,7 +578,7 @@ def _capture(results, fn):
     def runner():
         try:
             fn()
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
+        except Exception as exc:
             results["error"] = exc
     return runner
 

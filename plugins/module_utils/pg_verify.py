@@ -14,7 +14,11 @@ from __future__ import annotations
 import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg_copy_sql import (
-    DETERMINISTIC_OUTPUT, USER_SCHEMAS, quote_literal, snapshot_statements)
+    DETERMINISTIC_OUTPUT,
+    USER_SCHEMAS,
+    quote_literal,
+    snapshot_statements,
+)
 
 _TABLE_NAMES_SQL = """
 SELECT coalesce(json_agg(format('%I.%I', n.nspname, c.relname) ORDER BY n.nspname, c.relname), '[]'::json)

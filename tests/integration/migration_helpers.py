@@ -6,7 +6,6 @@ import json
 import secrets
 import subprocess
 import uuid
-from pathlib import Path
 
 from .conftest import CACHE, REPO, kubectl
 
@@ -102,3 +101,28 @@ def legacy_ssh(command):
 
 def probe(playbook, args, *extra, host="legacy-vm"):
     return playbook.run(PROBE, "-e", json.dumps({"probe_args": args, "probe_host": host}), *extra, check=False)
+
+
+BIG_DATABASE = "interrupt_src"
+_BIG_DATABASE_SQL = """
+CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz NOT NULL, kind text NOT NULL, payload text NOT NULL);
+INSERT INTO events (at, kind, payload)
+  SELECT timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second', 'kind-' || (g % 17), repeat(md5(g::text), 3)
+  FROM generate_series(1, 2000000) g;
+CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL, balance numeric(12, 2) NOT NULL);
+INSERT INTO accounts SELECT g, 'account ' || g, (g % 1000) * 1.25 FROM generate_series(1, 200000) g;
+CREATE INDEX events_kind_at_idx ON events (kind, at);
+ALTER TABLE events ADD CONSTRAINT events_kind_check CHECK (kind <> '');
+ANALYZE;
+"""
+
+
+def ensure_big_database():
+    """A source database big enough (about 400 MB) to interrupt mid-copy and to overflow a small backup disk. Made once."""
+    exists = source_psql("SELECT count(*) FROM pg_database WHERE datname = '%s';" % BIG_DATABASE)
+    if exists == "1" and source_psql("SELECT count(*) FROM pg_tables WHERE tablename = 'accounts';", BIG_DATABASE) == "1":
+        return BIG_DATABASE
+    source_psql("DROP DATABASE IF EXISTS %s;" % BIG_DATABASE)
+    source_psql("CREATE DATABASE %s;" % BIG_DATABASE)
+    source_psql(_BIG_DATABASE_SQL, BIG_DATABASE)
+    return BIG_DATABASE
