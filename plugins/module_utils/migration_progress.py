@@ -82,10 +82,8 @@ class CopyProgress:
     def _tick(self):
         while not self.stop_event.wait(self.interval):
             if self.poll is not None:
-                try:
+                with contextlib.suppress(Exception):  # a missed progress poll must never fail the copy
                     self.update_in_flight(self.poll())
-                except Exception:
-                    pass
             self.emit(self.line())
 
     def __enter__(self):

@@ -409,8 +409,8 @@ class Migration:
                                 interval=float(self.req.get("progress_interval") or 5))
 
         def copy_one(table):
-            source_args = PSQL + sum((["-c", s] for s in sql.snapshot_statements(snapshot)), []) + \
-                ["-c", sql.copy_out_sql(table), "-c", "COMMIT"]
+            statements = [*sql.snapshot_statements(snapshot), sql.copy_out_sql(table), "COMMIT"]
+            source_args = PSQL + [part for statement in statements for part in ("-c", statement)]
             transport.pipe(("psql", source_args, self.database),
                            ("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1"], self.database),
                            prefix=sql.copy_in_prefix(table), commit=sql.copy_in_commit())
@@ -499,7 +499,8 @@ class Migration:
                                                                      self.target.label),
                     "diff": {"before": "%s: %s\n" % (self.database, "absent" if not plan["target_exists"] else
                                                      json.dumps(plan["target_content"], sort_keys=True)),
-                             "after": "%s: %d tables, %s from the source\n" % (self.database, len(plan["tables"]), human_bytes(data_bytes))}}
+                             "after": "%s: %d tables, %s from the source\n" % (self.database, len(plan["tables"]),
+                                                                                  human_bytes(data_bytes))}}
         transport = None
         try:
             transport = self.timed("transport", self.choose_transport)

@@ -74,7 +74,9 @@ options:
         description: A libpq connection string to the source, used from the controller. Mutually exclusive with O(source.container).
         type: str
       address:
-        description: C(host[:port]) at which the cluster's pods reach the source; found from the container's published port and IPs when omitted.
+        description:
+          - C(host[:port]) at which the cluster's pods reach the source.
+          - Found from the container's published port and IPs when omitted.
         type: str
       docker_bin:
         description: The docker command on the source host.

@@ -52,7 +52,8 @@ def test_migration_by_in_cluster_job_is_verified_and_logs_no_secret(target, tmp_
     assert on_host.returncode == 0 and on_host.stdout.split()[0] == backup["sha256"]
     assert target.marker()["state"] == "verified"
 
-    attributes = target.psql("SELECT rolsuper::text || rolreplication::text || rolbypassrls::text FROM pg_roles WHERE rolname = 'invoicetron';")
+    attributes = target.psql("SELECT rolsuper::text || rolreplication::text || rolbypassrls::text FROM pg_roles "
+                             "WHERE rolname = 'invoicetron';")
     assert attributes == "falsefalsefalse", "the source's superuser kept its privileges on the target"
     assert target.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_restore';") == "0"
     assert target.psql("SHOW autovacuum;") == "on", "restore tuning was not undone"

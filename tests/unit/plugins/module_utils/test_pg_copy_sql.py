@@ -65,7 +65,8 @@ def test_snapshot_statements_refuse_anything_but_a_snapshot_id(bad):
 
 
 def test_copy_out_reads_only_the_table_itself_with_its_columns():
-    assert pg_copy_sql.copy_out_sql(INVOICES) == 'COPY (SELECT "id", "Customer", "say ""hi""", "total" FROM ONLY "public"."invoices") TO STDOUT'
+    assert pg_copy_sql.copy_out_sql(INVOICES) == (
+        'COPY (SELECT "id", "Customer", "say ""hi""", "total" FROM ONLY "public"."invoices") TO STDOUT')
 
 
 def test_copy_in_prefix_empties_and_loads_in_one_open_transaction():
