@@ -157,9 +157,9 @@ def test_verification_script_shape():
     assert lines[:2] == ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;", "SET TRANSACTION SNAPSHOT '00000003-0000001B-1';"]
     assert "SET TimeZone = 'UTC';" in lines
     assert "FROM ONLY public.a;" in script and 'FROM ONLY "S".b;' in script
-    assert "md5" not in script
+    assert "hashtextextended" not in script
     assert lines[-1] == "COMMIT;"
-    assert "md5(t::text)" in pg_verify.verification_script(["public.a"], "checksum")
+    assert "hashtextextended(t::text, 0)" in pg_verify.verification_script(["public.a"], "checksum")
 
 
 # --- the checksum SQL against a real server -----------------------------------------------------------

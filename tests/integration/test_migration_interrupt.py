@@ -1,0 +1,104 @@
+"""Kill a migration mid-copy — the controller, the SSH link, the source's dump, the target's restore,
+the target pod — then re-run it without force: it ends verified, and the source never changed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from .conftest import REPO, kubectl
+from .migration_helpers import MIGRATE, Target, ensure_big_database, source_fingerprint, source_psql
+
+
+@pytest.fixture(scope="module")
+def big_source():
+    database = ensure_big_database()
+    return database, source_fingerprint(database)
+
+
+@pytest.fixture(scope="module")
+def target(playbook, cluster, big_source):
+    workload = Target(playbook, "intr", big_source[0], migration={"backup": False})
+    workload.deploy()
+    yield workload
+    workload.remove()
+
+
+class Background:
+    """ansible-playbook in its own process group, its output read line by line."""
+
+    def __init__(self, target, transport):
+        argv = ["ansible-playbook"]
+        for inventory in target.playbook.inventories:
+            argv += ["-i", str(inventory)]
+        argv += [str(MIGRATE), "-e", target.extra({"transport": transport}, data_migration_progress_interval=1)]
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                        start_new_session=True)
+        self.lines, self.copying = [], threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if "copy intr/" in line and "tables," in line:
+                self.copying.set()
+
+    def wait_copying(self, timeout=180):
+        assert self.copying.wait(timeout), "the copy never started:\n" + "".join(self.lines[-40:])
+        time.sleep(1)
+
+    def finish(self, timeout=300):
+        self.process.wait(timeout=timeout)
+        self.reader.join(timeout=10)
+        return self.process.returncode, "".join(self.lines)
+
+
+def kill_controller(target, run):
+    os.killpg(run.process.pid, signal.SIGKILL)
+
+
+def kill_ssh(target, run):
+    subprocess.run(["pkill", "-KILL", "-f", "ControlPath=/tmp/stateshift-ssh-"], check=False)
+
+
+def kill_dump(target, run):
+    source_psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%TO STDOUT';", "postgres")
+
+
+def kill_restore(target, run):
+    target.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'COPY %FROM STDIN%';", database="postgres")
+
+
+def kill_target_pod(target, run):
+    kubectl("delete", "pod", target.pod, "-n", target.namespace, "--grace-period=0", "--force")
+
+
+@pytest.mark.parametrize(("kill", "transport"), [
+    (kill_controller, "stream"), (kill_ssh, "stream"), (kill_dump, "stream"), (kill_restore, "job"), (kill_target_pod, "job"),
+], ids=["controller", "ssh-link", "dump", "restore", "target-pod"])
+def test_interrupted_copy_is_finished_by_a_plain_rerun(target, big_source, kill, transport):
+    database, fingerprint = big_source
+    target.reset()
+    run = Background(target, transport)
+    run.wait_copying()
+    kill(target, run)
+    rc, output = run.finish()
+    assert rc != 0, "the run was not interrupted:\n" + output[-3000:]
+    if kill is not kill_controller:
+        assert "copying table" in output or "failed" in output, output[-3000:]
+    kubectl("wait", "--for=condition=Ready", "pod/%s" % target.pod, "-n", target.namespace, "--timeout=180s")
+    assert target.marker()["state"] == "copying"
+
+    rerun = target.migrate()
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    assert "verification passed" in rerun.stdout
+    assert target.marker()["state"] == "verified"
+    assert source_fingerprint(database) == fingerprint, "the source changed"
+    assert target.psql("SHOW autovacuum;") == "on", "restore tuning was left behind"
