@@ -32,7 +32,7 @@ OP_SERVICE_ACCOUNT_TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys
 export OP_SERVICE_ACCOUNT_TOKEN OP_DOUBLE_STATE="$op_state"
 export PATH="$STATESHIFT_REPO/tests/doubles:$PATH"
 
-phases=(preflight secrets databases)
+phases=(preflight secrets databases migrate)
 for phase in "${phases[@]}"; do
   log "phase $phase"
   ansible-playbook "${inventory[@]}" "stateshift.k3s.$phase"
