@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 mkdir -p bench/results
 python3 bench/readiness.py --rounds "${BENCH_ROUNDS:-5}" | tee bench/results/readiness.txt
 bench/databases_rerun.sh | tee bench/results/databases_rerun.txt
+bench/migration/run.sh

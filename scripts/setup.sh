@@ -48,6 +48,12 @@ setup_collections() {
   # community.postgresql and ansible.posix; only this collection itself is linked in.
   mkdir -p "$STATESHIFT_COLLECTIONS/ansible_collections/stateshift"
   ln -sfn "$STATESHIFT_REPO" "$STATESHIFT_COLLECTIONS/ansible_collections/stateshift/k3s"
+  # an installed copy of this collection in the user's default path would shadow the working tree
+  local stale="$HOME/.ansible/collections/ansible_collections/stateshift/k3s"
+  if [ -e "$stale" ] && [ ! -L "$stale" ]; then
+    log "removing the stale installed copy $stale (the working tree is linked from $STATESHIFT_COLLECTIONS)"
+    rm -rf "$stale"
+  fi
   local missing
   missing=$(ansible-galaxy collection list --format json 2>/dev/null | python3 -c '
 import json, sys

@@ -1,0 +1,109 @@
+"""Run the migration engine (plugins/module_utils/pg_migration.py) once, as the pg_migrate module would,
+and write its outcome as JSON: total and per-phase timings, transport, backup, verification, or the error.
+
+Called by bench/migration/run.sh under measure.py (which times it and samples its memory); needs
+PYTHONPATH to hold the collections directory (scripts/env.sh's STATESHIFT_COLLECTIONS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+from ansible_collections.stateshift.k3s.plugins.module_utils import migration_sides as sides
+from ansible_collections.stateshift.k3s.plugins.module_utils import pg_migration
+
+# The copy proper, comparable with pg_dump/pg_restore or pgcopydb. The other phases are preflight,
+# transport (Job start), backup and verify: the engine's extra safety work.
+COPY_PHASES = ("globals", "database", "schema", "data", "indexes, constraints, sequences, analyze")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--transport", choices=("job", "stream", "auto"), required=True)
+    parser.add_argument("--out", required=True, help="where to write the outcome (JSON)")
+    parser.add_argument("--log", required=True, help="the engine's progress lines")
+    parser.add_argument("--report-dir", required=True)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--verify", default="checksum")
+    parser.add_argument("--workload", default="invoicetron")
+    parser.add_argument("--namespace", default="invoicetron")
+    parser.add_argument("--target-user", default="invoicetron")
+    parser.add_argument("--target-secret", default="invoicetron-secrets")
+    parser.add_argument("--target-password-key", default="postgres-password")
+    parser.add_argument("--target-image", default="postgres:15-alpine")
+    parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    parser.add_argument("--container", default="invoicetron-db")
+    parser.add_argument("--source-user", default="invoicetron")
+    parser.add_argument("--ssh-host", default="127.0.0.1")
+    parser.add_argument("--ssh-port", type=int, default=2222)
+    parser.add_argument("--ssh-user", default="root")
+    parser.add_argument("--ssh-key", required=True)
+    parser.add_argument("--ssh-args", default="", help="extra ssh options (ansible_ssh_common_args)")
+    parser.add_argument("--backup-dir", default="/var/backups/stateshift")
+    return parser.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    control_dir = tempfile.mkdtemp(prefix="bench-ssh-")
+    ssh = sides.SshTarget(args.ssh_host, args.ssh_port, args.ssh_user, args.ssh_key, args.ssh_args,
+                          control_dir=control_dir, name="legacy-vm")
+    req = {
+        "workload": args.workload, "namespace": args.namespace, "database": args.database,
+        "source": {"container": args.container, "user": args.source_user},
+        "target_user": args.target_user, "target_secret": args.target_secret,
+        "target_password_key": args.target_password_key, "target_image": args.target_image,
+        "jobs": args.jobs, "verify": args.verify, "transport": args.transport, "kubeconfig": args.kubeconfig,
+        "report_dir": args.report_dir, "backup": {"enabled": True, "dir": args.backup_dir},
+        "force": False, "progress_interval": 5,
+    }
+    outcome = {"database": args.database, "transport_asked": args.transport, "jobs": args.jobs, "verify": args.verify}
+    started = time.monotonic()
+    rc = 0
+    with open(args.log, "a", encoding="utf-8") as log:
+        def emit(line):
+            log.write("%.2f %s\n" % (time.monotonic() - started, line))
+            log.flush()
+
+        migration = pg_migration.Migration(req, emit=emit, ssh=ssh)
+        try:
+            result = migration.run()
+            report = result["report"]
+            outcome.update(ok=not result["failed"], msg=result["msg"], transport=result["transport"],
+                           backup=result["backup"], verified=report["ok"], mismatches=report["mismatches"],
+                           engine_duration_s=report["duration_seconds"], summary=result["summary"])
+            if result["failed"]:
+                rc = 1
+        except pg_migration.MigrationError as exc:
+            outcome.update(ok=False, error=str(exc), error_phase=exc.phase)
+            rc = 1
+        except Exception as exc:  # a benchmark records every failure and goes on
+            outcome.update(ok=False, error="%s: %s" % (type(exc).__name__, exc), error_phase="unexpected",
+                           traceback=traceback.format_exc())
+            rc = 2
+        finally:
+            outcome["timings"] = dict(migration.timings)
+            outcome["copy_s"] = round(sum(migration.timings.get(p, 0.0) for p in COPY_PHASES), 2)
+            outcome["wall_in_process_s"] = round(time.monotonic() - started, 2)
+            # The SSH master (ControlPersist) would outlive us for 60 s: end it, so the measured process tree ends too.
+            base = ssh.argv()
+            subprocess.run([*base[:-1], "-O", "exit", base[-1]], capture_output=True, check=False)
+            shutil.rmtree(control_dir, ignore_errors=True)
+    with open(args.out, "w", encoding="utf-8") as handle:
+        json.dump(outcome, handle, indent=1)
+    if rc:
+        sys.stderr.write("engine: %s\n" % (outcome.get("error") or outcome.get("msg")))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,373 @@
+"""Timing, memory sampling and the results table of the migration benchmark (bench/migration/run.sh).
+
+  measure.py run --out REC.json [--steps FILE] [--engine FILE] [--meta K=V ...] -- COMMAND...
+      Run COMMAND, time it, and every 100 ms sum the RSS of every process below this one (COMMAND and
+      all its descendants; this process is a child subreaper, so daemonised helpers such as an SSH
+      ControlMaster are still counted). Writes REC.json; exits with COMMAND's code.
+  measure.py annotate REC.json K=V ...
+      Add fields to a record (values are parsed as JSON when they can be).
+  measure.py summarize --records DIR --meta-file FILE --json OUT.json --text OUT.txt
+      Medians per dataset and method, ratios against the baselines, the table (also on stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import ctypes
+import datetime
+import glob
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+PR_SET_CHILD_SUBREAPER = 36
+INTERVAL = 0.1
+BASELINES = ("runbook", "pg_dump_fd", "pgcopydb")
+OURS = ("ours_job", "ours_stream")
+METHOD_LABELS = {
+    "runbook": "runbook (pg_dump > file, scp, kubectl cp, psql -f)",
+    "pg_dump_fd": "pg_dump -Fd -j2 + pg_restore -j2 (controller)",
+    "pgcopydb": "pgcopydb clone --table-jobs 2 --index-jobs 2",
+    "ours_job": "ours, transport job (in-cluster)",
+    "ours_stream": "ours, transport stream (via controller)",
+}
+MEMORY_TARGET_MB = 200
+GOAL_RUNBOOK_RATIO = 5.0
+GOAL_BASELINE_RATIO = 1.3
+
+
+# -- run -------------------------------------------------------------------------------------------------
+
+def process_table():
+    """{pid: (ppid, rss_bytes, comm, state)} for every process, from /proc/<pid>/stat."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        close = stat.rindex(b")")
+        comm = stat[stat.index(b"(") + 1:close].decode("utf-8", "replace")
+        fields = stat[close + 2:].split()
+        # fields[0] is field 3 (state): ppid is field 4, rss (pages) field 24
+        table[int(entry)] = (int(fields[1]), int(fields[21]) * PAGE, comm, fields[0].decode())
+    return table
+
+
+def descendants(table, root):
+    children = collections.defaultdict(list)
+    for pid, (ppid, *_rest) in table.items():
+        children[ppid].append(pid)
+    found, todo = [], list(children[root])
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children[pid])
+    return found
+
+
+def read_steps(path):
+    steps = {}
+    if path and os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                name, _sep, value = line.strip().rpartition(" ")
+                if name:
+                    steps[name] = round(float(value), 2)
+    return steps
+
+
+def parse_pairs(pairs):
+    fields = {}
+    for pair in pairs:
+        key, _sep, value = pair.partition("=")
+        try:
+            fields[key] = json.loads(value)
+        except ValueError:
+            fields[key] = value
+    return fields
+
+
+def command_run(argv):
+    if "--" not in argv:
+        sys.exit("measure.py run: give the command after --")
+    split = argv.index("--")
+    parser = argparse.ArgumentParser(prog="measure.py run")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--steps")
+    parser.add_argument("--engine")
+    parser.add_argument("--meta", nargs="*", default=[])
+    args, command = parser.parse_args(argv[:split]), argv[split + 1:]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    me = os.getpid()
+    peak, peak_at, peak_breakdown, samples, count_max = 0, 0.0, {}, 0, 0
+    started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    load_start = os.getloadavg()[0]
+    started = time.monotonic()
+    child = subprocess.Popen(command)
+    while True:
+        table = process_table()
+        pids = descendants(table, me)
+        rss = sum(table[pid][1] for pid in pids)
+        samples += 1
+        count_max = max(count_max, len(pids))
+        if rss > peak:
+            peak, peak_at = rss, time.monotonic() - started
+            breakdown, count = collections.Counter(), collections.Counter()
+            for pid in pids:
+                breakdown[table[pid][2]] += table[pid][1]
+                count[table[pid][2]] += 1
+            peak_breakdown = {"%s x%d" % (name, count[name]): round(value / 2**20, 1) for name, value in breakdown.most_common()}
+        try:
+            rc = child.wait(timeout=INTERVAL)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    wall = time.monotonic() - started
+    table = process_table()
+    leftovers = sorted(table[pid][2] for pid in descendants(table, me) if table[pid][3] != "Z")
+    while True:  # reap what was re-parented to us
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
+    record = dict(parse_pairs(args.meta), command=command[0], rc=rc, wall_s=round(wall, 2), started=started_at,
+                  peak_rss_bytes=peak, peak_rss_mb=round(peak / 2**20, 1), peak_at_s=round(peak_at, 1),
+                  peak_breakdown_mb=peak_breakdown, max_processes=count_max, samples=samples,
+                  leftover_processes=leftovers, steps=read_steps(args.steps),
+                  loadavg_1m=[round(load_start, 2), round(os.getloadavg()[0], 2)])
+    if args.engine and os.path.exists(args.engine):
+        with open(args.engine, encoding="utf-8") as handle:
+            record["engine"] = json.load(handle)
+    with open(args.out, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1)
+    return rc
+
+
+def command_annotate(argv):
+    path, pairs = argv[0], argv[1:]
+    with open(path, encoding="utf-8") as handle:
+        record = json.load(handle)
+    record.update(parse_pairs(pairs))
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1)
+    return 0
+
+
+# -- summarize -------------------------------------------------------------------------------------------
+
+def read_meta(path):
+    """key=value lines; dotted keys nest."""
+    meta = {}
+    if not path or not os.path.exists(path):
+        return meta
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line or "=" not in line:
+                continue
+            key, value = line.split("=", 1)
+            node = meta
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            try:
+                node[parts[-1]] = json.loads(value)
+            except ValueError:
+                node[parts[-1]] = value
+    return meta
+
+
+def median(values):
+    return round(statistics.median(values), 2) if values else None
+
+
+def ratio(numerator, denominator):
+    return round(numerator / denominator, 2) if numerator and denominator else None
+
+
+def tool_versions():
+    def version(argv, prefix):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        lines = [line.strip() for line in (out.stdout + out.stderr).splitlines() if line.startswith(prefix)]
+        return lines[0] if lines else None
+
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=False).stdout.strip())
+    return {"pg_dump": version(["pg_dump", "--version"], "pg_dump"), "pgcopydb": version(["pgcopydb", "--version"], "pgcopydb version"),
+            "git": head + ("+uncommitted" if dirty else ""), "cpus": os.cpu_count(),
+            "memory_mb": os.sysconf("SC_PHYS_PAGES") * PAGE // 2**20, "kernel": platform.release()}
+
+
+def summarize_method(runs, method):
+    good = [r for r in runs if r.get("rc") == 0 and r.get("fingerprint_match", True) is not False]
+    entry = {"label": METHOD_LABELS.get(method, method), "runs": len(runs), "ok_runs": len(good),
+             "wall_s": [r["wall_s"] for r in good], "median_s": median([r["wall_s"] for r in good]),
+             "peak_rss_mb_max": max((r["peak_rss_mb"] for r in runs), default=None),
+             "peak_rss_mb_median": median([r["peak_rss_mb"] for r in runs])}
+    failures = [r for r in runs if r not in good]
+    if failures:
+        entry["failures"] = [{"round": r.get("round"), "rc": r.get("rc"), "fingerprint_match": r.get("fingerprint_match"),
+                              "error": (r.get("engine") or {}).get("error") or r.get("error_tail")} for r in failures]
+    steps = collections.defaultdict(list)
+    for run in good:
+        for name, value in run.get("steps", {}).items():
+            steps[name].append(value)
+    if steps:
+        entry["steps_median_s"] = {name: median(values) for name, values in steps.items()}
+    errors = [r["sql_errors"] for r in runs if "sql_errors" in r]
+    if errors:
+        entry["sql_errors"] = errors
+    if method in OURS:
+        engines = [r["engine"] for r in good if r.get("engine")]
+        entry["copy_s"] = [e["copy_s"] for e in engines]
+        entry["copy_median_s"] = median(entry["copy_s"])
+        entry["engine_duration_median_s"] = median([e["engine_duration_s"] for e in engines if e.get("engine_duration_s")])
+        phases = collections.defaultdict(list)
+        for engine in engines:
+            for name, value in engine.get("timings", {}).items():
+                phases[name].append(value)
+        entry["phases_median_s"] = {name: median(values) for name, values in phases.items()}
+        entry["transport"] = sorted({e.get("transport") for e in engines if e.get("transport")})
+        entry["peak_breakdown_mb"] = max(runs, key=lambda r: r["peak_rss_mb"]).get("peak_breakdown_mb") if runs else None
+    return entry
+
+
+def summarize(argv):
+    parser = argparse.ArgumentParser(prog="measure.py summarize")
+    parser.add_argument("--records", required=True)
+    parser.add_argument("--meta-file")
+    parser.add_argument("--json", required=True)
+    parser.add_argument("--text", required=True)
+    args = parser.parse_args(argv)
+    records = []
+    for path in sorted(glob.glob(os.path.join(args.records, "*.json"))):
+        with open(path, encoding="utf-8") as handle:
+            records.append(json.load(handle))
+    meta = read_meta(args.meta_file)
+    grouped = collections.defaultdict(lambda: collections.defaultdict(list))
+    for record in records:
+        grouped[record["dataset"]][record["method"]].append(record)
+    datasets = {}
+    for dataset, methods in grouped.items():
+        entry = {"methods": {m: summarize_method(methods[m], m) for m in BASELINES + OURS if m in methods}}
+        entry.update((meta.get("dataset") or {}).get(dataset, {}))
+        baseline_times = {m: entry["methods"][m]["median_s"] for m in BASELINES
+                          if m in entry["methods"] and entry["methods"][m]["median_s"]}
+        best = min(baseline_times.items(), key=lambda item: item[1]) if baseline_times else (None, None)
+        entry["best_baseline"] = {"method": best[0], "median_s": best[1]}
+        runbook = baseline_times.get("runbook")
+        ratios = {}
+        for method in OURS:
+            ours = entry["methods"].get(method)
+            if not ours or not ours["median_s"]:
+                continue
+            ratios[method] = {
+                "runbook_over_ours_total": ratio(runbook, ours["median_s"]),
+                "ours_copy_over_best_baseline": ratio(ours["copy_median_s"], best[1]),
+                "ours_total_over_best_baseline": ratio(ours["median_s"], best[1]),
+            }
+            ratios[method]["goal_runbook_5x_met"] = (ratios[method]["runbook_over_ours_total"] or 0) >= GOAL_RUNBOOK_RATIO
+            ratios[method]["goal_copy_1_3x_met"] = (ratios[method]["ours_copy_over_best_baseline"] or 99) <= GOAL_BASELINE_RATIO
+            ratios[method]["goal_total_1_3x_met"] = (ratios[method]["ours_total_over_best_baseline"] or 99) <= GOAL_BASELINE_RATIO
+        entry["ratios"] = ratios
+        datasets[dataset] = entry
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "goals": {"runbook_over_ours": ">= %s" % GOAL_RUNBOOK_RATIO, "ours_over_best_baseline": "<= %s" % GOAL_BASELINE_RATIO,
+                  "controller_peak_rss_mb": "< %d" % MEMORY_TARGET_MB},
+        "environment": dict(tool_versions(), **(meta.get("environment") or {})),
+        "settings": meta.get("settings") or {},
+        "source_unchanged": meta.get("source_unchanged") or {},
+        "datasets": datasets,
+        "runs": records,
+    }
+    text = render(result)
+    with open(args.json, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2)
+        handle.write("\n")
+    with open(args.text, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    sys.stdout.write(text)
+    return 0
+
+
+def fmt(value, suffix=""):
+    return "-" if value is None else "%s%s" % (value, suffix)
+
+
+def render(result):
+    lines = ["Migration benchmark %s (%s CPUs, git %s; %s; %s)" % (
+        result["date"], result["environment"].get("cpus"), result["environment"].get("git"),
+        result["environment"].get("pg_dump"), result["environment"].get("pgcopydb")), ""]
+    for dataset, entry in sorted(result["datasets"].items()):
+        size = entry.get("size_bytes")
+        lines.append("== %s%s" % (dataset, " (%.0f MiB on the source)" % (size / 2**20) if size else ""))
+        lines.append("%-52s %4s %9s %9s %10s  %s" % ("method", "ok", "median s", "copy s", "peak RSS", "runs (s)"))
+        for info in entry["methods"].values():
+            lines.append("%-52s %4s %9s %9s %10s  %s" % (
+                info["label"], "%d/%d" % (info["ok_runs"], info["runs"]), fmt(info["median_s"]), fmt(info.get("copy_median_s")),
+                fmt(info["peak_rss_mb_max"], " MB"), " ".join(str(v) for v in info["wall_s"])))
+            for failure in info.get("failures", []):
+                lines.append("    FAILED round %s rc=%s fingerprint_match=%s: %s" % (
+                    failure["round"], failure["rc"], failure["fingerprint_match"], failure["error"]))
+            if info.get("sql_errors") and any(info["sql_errors"]):
+                lines.append("    psql ERROR lines per run: %s" % info["sql_errors"])
+        for method, info in entry["methods"].items():
+            if info.get("steps_median_s"):
+                lines.append("  %s steps (median s): %s" % (method, ", ".join("%s %s" % kv for kv in info["steps_median_s"].items())))
+            if info.get("phases_median_s"):
+                lines.append("  %s phases (median s): %s" % (method, ", ".join("%s %s" % kv for kv in info["phases_median_s"].items())))
+        best = entry["best_baseline"]
+        lines.append("  best baseline: %s %s s" % (best["method"], best["median_s"]))
+        for method, r in entry["ratios"].items():
+            lines.append("  %-12s runbook/ours %sx (goal >= %s: %s), ours copy/best %sx, ours total/best %sx (goal <= %s: %s/%s)" % (
+                method, fmt(r["runbook_over_ours_total"]), GOAL_RUNBOOK_RATIO, "met" if r["goal_runbook_5x_met"] else "NOT met",
+                fmt(r["ours_copy_over_best_baseline"]), fmt(r["ours_total_over_best_baseline"]), GOAL_BASELINE_RATIO,
+                "met" if r["goal_copy_1_3x_met"] else "NOT met", "met" if r["goal_total_1_3x_met"] else "NOT met"))
+        lines.append("")
+    lines.append("controller peak RSS of our engine (python + ssh/kubectl/docker/psql descendants), target < %d MB:" % MEMORY_TARGET_MB)
+    for dataset, entry in sorted(result["datasets"].items()):
+        for method in OURS:
+            info = entry["methods"].get(method)
+            if info:
+                breakdown = ", ".join("%s %s" % kv for kv in (info.get("peak_breakdown_mb") or {}).items())
+                lines.append("  %-14s %-12s %s MB max (%s)" % (dataset, method, fmt(info["peak_rss_mb_max"]), breakdown))
+    loads = [value for run in result["runs"] for value in run.get("loadavg_1m", [])]
+    if loads:
+        lines.append("load average (1 min) at the start/end of the runs: %.2f .. %.2f (%d CPUs)" % (
+            min(loads), max(loads), result["environment"].get("cpus") or 0))
+    lines.append("source unchanged: %s" % json.dumps(result["source_unchanged"], sort_keys=True))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    if not argv:
+        sys.exit(__doc__)
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        return command_run(rest)
+    if command == "annotate":
+        return command_annotate(rest)
+    if command == "summarize":
+        return summarize(rest)
+    sys.exit("unknown command %s" % command)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
