@@ -11,10 +11,9 @@ a Secret created here and deleted with the Job; the target password comes from t
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migration_sides import SideError, tail
+from ansible_collections.stateshift.k3s.plugins.module_utils.migration_sides import SideError, run_process, tail
 
 LABEL = "stateshift.io/migration"
 
@@ -63,7 +62,7 @@ def manifests(app, image, source_password, target_secret, target_password_key, d
 
 
 def kubectl_run(kubectl, args, stdin=None, timeout=180):
-    completed = subprocess.run(kubectl(*args), input=stdin, capture_output=True, timeout=timeout, check=False)
+    completed = run_process(kubectl(*args), stdin or b"", timeout=timeout)
     if completed.returncode != 0:
         raise SideError("kubectl %s failed: %s" % (args[0], tail(completed.stderr.decode("utf-8", "replace"))))
     return completed.stdout.decode("utf-8", "replace")

@@ -133,8 +133,7 @@ class Migration:
         return "%s-migration" % self.app
 
     def read_marker(self):
-        completed = subprocess.run(self.kubectl("get", "configmap", self.marker_name(), "-o", "json", "--ignore-not-found"),
-                                   capture_output=True, check=False)
+        completed = sides.run_process(self.kubectl("get", "configmap", self.marker_name(), "-o", "json", "--ignore-not-found"))
         if completed.returncode != 0:
             raise sides.SideError("cannot read the migration marker: %s" % sides.tail(completed.stderr.decode()))
         if not completed.stdout.strip():
@@ -145,8 +144,8 @@ class Migration:
     def write_marker(self, state, **fields):
         record = dict(fields, state=state, updated=utc_now())
         body = {"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": self.marker_name(), "labels": {"app.kubernetes.io/managed-by": "stateshift",
-                                                                   worker.LABEL: self.app}},
+                "metadata": {"name": self.marker_name(),
+                             "labels": {"app.kubernetes.io/managed-by": "stateshift", worker.LABEL: self.app}},
                 "data": {self.database: json.dumps(record, sort_keys=True)}}
         worker.kubectl_run(self.kubectl, ["apply", "--server-side", "--force-conflicts",
                                           "--field-manager=stateshift-migrate-%s" % self.database.replace("_", "-").lower(),
@@ -230,10 +229,10 @@ class Migration:
         available = int(free[3]) * 1024
         needed = int(data_bytes * BACKUP_DISK_MARGIN)
         if available < needed:
-            raise MigrationError(
-                "%s: not enough disk for the backup in %s on %s: %s free, the dump can take up to %s. Free space there "
-                "or set backup.dir to a larger filesystem" % (self.label, self.backup_dir(), self._where(),
-                                                           human_bytes(available), human_bytes(needed)), "preflight")
+            message = ("%s: not enough disk for the backup in %s on %s: %s free, the dump can take up to %s. Free space there "
+                       "or set backup.dir to a larger filesystem")
+            raise MigrationError(message % (self.label, self.backup_dir(), self._where(), human_bytes(available), human_bytes(needed)),
+                                 "preflight")
         return available
 
     def _where(self):
@@ -243,8 +242,7 @@ class Migration:
 
     def _host_output(self, script, stdin=b""):
         argv = self.source.host_script(script)
-        completed = subprocess.run(argv, input=self.source.stdin_prefix() + stdin, capture_output=True,
-                                   env=self.source.env(), check=False)
+        completed = sides.run_process(argv, self.source.stdin_prefix() + stdin, env=self.source.env())
         if completed.returncode != 0:
             raise sides.SideError(sides.describe(self.source, "sh", completed.returncode, completed.stderr.decode("utf-8", "replace")))
         return completed.stdout.decode("utf-8", "replace")
@@ -324,7 +322,7 @@ class Migration:
                         "-c 'SELECT 1' >/dev/null || { echo 'the migration pod cannot log in to the target' >&2; exit 3; }"
                         % (shlex.quote(self.app), shlex.quote(self.req["target_user"])))
         argv = self.kubectl("exec", self.worker_pod, "--", "bash", "-c", target_check + "\n" + "\n".join(tries) + "\nexit 1")
-        completed = subprocess.run(argv, capture_output=True, check=False, timeout=120)
+        completed = sides.run_process(argv, timeout=120)
         if completed.returncode == 0:
             host, _sep, port = completed.stdout.decode().strip().rpartition(":")
             return host, int(port)
@@ -494,13 +492,12 @@ class Migration:
             report = self.timed("verify", self.verify)
             return self._result(False, report, marker, started, started_at, summary, already=True)
         if check_mode:
+            size = human_bytes(data_bytes)
+            before = json.dumps(plan["target_content"], sort_keys=True) if plan["target_exists"] else "absent"
             return {"changed": True, "plan": summary, "marker": marker,
-                    "msg": "%s: would copy %d tables (%s) into %s" % (self.label, len(plan["tables"]), human_bytes(data_bytes),
-                                                                     self.target.label),
-                    "diff": {"before": "%s: %s\n" % (self.database, "absent" if not plan["target_exists"] else
-                                                     json.dumps(plan["target_content"], sort_keys=True)),
-                             "after": "%s: %d tables, %s from the source\n" % (self.database, len(plan["tables"]),
-                                                                                  human_bytes(data_bytes))}}
+                    "msg": "%s: would copy %d tables (%s) into %s" % (self.label, len(plan["tables"]), size, self.target.label),
+                    "diff": {"before": "%s: %s\n" % (self.database, before),
+                             "after": "%s: %d tables, %s from the source\n" % (self.database, len(plan["tables"]), size)}}
         transport = None
         try:
             transport = self.timed("transport", self.choose_transport)

@@ -176,8 +176,8 @@ def markdown(report, title):
         lines += ["", "## Mismatches", ""] + ["- %s" % m for m in report["mismatches"]]
     lines += ["", "## Tables", "", "| table | source rows | target rows | checksum | match |", "|---|---:|---:|---|---|"]
     for row in report["tables"]:
-        lines.append("| %s | %s | %s | %s | %s |" % (row["table"], row["source_rows"], row["target_rows"],
-                                                    row["target_checksum"] or "-", "yes" if row["match"] else "**no**"))
+        cells = (row["table"], row["source_rows"], row["target_rows"], row["target_checksum"] or "-", "yes" if row["match"] else "**no**")
+        lines.append("| %s | %s | %s | %s | %s |" % cells)
     lines += ["", "## Objects", "", "| kind | source | target |", "|---|---:|---:|"]
     for kind, counts in report["objects"].items():
         lines.append("| %s | %s | %s |" % (kind, counts["source"], counts["target"]))

@@ -23,7 +23,8 @@ class FakeClock:
         return self.now
 
 
-def progress(clock, tables=TABLES, **kwargs):
+def progress(clock, tables=None, **kwargs):
+    tables = TABLES if tables is None else tables
     return CopyProgress("copy invoicetron", tables, emit=lambda line: None, clock=clock, **kwargs)
 
 

@@ -92,7 +92,7 @@ def test_docker_over_ssh_password_goes_to_stdin_never_argv():
 def test_docker_over_ssh_never_allocates_a_tty(password):
     side = DockerOverSsh(legacy_host(), "db", "app", password=password)
     argv = side.argv("pg_dump", ["-Fc"], "invoicetron")
-    _, words = remote_words(argv)
+    _ignored_value, words = remote_words(argv)
     docker = words[words.index("docker"):words.index("db")]
     assert docker[:3] == ["docker", "exec", "-i"]
     assert not any(flag in argv + words for flag in ("-t", "-it", "-ti", "--tty"))
@@ -112,14 +112,14 @@ def test_docker_over_ssh_password_is_read_by_the_remote_shell(tmp_path):
 
 def test_pg_dumpall_names_its_database_with_l():
     side = DockerOverSsh(legacy_host(), "db", "postgres")
-    _, words = remote_words(side.argv("pg_dumpall", ["--globals-only", "--no-tablespaces"], "invoicetron"))
+    _ignored_value, words = remote_words(side.argv("pg_dumpall", ["--globals-only", "--no-tablespaces"], "invoicetron"))
     assert words[words.index("pg_dumpall"):] == ["pg_dumpall", "-U", "postgres", "-l", "invoicetron", "--globals-only",
                                                  "--no-tablespaces"]
 
 
 def test_no_database_gives_the_bare_program():
     side = DockerOverSsh(legacy_host(), "db", "postgres")
-    _, words = remote_words(side.argv("pg_dump", ["--version"], None))
+    _ignored_value, words = remote_words(side.argv("pg_dump", ["--version"], None))
     assert words[words.index("db") + 1:] == ["pg_dump", "--version"]
     assert "-U" not in words
 

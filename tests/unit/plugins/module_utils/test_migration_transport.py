@@ -97,14 +97,14 @@ def dying_target_pipe(tmp_path):
 
 
 def test_a_target_that_dies_stops_an_endless_source_and_raises(tmp_path):
-    _, elapsed, source_pid = dying_target_pipe(tmp_path)
+    _ignored_value, elapsed, source_pid = dying_target_pipe(tmp_path)
     assert elapsed < 20
     with pytest.raises(ProcessLookupError):
         os.kill(source_pid, 0)
 
 
 def test_a_target_that_dies_is_reported_as_the_target_failure(tmp_path):
-    error, _, _ = dying_target_pipe(tmp_path)
+    error, _ignored_1, _ignored_2 = dying_target_pipe(tmp_path)
     assert str(error).startswith("fake target: psql failed (rc=2)")
     assert "disk full" in str(error)
 

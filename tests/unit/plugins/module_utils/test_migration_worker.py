@@ -29,7 +29,7 @@ def test_names():
 
 
 def test_secret_holds_the_source_password_as_string_data():
-    secret, _ = parts(build())
+    secret, _ignored_value = parts(build())
     assert secret["metadata"]["name"] == "invoicetron-migration-source"
     assert secret["stringData"] == {"password": PASSWORD}
     assert "data" not in secret
@@ -37,7 +37,7 @@ def test_secret_holds_the_source_password_as_string_data():
 
 
 def test_no_source_password_gives_an_empty_string():
-    secret, _ = parts(build(password=None))
+    secret, _ignored_value = parts(build(password=None))
     assert secret["stringData"] == {"password": ""}
 
 
@@ -50,7 +50,7 @@ def test_the_password_appears_only_in_the_secret():
 
 
 def test_container_env_reads_both_passwords_from_secrets():
-    _, job = parts(build())
+    _ignored_value, job = parts(build())
     [container] = job["spec"]["template"]["spec"]["containers"]
     env = {item["name"]: item for item in container["env"]}
     assert env["SRC_PASSWORD"] == {"name": "SRC_PASSWORD",
@@ -62,7 +62,7 @@ def test_container_env_reads_both_passwords_from_secrets():
 
 
 def test_pod_is_compatible_with_the_restricted_pod_security_standard():
-    _, job = parts(build(uid=70))
+    _ignored_value, job = parts(build(uid=70))
     pod = job["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 70
@@ -82,7 +82,7 @@ def test_pod_is_compatible_with_the_restricted_pod_security_standard():
 
 @pytest.mark.parametrize("deadline", [3600, "900"])
 def test_job_never_retries_and_ends_by_its_deadline(deadline):
-    _, job = parts(build(deadline_seconds=deadline))
+    _ignored_value, job = parts(build(deadline_seconds=deadline))
     spec = job["spec"]
     assert spec["backoffLimit"] == 0
     assert spec["activeDeadlineSeconds"] == int(deadline)

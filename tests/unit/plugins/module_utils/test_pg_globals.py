@@ -98,7 +98,7 @@ def test_existing_role_with_a_quoted_name_is_recognised_unquoted():
 
 
 def test_new_roles_are_created_with_their_password_but_without_privileged_attributes():
-    roles_sql, _, summary = pg_globals.filter_globals(DUMP, ["postgres"])
+    roles_sql, _ignored_value, summary = pg_globals.filter_globals(DUMP, ["postgres"])
     assert role_lines(roles_sql, "admin") == [
         "CREATE ROLE admin;",
         "ALTER ROLE admin WITH NOSUPERUSER INHERIT CREATEROLE CREATEDB LOGIN NOREPLICATION NOBYPASSRLS PASSWORD '%s';" % ADMIN_VERIFIER,
@@ -113,7 +113,7 @@ def test_new_roles_are_created_with_their_password_but_without_privileged_attrib
 
 
 def test_unprivileged_roles_pass_through_unchanged():
-    roles_sql, _, _ = pg_globals.filter_globals(DUMP, ["postgres"])
+    roles_sql, _ignored_1, _ignored_2 = pg_globals.filter_globals(DUMP, ["postgres"])
     assert ("ALTER ROLE app WITH NOSUPERUSER INHERIT NOCREATEROLE NOCREATEDB LOGIN NOREPLICATION NOBYPASSRLS PASSWORD '%s';"
             % APP_VERIFIER) in roles_sql.splitlines()
     assert "ALTER ROLE reader WITH NOSUPERUSER INHERIT NOCREATEROLE NOCREATEDB NOLOGIN NOREPLICATION NOBYPASSRLS;" in roles_sql.splitlines()
@@ -122,7 +122,7 @@ def test_unprivileged_roles_pass_through_unchanged():
 
 
 def test_keep_privileged_keeps_superuser_replication_and_bypassrls():
-    roles_sql, _, summary = pg_globals.filter_globals(DUMP, ["postgres"], keep_privileged=True)
+    roles_sql, _ignored_value, summary = pg_globals.filter_globals(DUMP, ["postgres"], keep_privileged=True)
     assert ("ALTER ROLE admin WITH SUPERUSER INHERIT CREATEROLE CREATEDB LOGIN REPLICATION BYPASSRLS PASSWORD '%s';"
             % ADMIN_VERIFIER) in roles_sql.splitlines()
     assert summary["privileges_dropped"] == []
@@ -131,12 +131,12 @@ def test_keep_privileged_keeps_superuser_replication_and_bypassrls():
 def test_privileged_words_inside_the_password_are_not_rewritten():
     verifier = "md5SUPERUSER REPLICATION BYPASSRLS"
     dump = "CREATE ROLE odd;\nALTER ROLE odd WITH SUPERUSER LOGIN PASSWORD '%s';\n" % verifier
-    roles_sql, _, _ = pg_globals.filter_globals(dump, [])
+    roles_sql, _ignored_1, _ignored_2 = pg_globals.filter_globals(dump, [])
     assert roles_sql.splitlines()[1] == "ALTER ROLE odd WITH NOSUPERUSER LOGIN PASSWORD '%s';" % verifier
 
 
 def test_per_database_settings_are_split_out_by_unquoted_database_name():
-    roles_sql, per_database, _ = pg_globals.filter_globals(DUMP, ["postgres"])
+    roles_sql, per_database, _ignored_value = pg_globals.filter_globals(DUMP, ["postgres"])
     assert per_database == {
         "invoicetron": "ALTER ROLE app IN DATABASE invoicetron SET work_mem TO '64MB';\n",
         "Reporting DB": "ALTER ROLE \"Mixed Case\" IN DATABASE \"Reporting DB\" SET statement_timeout TO '5min';\n",
@@ -145,7 +145,7 @@ def test_per_database_settings_are_split_out_by_unquoted_database_name():
 
 
 def test_meta_commands_and_set_lines_are_dropped_comments_kept():
-    roles_sql, _, _ = pg_globals.filter_globals(DUMP, ["postgres"])
+    roles_sql, _ignored_1, _ignored_2 = pg_globals.filter_globals(DUMP, ["postgres"])
     lines = roles_sql.splitlines()
     assert not any(line.startswith("\\") for line in lines)
     assert "restrict" not in roles_sql
@@ -156,7 +156,7 @@ def test_meta_commands_and_set_lines_are_dropped_comments_kept():
 
 def test_summary_never_contains_a_password():
     for keep in (False, True):
-        _, _, summary = pg_globals.filter_globals(DUMP, ["postgres"], keep_privileged=keep)
+        _ignored_1, _ignored_2, summary = pg_globals.filter_globals(DUMP, ["postgres"], keep_privileged=keep)
         text = repr(summary)
         assert "SCRAM" not in text
         assert not any(verifier in text for verifier in ALL_VERIFIERS)
@@ -205,7 +205,7 @@ def test_filtered_globals_replay_on_postgres_15(local_postgres):
                                "-U", "postgres"], capture_output=True, text=True, check=True).stdout
         drop_test_roles(server)
         existing = server.psql("SELECT rolname FROM pg_roles").stdout.splitlines()
-        roles_sql, _, summary = pg_globals.filter_globals(dump, existing)
+        roles_sql, _ignored_value, summary = pg_globals.filter_globals(dump, existing)
         assert sorted(summary["created"]) == sorted(ROLES)
         psql_script(server, roles_sql)
 
