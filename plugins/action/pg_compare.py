@@ -4,13 +4,10 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migration_request import COMMON_SPEC, ssh_target
+from ansible_collections.stateshift.k3s.plugins.module_utils.migration_request import COMMON_SPEC, source_host_ssh
 from ansible_collections.stateshift.k3s.plugins.module_utils.migration_sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg_migration import Migration, write_report
 
@@ -24,16 +21,13 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=COMMON_SPEC)
         host = task_vars.get("inventory_hostname", "localhost") if task_vars else "localhost"
-        control_dir = tempfile.mkdtemp(prefix="stateshift-ssh-")
         try:
-            ssh = None if args["source"].get("dsn") else ssh_target(self._connection, host, control_dir)
-            comparison = Migration(args, ssh=ssh)
-            report = comparison.verify()
+            with source_host_ssh(args, self._connection, host) as ssh:
+                comparison = Migration(args, ssh=ssh)
+                report = comparison.verify()
         except SideError as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
-        finally:
-            shutil.rmtree(control_dir, ignore_errors=True)
         report.update(workload=args["workload"], database=args["database"], source=comparison.source.label,
                       target=comparison.target.label)
         files = write_report(report, args.get("report_dir"), "%s-%s-compare" % (args["workload"], args["database"]))

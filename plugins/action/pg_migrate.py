@@ -4,13 +4,10 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migration_request import MIGRATE_SPEC, ssh_target
+from ansible_collections.stateshift.k3s.plugins.module_utils.migration_request import MIGRATE_SPEC, source_host_ssh
 from ansible_collections.stateshift.k3s.plugins.module_utils.migration_sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg_migration import Migration, MigrationError
 
@@ -24,17 +21,14 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=MIGRATE_SPEC)
         host = task_vars.get("inventory_hostname", "localhost") if task_vars else "localhost"
-        control_dir = tempfile.mkdtemp(prefix="stateshift-ssh-")
         try:
-            ssh = None if args["source"].get("dsn") else ssh_target(self._connection, host, control_dir)
-            migration = Migration(args, emit=lambda line: display.display("[%s] %s" % (host, line)), ssh=ssh)
-            outcome = migration.run(check_mode=self._task.check_mode)
+            with source_host_ssh(args, self._connection, host) as ssh:
+                migration = Migration(args, emit=lambda line: display.display("[%s] %s" % (host, line)), ssh=ssh)
+                outcome = migration.run(check_mode=self._task.check_mode)
         except (MigrationError, SideError) as exc:
             result.update(failed=True, changed=False, msg=str(exc), phase=getattr(exc, "phase", "copy"),
                           source_changed=False)
             return result
-        finally:
-            shutil.rmtree(control_dir, ignore_errors=True)
         result.update(outcome)
         if not result.get("failed"):
             display.display("[%s] %s" % (host, result["msg"]))

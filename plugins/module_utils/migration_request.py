@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import shutil
+import tempfile
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migration_sides import SshTarget
 
@@ -64,3 +67,14 @@ def ssh_target(connection, inventory_name, control_dir):
     return SshTarget(option("host") or inventory_name, port=option("port"), user=option("remote_user"),
                      private_key_file=option("private_key_file"), extra_args=extra, control_dir=control_dir,
                      name=inventory_name)
+
+
+@contextlib.contextmanager
+def source_host_ssh(args, connection, inventory_name):
+    """The SshTarget of the task's host for a container source (None for a DSN), with a private
+    ControlMaster directory that is removed afterwards."""
+    control_dir = tempfile.mkdtemp(prefix="stateshift-ssh-")
+    try:
+        yield None if args["source"].get("dsn") else ssh_target(connection, inventory_name, control_dir)
+    finally:
+        shutil.rmtree(control_dir, ignore_errors=True)

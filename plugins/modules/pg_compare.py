@@ -19,6 +19,8 @@ description:
   - Compares the source as it is now; if the source took writes since the copy, that shows as a mismatch.
 author:
   - stateshift maintainers (@stateshift)
+extends_documentation_fragment:
+  - stateshift.k3s.kubectl
 options:
   workload:
     description: The workload's name; the target is the pod C(<workload>-postgresql-0).
@@ -69,16 +71,6 @@ options:
   report_dir:
     description: Directory on the controller for the report files.
     type: path
-  kubeconfig:
-    description: Path of the kubeconfig.
-    type: path
-  context:
-    description: Context of the kubeconfig.
-    type: str
-  kubectl_bin:
-    description: The kubectl command.
-    type: str
-    default: kubectl
 attributes:
   check_mode:
     support: full

@@ -38,6 +38,8 @@ description:
     its tools can be installed in the project's test environment (Debian ships neither).
 author:
   - stateshift maintainers (@stateshift)
+extends_documentation_fragment:
+  - stateshift.k3s.kubectl
 requirements:
   - kubectl and ssh on the controller; for O(source.dsn), the PostgreSQL client programs on the controller.
 options:
@@ -146,16 +148,6 @@ options:
   report_dir:
     description: Directory on the controller for C(<workload>-<database>.json) and C(.md).
     type: path
-  kubeconfig:
-    description: Path of the kubeconfig; the default is kubectl's.
-    type: path
-  context:
-    description: Context of the kubeconfig.
-    type: str
-  kubectl_bin:
-    description: The kubectl command.
-    type: str
-    default: kubectl
 attributes:
   check_mode:
     support: full
