@@ -445,32 +445,32 @@ class Migration:
 
     # -- verification ----------------------------------------------------------------------------------
 
-    def verify(self, snapshot=None):
-        level = self.req.get("verify") or "checksum"
+    def verification_level(self):
+        return self.req.get("verify") or "checksum"
+
+    def verify_source(self, snapshot):
+        level = self.verification_level()
+        names = self.source_json(pg_verify.table_names_sql(), snapshot=snapshot, what="the source's tables")
+        script = pg_verify.verification_script(names, level, snapshot)
+        return pg_verify.parse_side(sides.run(self.source, "psql", PSQL, self.database, stdin=script.encode()))
+
+    def verify_target(self):
+        level = self.verification_level()
+        names = self.target_json(pg_verify.table_names_sql(), self.database, what="the target's tables")
+        script = pg_verify.verification_script(names, level)
+        side = pg_verify.parse_side(sides.run(self.target, "psql", PSQL, self.database, stdin=script.encode()))
+        sequences = pg_verify.sequence_findings(self.target_json(pg_verify.sequences_script(), self.database, what="the sequences"))
+        return side, sequences
+
+    def verify(self, snapshot=None, source_side=None):
+        """Compare both sides. source_side: a Background already computing the source's half (it reads the
+        snapshot, so it can run while the target is still being written)."""
+        level = self.verification_level()
         if level == "none":
             return {"ok": True, "level": "none", "mismatches": [], "tables": [], "objects": {}, "sequences": [], "totals": {}}
-        source_names = self.source_json(pg_verify.table_names_sql(), snapshot=snapshot, what="the source's tables")
-        target_names = self.target_json(pg_verify.table_names_sql(), self.database, what="the target's tables")
-        results = {}
-
-        def side_source():
-            script = pg_verify.verification_script(source_names, level, snapshot)
-            results["source"] = pg_verify.parse_side(sides.run(self.source, "psql", PSQL, self.database, stdin=script.encode()))
-
-        def side_target():
-            script = pg_verify.verification_script(target_names, level)
-            results["target"] = pg_verify.parse_side(sides.run(self.target, "psql", PSQL, self.database, stdin=script.encode()))
-            results["sequences"] = pg_verify.sequence_findings(
-                self.target_json(pg_verify.sequences_script(), self.database, what="the sequences"))
-
-        threads = [threading.Thread(target=_capture(results, fn)) for fn in (side_source, side_target)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if "error" in results:
-            raise results["error"]
-        return pg_verify.compare(results["source"], results["target"], results["sequences"], level)
+        source_side = source_side or Background(self.verify_source, snapshot).begin()
+        target, sequences = self.verify_target()
+        return pg_verify.compare(source_side.result(), target, sequences, level)
 
     # -- the run ---------------------------------------------------------------------------------------
 
@@ -500,9 +500,9 @@ class Migration:
                     "diff": {"before": "%s: %s\n" % (self.database, before),
                              "after": "%s: %d tables, %s from the source\n" % (self.database, len(plan["tables"]), size)}}
         transport = None
+        # The Job's pod starts while the backup runs: neither waits for the other.
+        choosing = Background(self.choose_transport).begin()
         try:
-            transport = self.timed("transport", self.choose_transport)
-            self.emit("%s: transport %s (%s)" % (self.label, transport.name, self.transport_reason))
             with SnapshotHolder(self.source, self.database) as holder:
                 snapshot = holder.snapshot
                 backup = None
@@ -510,19 +510,21 @@ class Migration:
                     backup = self.timed("backup", self.backup, snapshot)
                     self.emit("%s: backup %s (%s, sha256 %s) on %s" % (self.label, backup["path"], human_bytes(backup["bytes"]),
                                                                        backup["sha256"][:16], backup["host"]))
+                transport = self.timed("transport", choosing.result)
+                self.emit("%s: transport %s (%s)" % (self.label, transport.name, self.transport_reason))
                 settings_before = self.settings_before(marker)
                 record = self.write_marker(MARKER_COPYING, started=started_at, backup=backup, transport=transport.name,
                                            settings_before=settings_before)
-                self.copy(transport, plan, snapshot, settings_before)
-                report = self.timed("verify", self.verify, snapshot)
+                source_side = self.copy(transport, plan, snapshot, settings_before)
+                report = self.timed("verify", self.verify, snapshot, source_side)
             marker = self.write_marker(MARKER_VERIFIED if report["ok"] else MARKER_COPYING,
                                        started=record["started"], finished=utc_now(), backup=backup, transport=transport.name,
                                        verified=report["ok"], mismatches=len(report["mismatches"]))
         except sides.SideError as exc:
             raise MigrationError("%s: %s" % (self.label, exc), "copy") from None
         finally:
-            if transport is not None and transport.name == "job":
-                self.stop_worker(wait=False)
+            choosing.join()
+            self.stop_worker(wait=False)
         return self._result(True, report, marker, started, started_at, summary, backup=backup, transport=transport.name)
 
     def settings_before(self, marker):
@@ -538,11 +540,14 @@ class Migration:
             self.roles_summary = roles
             self.timed("database", self.recreate_database, plan["source"], per_database)
             self.timed("schema", self.copy_schema, transport, snapshot)
+            # the source's half of the verification reads the snapshot: it runs while the target is written
+            source_side = Background(self.verify_source, snapshot).begin() if self.verification_level() != "none" else None
             last = self.timed("data", self.copy_tables, transport, plan["tables"], snapshot)
             self.emit(last)
             self.sequences = self.timed("indexes, constraints, sequences, analyze", self.finish_schema, transport, snapshot)
         finally:
             self.target_script(sql.untune_sql(self.restore_settings(), previous), "postgres")
+        return source_side
 
     def restore_settings(self):
         return self.req.get("restore_settings") or sql.RESTORE_SETTINGS
@@ -573,13 +578,28 @@ def tool_major(version_output):
     return int(match.group(1)) if match else None
 
 
-def _capture(results, fn):
-    def runner():
+class Background(threading.Thread):
+    """A call run in a thread whose result, or exception, is handed to the caller by result()."""
+
+    def __init__(self, fn, *args):
+        super().__init__(daemon=True)
+        self.fn, self.args, self.value, self.error = fn, args, None, None
+
+    def begin(self):
+        self.start()
+        return self
+
+    def run(self):
         try:
-            fn()
-        except Exception as exc:
-            results["error"] = exc
-    return runner
+            self.value = self.fn(*self.args)
+        except BaseException as exc:  # re-raised in the caller's thread by result()
+            self.error = exc
+
+    def result(self):
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 def write_report(report, directory, stem):
