@@ -28,6 +28,7 @@ import time
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PR_SET_CHILD_SUBREAPER = 36
 INTERVAL = 0.1
+FOREIGN_JOBS = {"pytest", "ansible-test", "ansible-playbook", "molecule", "pgbench"}
 BASELINES = ("runbook", "pg_dump_fd", "pgcopydb")
 OURS = ("ours_job", "ours_stream")
 METHOD_LABELS = {
@@ -61,6 +62,24 @@ def process_table():
         # fields[0] is field 3 (state): ppid is field 4, rss (pages) field 24
         table[int(entry)] = (int(fields[1]), int(fields[21]) * PAGE, comm, fields[0].decode())
     return table
+
+
+def foreign_jobs(mine):
+    """Other test or deployment jobs running on this machine now (they skew the timings)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in mine:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                words = handle.read().split(b"\0")
+        except OSError:
+            continue
+        for word in words[:4]:
+            name = os.path.basename(word.decode("utf-8", "replace"))
+            if name in FOREIGN_JOBS:
+                found.add(name)
+    return found
 
 
 def descendants(table, root):
@@ -97,6 +116,52 @@ def parse_pairs(pairs):
     return fields
 
 
+def watch(command):
+    """Run command; sample the RSS of every process below this one every INTERVAL. Returns the measurements."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    me = os.getpid()
+    stats = {"peak_rss_bytes": 0, "peak_at_s": 0.0, "peak_breakdown_mb": {}, "samples": 0, "max_processes": 0}
+    foreign = set()
+    stats["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    load_start = os.getloadavg()[0]
+    started = time.monotonic()
+    child = subprocess.Popen(command)
+    while True:
+        table = process_table()
+        pids = descendants(table, me)
+        rss = sum(table[pid][1] for pid in pids)
+        if stats["samples"] % 10 == 0:
+            foreign |= foreign_jobs(set(pids) | {me})
+        stats["samples"] += 1
+        stats["max_processes"] = max(stats["max_processes"], len(pids))
+        if rss > stats["peak_rss_bytes"]:
+            breakdown, count = collections.Counter(), collections.Counter()
+            for pid in pids:
+                breakdown[table[pid][2]] += table[pid][1]
+                count[table[pid][2]] += 1
+            stats.update(peak_rss_bytes=rss, peak_at_s=round(time.monotonic() - started, 1),
+                         peak_breakdown_mb={"%s x%d" % (name, count[name]): round(value / 2**20, 1)
+                                            for name, value in breakdown.most_common()})
+        try:
+            stats["rc"] = child.wait(timeout=INTERVAL)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    stats["wall_s"] = round(time.monotonic() - started, 2)
+    table = process_table()
+    stats["leftover_processes"] = sorted(table[pid][2] for pid in descendants(table, me) if table[pid][3] != "Z")
+    while True:  # reap what was re-parented to us
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
+    stats.update(peak_rss_mb=round(stats["peak_rss_bytes"] / 2**20, 1), concurrent_jobs=sorted(foreign),
+                 loadavg_1m=[round(load_start, 2), round(os.getloadavg()[0], 2)])
+    return stats
+
+
 def command_run(argv):
     if "--" not in argv:
         sys.exit("measure.py run: give the command after --")
@@ -107,52 +172,15 @@ def command_run(argv):
     parser.add_argument("--engine")
     parser.add_argument("--meta", nargs="*", default=[])
     args, command = parser.parse_args(argv[:split]), argv[split + 1:]
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    me = os.getpid()
-    peak, peak_at, peak_breakdown, samples, count_max = 0, 0.0, {}, 0, 0
-    started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    load_start = os.getloadavg()[0]
-    started = time.monotonic()
-    child = subprocess.Popen(command)
-    while True:
-        table = process_table()
-        pids = descendants(table, me)
-        rss = sum(table[pid][1] for pid in pids)
-        samples += 1
-        count_max = max(count_max, len(pids))
-        if rss > peak:
-            peak, peak_at = rss, time.monotonic() - started
-            breakdown, count = collections.Counter(), collections.Counter()
-            for pid in pids:
-                breakdown[table[pid][2]] += table[pid][1]
-                count[table[pid][2]] += 1
-            peak_breakdown = {"%s x%d" % (name, count[name]): round(value / 2**20, 1) for name, value in breakdown.most_common()}
-        try:
-            rc = child.wait(timeout=INTERVAL)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    wall = time.monotonic() - started
-    table = process_table()
-    leftovers = sorted(table[pid][2] for pid in descendants(table, me) if table[pid][3] != "Z")
-    while True:  # reap what was re-parented to us
-        try:
-            if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                break
-        except ChildProcessError:
-            break
-    record = dict(parse_pairs(args.meta), command=command[0], rc=rc, wall_s=round(wall, 2), started=started_at,
-                  peak_rss_bytes=peak, peak_rss_mb=round(peak / 2**20, 1), peak_at_s=round(peak_at, 1),
-                  peak_breakdown_mb=peak_breakdown, max_processes=count_max, samples=samples,
-                  leftover_processes=leftovers, steps=read_steps(args.steps),
-                  loadavg_1m=[round(load_start, 2), round(os.getloadavg()[0], 2)])
+    record = dict(parse_pairs(args.meta), command=command[0])
+    record.update(watch(command))
+    record["steps"] = read_steps(args.steps)
     if args.engine and os.path.exists(args.engine):
         with open(args.engine, encoding="utf-8") as handle:
             record["engine"] = json.load(handle)
     with open(args.out, "w", encoding="utf-8") as handle:
         json.dump(record, handle, indent=1)
-    return rc
+    return record["rc"]
 
 
 def command_annotate(argv):
@@ -348,6 +376,9 @@ def render(result):
             if info:
                 breakdown = ", ".join("%s %s" % kv for kv in (info.get("peak_breakdown_mb") or {}).items())
                 lines.append("  %-14s %-12s %s MB max (%s)" % (dataset, method, fmt(info["peak_rss_mb_max"]), breakdown))
+    disturbed = ["%s/%s/%s (%s)" % (r["dataset"], r["method"], r["round"], ", ".join(r["concurrent_jobs"]))
+                 for r in result["runs"] if r.get("concurrent_jobs")]
+    lines.append("runs with other jobs on the machine (skewed): %s" % ("; ".join(disturbed) if disturbed else "none"))
     loads = [value for run in result["runs"] for value in run.get("loadavg_1m", [])]
     if loads:
         lines.append("load average (1 min) at the start/end of the runs: %.2f .. %.2f (%d CPUs)" % (

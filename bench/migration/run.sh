@@ -238,7 +238,7 @@ run_one() {
   if [ "$rc" -ne 0 ]; then
     python3 "$HERE/measure.py" annotate "$record" error_tail="$(tail -n 5 "$rundir/output.log" "$rundir"/*.log 2>/dev/null | tail -n 12)"
   fi
-  log "  $(jq -r '"\(.wall_s) s, peak RSS \(.peak_rss_mb) MB, rc \(.rc)" + (if .engine then ", copy \(.engine.copy_s) s, phases \(.engine.timings | tostring)" + (if .engine.error then ", ERROR: \(.engine.error)" else "" end) else "" end)' "$record"), fingerprint match: $match"
+  log "  $(jq -r '"\(.wall_s) s, peak RSS \(.peak_rss_mb) MB, rc \(.rc)" + (if .engine then ", copy \(.engine.copy_s) s, phases \(.engine.timings | tostring)" + (if .engine.error then ", ERROR: \(.engine.error)" else "" end) else "" end) + (if (.concurrent_jobs | length) > 0 then ", OTHER JOBS RAN: \(.concurrent_jobs | join(" "))" else "" end)' "$record"), fingerprint match: $match"
   # clean up: the runbook's dump files, the engine's backup of this run, the copies on the controller
   case "$method" in
     runbook)

@@ -11,7 +11,7 @@ short_description: Compare a source PostgreSQL database with its copy in a workl
 version_added: 0.1.0
 description:
   - Read-only on both sides. Runs on the controller (action plugin) for the source's Docker host, like M(stateshift.k3s.pg_migrate).
-  - Per table, the row count and an order-independent checksum (sums of two 64-bit hashes of each row's text, with output settings pinned so
+  - Per table, the row count and an order-independent checksum (the sum of a 64-bit hash of each row's text, with output settings pinned so
     both servers print rows alike); per owned sequence, that its next value is above its column's maximum; the
     counts of schemas, tables, views, materialized views, sequences, indexes, constraints, triggers, functions, types
     and extensions.
