@@ -46,7 +46,7 @@ integration:
 	$(ENV) pytest -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
 bench: setup
-	$(ENV) tests/lab/lab up
+	$(ENV) bash scripts/demo.sh
 	$(ENV) bench/run.sh
 
 build:
