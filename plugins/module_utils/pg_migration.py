@@ -351,7 +351,7 @@ class Migration:
     def backup(self, snapshot):
         name = "%s-%s-%s.dump" % (self.req["workload"], self.database, utc_now().replace(":", ""))
         final = posixpath.join(self.backup_dir(), name)
-        # -Z1: fast zlib; the default level took 4.7 s instead of 3.4 s for pgbench scale 50 (755 MiB)
+        # -Z1: fast zlib; pgbench scale 50 (755 MiB) dumps in 2.4-2.7 s against 3.3-3.5 s at the default level, 2% larger
         dump = self.source.program_words("pg_dump", ["-Fc", "-Z1", "--snapshot=%s" % snapshot], self.database)
         script = ("set -eu; umask 077; mkdir -p %(dir)s; tmp=%(final)s.partial; trap 'rm -f \"$tmp\"' EXIT; "
                   "%(dump)s > \"$tmp\"; sha256sum \"$tmp\" | cut -d' ' -f1; wc -c < \"$tmp\"; mv \"$tmp\" %(final)s; trap - EXIT"
