@@ -185,6 +185,14 @@ class PodSide(Side):
             return self.exec_argv([program, *list(args)])
         return self.exec_argv([program, "-U", self.user, "-d", database, *list(args)])
 
+    def shell(self, program, args, database):
+        if database is None:
+            return shlex.join([program, *args])
+        return shlex.join([program, "-U", self.user, "-d", database, *args])
+
+    def script_argv(self, script):
+        return self.exec_argv(["sh", "-c", "set -e\n" + script])
+
     def explain(self, rc, stderr):
         text = stderr or ""
         if "NotFound" in text or ("not found" in text and "pods" in text):
@@ -243,6 +251,15 @@ def run(side, program, args, database, stdin=b"", timeout=None):
         # docker prints some exec failures (a missing program) on stdout
         stderr = completed.stderr.decode("utf-8", "replace") + "\n" + completed.stdout[-2000:].decode("utf-8", "replace")
         raise SideError(describe(side, program, completed.returncode, stderr))
+    return completed.stdout.decode("utf-8", "replace")
+
+
+def run_script(side, script, what, timeout=None):
+    """Run a shell script where the side's programs run (the target pod, the Job's pod); returns stdout."""
+    completed = run_process(side.script_argv(script), timeout=timeout)
+    if completed.returncode != 0:
+        stderr = completed.stderr.decode("utf-8", "replace") + "\n" + completed.stdout[-2000:].decode("utf-8", "replace")
+        raise SideError(describe(side, what, completed.returncode, stderr))
     return completed.stdout.decode("utf-8", "replace")
 
 

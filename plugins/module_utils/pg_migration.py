@@ -19,6 +19,7 @@ Order of work (nothing is written before step 4):
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime
 import json
 import os
@@ -218,6 +219,9 @@ class Migration:
                     "PostgreSQL %d client programs there" % (self.label, program, self._where(), major, source_major, source_major),
                     "preflight")
 
+    def progress_interval(self):
+        return float(self.req.get("progress_interval") or 5)
+
     def backup_dir(self):
         base = self.req.get("backup", {}).get("dir") or DEFAULT_BACKUP_DIR
         return posixpath.join(base, self.req["workload"])
@@ -356,8 +360,17 @@ class Migration:
         script = ("set -eu; umask 077; mkdir -p %(dir)s; tmp=%(final)s.partial; trap 'rm -f \"$tmp\"' EXIT; "
                   "%(dump)s > \"$tmp\"; sha256sum \"$tmp\" | cut -d' ' -f1; wc -c < \"$tmp\"; mv \"$tmp\" %(final)s; trap - EXIT"
                   % {"dir": shlex.quote(self.backup_dir()), "final": shlex.quote(final), "dump": dump})
+        started = time.monotonic()
+
+        def report_progress():
+            written = int(self._host_output("stat -c %%s %s 2>/dev/null || echo 0" % shlex.quote(final + ".partial")).strip() or 0)
+            elapsed = time.monotonic() - started
+            self.emit("backup %s: %s written, %s/s, %s elapsed" % (self.label, human_bytes(written), human_bytes(written / elapsed),
+                                                                    human_seconds(elapsed)))
+
         try:
-            digest, size = self._host_output(script).split()[:2]
+            with Ticker(self.progress_interval(), report_progress):
+                digest, size = self._host_output(script).split()[:2]
         except sides.SideError as exc:
             raise MigrationError("%s: the backup failed, nothing was written to the target: %s" % (self.label, exc), "backup") from None
         return {"path": final, "host": self._where(), "sha256": digest, "bytes": int(size), "format": "custom"}
@@ -404,8 +417,7 @@ class Migration:
         def poll():
             return self.target_json(PROGRESS_COPY_SQL, self.database, what="copy progress")
 
-        progress = CopyProgress("copy %s" % self.label, tables, self.emit, poll=poll,
-                                interval=float(self.req.get("progress_interval") or 5))
+        progress = CopyProgress("copy %s" % self.label, tables, self.emit, poll=poll, interval=self.progress_interval())
 
         def copy_one(table):
             statements = [*sql.snapshot_statements(snapshot), sql.copy_out_sql(table), "COMMIT"]
@@ -437,10 +449,11 @@ class Migration:
         if sequences:
             self.target_script(sql.setval_sql(sequences), self.database)
         jobs = str(max(1, int(self.req.get("jobs") or 2)))
-        sides.run(transport.data_target, "pg_restore", ["--section=post-data", "-j", jobs, "--exit-on-error", self.schema_path()],
-                  self.database)
-        sides.run(transport.data_target, "vacuumdb", ["--analyze-only", "-j", jobs, "-q"], self.database)
-        sides.run(transport.data_target, "rm", ["-f", self.schema_path()], None)
+        target = transport.data_target
+        sides.run_script(target, "\n".join((
+            target.shell("pg_restore", ["--section=post-data", "-j", jobs, "--exit-on-error", self.schema_path()], self.database),
+            target.shell("vacuumdb", ["--analyze-only", "-j", jobs, "-q"], self.database),
+            target.shell("rm", ["-f", self.schema_path()], None))), "pg_restore --section=post-data, vacuumdb --analyze-only")
         return len(sequences)
 
     # -- verification ----------------------------------------------------------------------------------
@@ -449,18 +462,13 @@ class Migration:
         return self.req.get("verify") or "checksum"
 
     def verify_source(self, snapshot):
-        level = self.verification_level()
-        names = self.source_json(pg_verify.table_names_sql(), snapshot=snapshot, what="the source's tables")
-        script = pg_verify.verification_script(names, level, snapshot)
+        script = pg_verify.side_script(self.verification_level(), snapshot)
         return pg_verify.parse_side(sides.run(self.source, "psql", PSQL, self.database, stdin=script.encode()))
 
     def verify_target(self):
-        level = self.verification_level()
-        names = self.target_json(pg_verify.table_names_sql(), self.database, what="the target's tables")
-        script = pg_verify.verification_script(names, level)
+        script = pg_verify.side_script(self.verification_level(), sequences=True)
         side = pg_verify.parse_side(sides.run(self.target, "psql", PSQL, self.database, stdin=script.encode()))
-        sequences = pg_verify.sequence_findings(self.target_json(pg_verify.sequences_script(), self.database, what="the sequences"))
-        return side, sequences
+        return side, pg_verify.sequence_findings(side.pop("sequences", []))
 
     def verify(self, snapshot=None, source_side=None):
         """Compare both sides. source_side: a Background already computing the source's half (it reads the
@@ -576,6 +584,28 @@ def tool_major(version_output):
     """17 from 'pg_dump (PostgreSQL) 17.2', 15 from '15.20 (Debian 15.20-0+deb12u1)'; None if unreadable."""
     match = re.search(r"(\d+)(?:\.\d+)?", version_output.split(")")[-1] if ")" in version_output else version_output)
     return int(match.group(1)) if match else None
+
+
+class Ticker:
+    """Calls report() every interval seconds while the with-block runs; a failed report is skipped."""
+
+    def __init__(self, interval, report):
+        self.interval, self.report, self.stop = interval, report, threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self.stop.wait(self.interval):
+            with contextlib.suppress(Exception):
+                self.report()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=30)
+        return False
 
 
 class Background(threading.Thread):
