@@ -48,8 +48,7 @@ class CopyProgress:
         self.done, self.in_flight = set(), {}
         self.started = clock()
         self.lock = threading.Lock()
-        self.stop_event = threading.Event()
-        self.thread = None
+        self.ticker = None
 
     def table_done(self, key):
         with self.lock:
@@ -80,18 +79,36 @@ class CopyProgress:
             human_bytes(rate), human_seconds(elapsed), eta)
 
     def _tick(self):
-        while not self.stop_event.wait(self.interval):
-            if self.poll is not None:
-                with contextlib.suppress(Exception):  # a missed progress poll must never fail the copy
-                    self.update_in_flight(self.poll())
-            self.emit(self.line())
+        if self.poll is not None:
+            with contextlib.suppress(Exception):  # a missed progress poll must never fail the copy
+                self.update_in_flight(self.poll())
+        self.emit(self.line())
 
     def __enter__(self):
-        self.thread = threading.Thread(target=self._tick, daemon=True)
+        self.ticker = Ticker(self.interval, self._tick).__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.ticker.__exit__(*exc)
+
+
+class Ticker:
+    """Calls report() every interval seconds while the with-block runs; a failed report is skipped."""
+
+    def __init__(self, interval, report):
+        self.interval, self.report, self.stop = interval, report, threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self.stop.wait(self.interval):
+            with contextlib.suppress(Exception):
+                self.report()
+
+    def __enter__(self):
         self.thread.start()
         return self
 
     def __exit__(self, *exc):
-        self.stop_event.set()
-        self.thread.join(timeout=10)
+        self.stop.set()
+        self.thread.join(timeout=30)
         return False

@@ -19,7 +19,6 @@ Order of work (nothing is written before step 4):
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import datetime
 import json
 import os
@@ -38,6 +37,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils import pg_globals, 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migration_progress import (
     PROGRESS_COPY_SQL,
     CopyProgress,
+    Ticker,
     human_bytes,
     human_seconds,
 )
@@ -365,8 +365,8 @@ class Migration:
         def report_progress():
             written = int(self._host_output("stat -c %%s %s 2>/dev/null || echo 0" % shlex.quote(final + ".partial")).strip() or 0)
             elapsed = time.monotonic() - started
-            self.emit("backup %s: %s written, %s/s, %s elapsed" % (self.label, human_bytes(written), human_bytes(written / elapsed),
-                                                                    human_seconds(elapsed)))
+            figures = (self.label, human_bytes(written), human_bytes(written / elapsed), human_seconds(elapsed))
+            self.emit("backup %s: %s written, %s/s, %s elapsed" % figures)
 
         try:
             with Ticker(self.progress_interval(), report_progress):
@@ -584,28 +584,6 @@ def tool_major(version_output):
     """17 from 'pg_dump (PostgreSQL) 17.2', 15 from '15.20 (Debian 15.20-0+deb12u1)'; None if unreadable."""
     match = re.search(r"(\d+)(?:\.\d+)?", version_output.split(")")[-1] if ")" in version_output else version_output)
     return int(match.group(1)) if match else None
-
-
-class Ticker:
-    """Calls report() every interval seconds while the with-block runs; a failed report is skipped."""
-
-    def __init__(self, interval, report):
-        self.interval, self.report, self.stop = interval, report, threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self):
-        while not self.stop.wait(self.interval):
-            with contextlib.suppress(Exception):
-                self.report()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=30)
-        return False
 
 
 class Background(threading.Thread):

@@ -130,7 +130,7 @@ def test_the_ticker_polls_and_emits_and_survives_a_failing_poll():
 
     with CopyProgress("copy", TABLES, emit=emit, poll=poll, interval=0.01) as copy:
         assert enough.wait(5)
-    assert not copy.thread.is_alive()
+    assert not copy.ticker.thread.is_alive()
     assert len(polls) >= 3
     assert "(50%)" in lines[-1]
 
