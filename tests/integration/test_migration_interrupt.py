@@ -52,7 +52,7 @@ class Background:
 
     def wait_copying(self, timeout=180):
         assert self.copying.wait(timeout), "the copy never started:\n" + "".join(self.lines[-40:])
-        time.sleep(1)
+        time.sleep(0.3)
 
     def finish(self, timeout=300):
         self.process.wait(timeout=timeout)
@@ -69,11 +69,19 @@ def kill_ssh(target, run):
 
 
 def kill_dump(target, run):
-    source_psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%TO STDOUT';", "postgres")
+    deadline = time.time() + 10
+    while source_psql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE query LIKE 'COPY (SELECT%TO STDOUT' AND pid <> pg_backend_pid()) killed;", "postgres") == "0":
+        assert time.time() < deadline, "no COPY was running on the source to kill"
+        time.sleep(0.1)
 
 
 def kill_restore(target, run):
-    target.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'COPY %FROM STDIN%';", database="postgres")
+    deadline = time.time() + 10
+    while target.psql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE query LIKE 'COPY %FROM STDIN%' AND pid <> pg_backend_pid()) killed;", database="postgres") == "0":
+        assert time.time() < deadline, "no COPY was running on the target to kill"
+        time.sleep(0.1)
 
 
 def kill_target_pod(target, run):
