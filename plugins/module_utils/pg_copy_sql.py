@@ -53,9 +53,8 @@ SELECT json_build_object(
   'extensions', (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'))
 """.format(user_schemas=USER_SCHEMAS)
 
-VERSION_SQL = "SELECT current_setting('server_version_num')"
-
-DATABASE_EXISTS_SQL = "SELECT count(*) FROM pg_database WHERE datname = {name}"
+TARGET_SERVER_SQL = ("SELECT json_build_object('version_num', current_setting('server_version_num')::int, "
+                     "'database_exists', EXISTS (SELECT 1 FROM pg_database WHERE datname = {name}))")
 
 ROLE_NAMES_SQL = "SELECT coalesce(json_agg(rolname), '[]'::json) FROM pg_roles"
 

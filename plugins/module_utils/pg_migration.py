@@ -167,9 +167,10 @@ class Migration:
                                  % (self.label, facts["large_objects"]), "preflight")
         tables = self.source_json(sql.TABLES_SQL, what="the table list")
         try:
-            target_version = int(sides.run(self.target, "psql", PSQL, "postgres", stdin=(sql.VERSION_SQL + ";").encode()).strip())
+            server = self.target_json(sql.TARGET_SERVER_SQL.format(name=sql.quote_literal(self.database)), "postgres")
         except sides.SideError as exc:
             raise MigrationError("%s (run the databases phase first and wait for the pod to be Ready)" % exc, "preflight") from None
+        target_version, exists = server["version_num"], server["database_exists"]
         source_major, target_major = facts["version_num"] // 10000, target_version // 10000
         if source_major > target_major:
             raise MigrationError(
@@ -178,8 +179,6 @@ class Migration:
                 % (self.label, source_major, target_major, source_major), "preflight")
         self._check_source_tools(source_major)
         marker = self.read_marker()
-        exists = int(sides.run(self.target, "psql", PSQL, "postgres",
-                               stdin=(sql.DATABASE_EXISTS_SQL.format(name=sql.quote_literal(self.database)) + ";").encode()).strip())
         content = self.target_json(sql.TARGET_CONTENT_SQL, self.database) if exists else {}
         non_empty = {k: v for k, v in content.items() if v}
         plan = {"source": facts, "tables": tables, "target_version_num": target_version, "marker": marker,
@@ -389,15 +388,14 @@ class Migration:
         existing = self.target_json(sql.ROLE_NAMES_SQL, "postgres")
         roles_sql, per_database, summary = pg_globals.filter_globals(dumped, existing, keep_privileged=keep)
         self.target_script(roles_sql, "postgres")
-        return per_database, summary
+        return per_database, summary, set(existing) | set(summary["created"])
 
-    def recreate_database(self, facts, per_database):
-        roles = self.target_json(sql.ROLE_NAMES_SQL, "postgres")
+    def recreate_database(self, facts, per_database, roles):
+        """A fresh database owned like the source's (if the target has that role), with its per-database role settings."""
         owner = facts["owner"] if facts["owner"] in roles else self.req["target_user"]
-        self.target_script("%s;\n%s;\n" % (sql.drop_database_sql(self.database), sql.create_database_sql(self.database, owner, facts)),
-                           "postgres")
-        if self.database in per_database:
-            self.target_script(per_database[self.database], "postgres")
+        statements = (sql.drop_database_sql(self.database), sql.create_database_sql(self.database, owner, facts))
+        script = "%s;\n%s;\n%s" % (*statements, per_database.get(self.database, ""))
+        self.target_script(script, "postgres")
 
     def schema_path(self):
         return "/tmp/stateshift-%s-schema.dump" % self.database
@@ -454,7 +452,6 @@ class Migration:
             target.shell("pg_restore", ["--section=post-data", "-j", jobs, "--exit-on-error", self.schema_path()], self.database),
             target.shell("vacuumdb", ["--analyze-only", "-j", jobs, "-q"], self.database),
             target.shell("rm", ["-f", self.schema_path()], None))), "pg_restore --section=post-data, vacuumdb --analyze-only")
-        return len(sequences)
 
     # -- verification ----------------------------------------------------------------------------------
 
@@ -544,15 +541,14 @@ class Migration:
     def copy(self, transport, plan, snapshot, previous):
         self.target_script(sql.tune_sql(self.restore_settings()), "postgres")
         try:
-            per_database, roles = self.timed("globals", self.apply_globals, transport)
-            self.roles_summary = roles
-            self.timed("database", self.recreate_database, plan["source"], per_database)
+            per_database, self.roles_summary, roles = self.timed("globals", self.apply_globals, transport)
+            self.timed("database", self.recreate_database, plan["source"], per_database, roles)
             self.timed("schema", self.copy_schema, transport, snapshot)
             # the source's half of the verification reads the snapshot: it runs while the target is written
             source_side = Background(self.verify_source, snapshot).begin() if self.verification_level() != "none" else None
             last = self.timed("data", self.copy_tables, transport, plan["tables"], snapshot)
             self.emit(last)
-            self.sequences = self.timed("indexes, constraints, sequences, analyze", self.finish_schema, transport, snapshot)
+            self.timed("indexes, constraints, sequences, analyze", self.finish_schema, transport, snapshot)
         finally:
             self.target_script(sql.untune_sql(self.restore_settings(), previous), "postgres")
         return source_side

@@ -151,15 +151,17 @@ def test_markdown_of_a_failed_report_lists_mismatches_and_bad_rows():
     assert "- backup: `/var/backups/x.dump` (10 bytes, sha256 `ab`)" in text
 
 
-def test_verification_script_shape():
-    script = pg_verify.verification_script(["public.a", '"S".b'], "count", snapshot="00000003-0000001B-1")
+def test_side_script_shape():
+    script = pg_verify.side_script("count", snapshot="00000003-0000001B-1")
     lines = script.splitlines()
     assert lines[:2] == ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;", "SET TRANSACTION SNAPSHOT '00000003-0000001B-1';"]
     assert "SET TimeZone = 'UTC';" in lines
-    assert "FROM ONLY public.a;" in script and 'FROM ONLY "S".b;' in script
+    assert "\\gexec" in lines and "FROM ONLY %s" in script
     assert "hashtextextended" not in script
+    assert "pg_sequences" not in script
     assert lines[-1] == "COMMIT;"
-    assert "hashtextextended(t::text, 0)" in pg_verify.verification_script(["public.a"], "checksum")
+    assert "hashtextextended(t::text, 0)" in pg_verify.side_script("checksum")
+    assert "pg_sequences" in pg_verify.side_script("checksum", sequences=True)
 
 
 # --- the checksum SQL against a real server -----------------------------------------------------------
@@ -196,15 +198,18 @@ def checksum_database(local_postgres):
     local_postgres.psql("DROP DATABASE IF EXISTS verify_sample WITH (FORCE)")
 
 
-def checksums(server, tables):
-    script = pg_verify.verification_script(tables, "checksum")
-    return pg_verify.parse_side(run_script(server, script, "verify_sample"))
+def checksums(server, tables=None, prefix=""):
+    """The checksum side of the database, narrowed to ``tables`` when given."""
+    side = pg_verify.parse_side(run_script(server, prefix + pg_verify.side_script("checksum"), "verify_sample"))
+    if tables is not None:
+        side["tables"] = {name: side["tables"][name] for name in tables}
+    return side
 
 
 def test_real_checksum_is_independent_of_row_order_and_sensitive_to_one_byte(checksum_database):
     server = checksum_database
-    names = json.loads(run_script(server, pg_verify.table_names_sql(), "verify_sample").strip())
-    assert sorted(names) == ['public."Empty One"', "public.backward", "public.forward", "public.tampered"]
+    names = sorted(checksums(server)["tables"])
+    assert names == ['public."Empty One"', "public.backward", "public.forward", "public.tampered"]
 
     result = checksums(server, names)
     tables = result["tables"]
@@ -227,9 +232,8 @@ def test_real_checksum_is_independent_of_row_order_and_sensitive_to_one_byte(che
 
 def test_real_checksum_does_not_depend_on_the_session_time_zone(checksum_database):
     before = checksums(checksum_database, ["public.forward"])["tables"]["public.forward"]
-    script = "SET TimeZone = 'Asia/Kolkata';\n" + pg_verify.verification_script(["public.forward"], "checksum")
-    changed = run_script(checksum_database, script, "verify_sample")
-    assert pg_verify.parse_side(changed)["tables"]["public.forward"] == before
+    changed = checksums(checksum_database, ["public.forward"], prefix="SET TimeZone = 'Asia/Kolkata';\n")
+    assert changed["tables"]["public.forward"] == before
 
 
 def test_real_checksum_tells_null_from_empty_text(checksum_database):
@@ -250,7 +254,8 @@ def test_real_sequence_findings(checksum_database):
                 "INSERT INTO seq_ok DEFAULT VALUES; INSERT INTO seq_ok DEFAULT VALUES;"
                 "INSERT INTO seq_behind (id) VALUES (1), (2), (7)", database="verify_sample")
     try:
-        rows = json.loads(run_script(server, pg_verify.sequences_script(), "verify_sample").strip())
+        script = pg_verify.side_script("count", sequences=True)
+        rows = pg_verify.parse_side(run_script(server, script, "verify_sample"))["sequences"]
         findings = {f["sequence"]: f for f in pg_verify.sequence_findings(rows)}
         assert findings["public.seq_ok_id_seq"] == {"sequence": "public.seq_ok_id_seq", "column": "public.seq_ok.id",
                                                     "next_value": 3, "max_value": 2, "ok": True}
