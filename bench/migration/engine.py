@@ -1,4 +1,4 @@
-"""Run the migration engine (plugins/module_utils/pg_migration.py) once, as the pg_migrate module would,
+"""Run the migration engine (plugins/module_utils/migrate/engine.py) once, as the pg_migrate module would,
 and write its outcome as JSON: total and per-phase timings, transport, backup, verification, or the error.
 
 Called by bench/migration/run.sh under measure.py (which times it and samples its memory); needs
@@ -17,8 +17,8 @@ import tempfile
 import time
 import traceback
 
-from ansible_collections.stateshift.k3s.plugins.module_utils import migration_sides as sides
-from ansible_collections.stateshift.k3s.plugins.module_utils import pg_migration
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import engine as pg_migration
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import sides
 
 # The copy proper, comparable with pg_dump/pg_restore or pgcopydb. The other phases are preflight,
 # transport (Job start), backup and verify: the engine's extra safety work.

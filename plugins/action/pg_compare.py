@@ -7,9 +7,9 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migration_request import COMMON_SPEC, source_host_ssh
-from ansible_collections.stateshift.k3s.plugins.module_utils.migration_sides import SideError
-from ansible_collections.stateshift.k3s.plugins.module_utils.pg_migration import Migration, write_report
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.engine import Migration, write_report
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.request import COMMON_SPEC, source_host_ssh
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 
 display = Display()
 

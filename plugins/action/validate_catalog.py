@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import CatalogError, validate_catalog
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import CatalogError, validate_catalog
 
 
 class ActionModule(ActionBase):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.stateshift.k3s.plugins.module_utils import derived_values
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import derived as derived_values
 
 
 def _wrap(function, name):

@@ -159,7 +159,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stateshift.k3s.plugins.module_utils import onepassword, secret_sync
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import onepassword
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import sync as secret_sync
 
 
 def main():

@@ -110,7 +110,8 @@ previous_format:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stateshift.k3s.plugins.module_utils import k8s_exec_stdin, pg_password
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s import exec_stdin as k8s_exec_stdin
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg import password as pg_password
 
 
 def main():

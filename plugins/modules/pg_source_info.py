@@ -138,7 +138,8 @@ inventory:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stateshift.k3s.plugins.module_utils import docker_exec, pg_inventory
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg import inventory as pg_inventory
 
 
 def run_psql(module, database, sql):

@@ -94,7 +94,7 @@ import time
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.stateshift.k3s.plugins.module_utils.pod_exec import PodExecError, pod_exec
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_exec import PodExecError, pod_exec
 
 READY_SQL = (
     "SELECT json_build_object('server_version', current_setting('server_version'), "

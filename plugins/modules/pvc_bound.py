@@ -61,8 +61,8 @@ import copy
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s_readiness import diagnose, format_findings, pvc_bound
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s_wait import wait_for
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.readiness import diagnose, format_findings, pvc_bound
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.wait import wait_for
 
 
 def evaluate(pvc):

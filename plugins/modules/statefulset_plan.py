@@ -110,9 +110,9 @@ import copy
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s_wait import get_or_none
-from ansible_collections.stateshift.k3s.plugins.module_utils.quantity import is_quantity
-from ansible_collections.stateshift.k3s.plugins.module_utils.statefulset_plan import plan
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.statefulset_plan import plan
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.wait import get_or_none
 
 
 def main():

@@ -77,9 +77,9 @@ import copy
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s_diagnosis import statefulset_diagnosis
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s_readiness import format_findings, statefulset_rollout
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s_wait import wait_for
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.diagnosis import statefulset_diagnosis
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.readiness import format_findings, statefulset_rollout
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.wait import wait_for
 
 
 def evaluate(sts):

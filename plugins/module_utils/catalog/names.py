@@ -1,0 +1,61 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every Kubernetes object name the collection makes, made here and nowhere else.
+
+`object_names(workload)` is stored by the catalog under each workload's ``objects`` key, so roles,
+templates, modules and the migration engine read names instead of spelling them.
+"""
+
+from __future__ import annotations
+
+MANAGED_BY = "stateshift.k3s"
+
+
+def app_name(workload):
+    """The StatefulSet and client Service of a workload: ``<name>-<engine>``."""
+    return "%s-%s" % (workload["name"], workload["engine"])
+
+
+def default_secret(workload_name):
+    """The Secret the workload's credentials live in unless ``auth.secret`` says otherwise."""
+    return "%s-secrets" % workload_name
+
+
+def object_names(workload):
+    """The names of every object a workload owns, keyed by what the object is."""
+    app = app_name(workload)
+    return {
+        "app": app,
+        "statefulset": app,
+        "service": app,
+        "headless_service": "%s-hl" % app,
+        "primary_pod": pod_name(app, 0),
+        "container": workload["engine"],
+        "data_claim": "data-%s" % pod_name(app, 0),
+        "config_map": "%s-config" % app,
+        "init_config_map": "%s-init" % app,
+        "pdb": app,
+        "network_policy": app,
+        "backup_cronjob": "%s-backup" % app,
+        "backup_claim": "%s-backup" % app,
+        "backup_now_job_prefix": "%s-backup-now" % app,
+        "migration_marker": "%s-migration" % app,
+        "migration_job": "%s-migration" % app,
+        "migration_source_secret": "%s-migration-source" % app,
+    }
+
+
+def pod_name(statefulset, ordinal):
+    return "%s-%d" % (statefulset, ordinal)
+
+
+def selector(workload):
+    """The labels that select a workload's database pods."""
+    return {"app.kubernetes.io/name": workload["engine"], "app.kubernetes.io/instance": workload["name"]}
+
+
+def labels(workload, component=None):
+    """The labels on every object of a workload (``component`` for the backup's objects)."""
+    name = workload["engine"] if component is None else "%s-%s" % (workload["engine"], component)
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": workload["name"],
+            "app.kubernetes.io/managed-by": MANAGED_BY}

@@ -1,0 +1,94 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The in-cluster migration Job: a pod in the target's namespace, built from the target's image, that
+connects to the source database directly and to the target over the pod network.
+
+The pod only sleeps; the engine runs each step in it with ``kubectl exec`` so every step reports its
+own exit code, and the data goes source -> pod -> target. The source password reaches the pod through
+a Secret created here and deleted with the Job; the target password comes from the workload's Secret.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError, run_process, tail
+
+LABEL = "stateshift.io/migration"
+
+
+def names(app):
+    return {"job": "%s-migration" % app, "secret": "%s-migration-source" % app}
+
+
+def manifests(app, image, source_password, target_secret, target_password_key, deadline_seconds, uid=999):
+    """The Secret and Job, as one kubectl apply list. Holds the source password: send on stdin only."""
+    labels = {LABEL: app, "app.kubernetes.io/managed-by": "stateshift", "app.kubernetes.io/component": "migration"}
+    name = names(app)
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+              "metadata": {"name": name["secret"], "labels": labels},
+              "stringData": {"password": source_password or ""}}
+    env = [
+        {"name": "SRC_PASSWORD", "valueFrom": {"secretKeyRef": {"name": name["secret"], "key": "password"}}},
+        {"name": "TGT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": target_secret, "key": target_password_key}}},
+        {"name": "PGCONNECT_TIMEOUT", "value": "10"},
+    ]
+    job = {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name["job"], "labels": labels},
+        "spec": {
+            "backoffLimit": 0, "activeDeadlineSeconds": int(deadline_seconds), "ttlSecondsAfterFinished": 600,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never", "enableServiceLinks": False, "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": 5,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": "worker", "image": image, "imagePullPolicy": "IfNotPresent",
+                        "command": ["sleep", str(int(deadline_seconds))], "env": env,
+                        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                },
+            },
+        },
+    }
+    return {"apiVersion": "v1", "kind": "List", "items": [secret, job]}
+
+
+def kubectl_run(kubectl, args, stdin=None, timeout=180):
+    completed = run_process(kubectl(*args), stdin or b"", timeout=timeout)
+    if completed.returncode != 0:
+        raise SideError("kubectl %s failed: %s" % (args[0], tail(completed.stderr.decode("utf-8", "replace"))))
+    return completed.stdout.decode("utf-8", "replace")
+
+
+def remove(kubectl, app, wait=True):
+    """Delete the Job, its pod and the Secret (also the leftovers of an interrupted run)."""
+    kubectl_run(kubectl, ["delete", "job,secret,pod", "-l", "%s=%s" % (LABEL, app), "--ignore-not-found",
+                          "--wait=%s" % ("true" if wait else "false"), "--timeout=60s"])
+
+
+def start(kubectl, app, manifest, timeout=180):
+    """Create the Job and return its pod's name once the pod is Ready."""
+    remove(kubectl, app)
+    kubectl_run(kubectl, ["apply", "-f", "-"], stdin=json.dumps(manifest).encode())
+    selector = "%s=%s" % (LABEL, app)
+    deadline = time.monotonic() + timeout
+    while not kubectl_run(kubectl, ["get", "pods", "-l", selector, "-o", "name"]).strip():
+        if time.monotonic() > deadline:
+            raise SideError("the migration Job created no pod in %ds: kubectl describe job -n %s %s"
+                            % (timeout, kubectl.namespace, names(app)["job"]))
+        time.sleep(0.5)
+    try:
+        kubectl_run(kubectl, ["wait", "--for=condition=Ready", "pod", "-l", selector, "--timeout=%ds" % timeout],
+                    timeout=timeout + 30)
+    except SideError as exc:
+        status = kubectl_run(kubectl, ["get", "pods", "-l", selector, "-o", "wide"])
+        raise SideError("the migration Job's pod did not become Ready in %ds: %s\n%s" % (timeout, exc, status)) from None
+    return kubectl_run(kubectl, ["get", "pods", "-l", selector, "-o", "jsonpath={.items[0].metadata.name}"]).strip()

@@ -1,0 +1,86 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Make a PostgreSQL role's password match a value, without the plaintext leaving the controller.
+
+The server gets a SCRAM-SHA-256 verifier (``ALTER ROLE ... PASSWORD 'SCRAM-SHA-256$...'``), sent in
+a psql script on stdin - never in argv, never in an environment variable of the pod. The stored
+verifier is read first; when it already matches the password nothing changes (idempotent).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import derived as derived_values
+
+MARK = "stateshift-rolpassword:"
+
+
+def quote_ident(name):
+    return '"%s"' % name.replace('"', '""')
+
+
+def quote_literal(text):
+    if "\\" in text or "\x00" in text:
+        raise ValueError("refusing a literal with a backslash or NUL byte")
+    return "'%s'" % text.replace("'", "''")
+
+
+def psql_argv(user="postgres", database="postgres", host=None, port=None, psql="psql"):
+    """psql reading a script on stdin; quiet, unaligned, tuples only, stop at the first error."""
+    argv = [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database]
+    if host:
+        argv += ["-h", host]
+    if port:
+        argv += ["-p", str(port)]
+    return [*argv, "-f", "-"]
+
+
+def read_script(role):
+    """Prints MARK + exists flag + stored password (verifier) of ``role``; ends with \\q (no EOF needed over exec)."""
+    return ("SELECT '%s' || CASE WHEN count(*) = 0 THEN 'missing' ELSE 'present:' || coalesce(max(rolpassword), '') END "
+            "FROM pg_authid WHERE rolname = %s;\n\\q\n" % (MARK, quote_literal(role)))
+
+
+def alter_script(role, verifier):
+    return ("ALTER ROLE %s PASSWORD %s;\nSELECT '%sdone';\n\\q\n" % (quote_ident(role), quote_literal(verifier), MARK))
+
+
+def parse_read(output):
+    """(exists, stored verifier or '') from read_script's output."""
+    for line in output.splitlines():
+        if line.startswith(MARK):
+            rest = line[len(MARK):]
+            if rest == "missing":
+                return False, ""
+            if rest.startswith("present:"):
+                return True, rest[len("present:"):]
+    raise ValueError("psql printed no result line (is this a PostgreSQL server, and is the user a superuser?)")
+
+
+def ensure(execute, role, password, check_mode=False, iterations=derived_values.SCRAM_DEFAULT_ITERATIONS):
+    """``execute(script) -> (rc, stdout, stderr)`` runs psql with the script on stdin.
+
+    Returns ``{"changed": bool, "exists": bool, "previous_format": "scram-sha-256"|"md5"|"none"|"other"}``.
+    Raises ValueError (role missing, psql error) with a message that holds no secret.
+    """
+    rc, out, err = execute(read_script(role))
+    if rc != 0:
+        raise ValueError("reading the password of role %r failed (rc=%d): %s" % (role, rc, (err or out).strip()[-500:]))
+    exists, stored = parse_read(out)
+    if not exists:
+        raise ValueError("role %r does not exist in the database: create it first (the databases phase does) "
+                         "or fix 'role' on the key" % role)
+    if stored.startswith("SCRAM-SHA-256$"):
+        previous = "scram-sha-256"
+    elif stored.startswith("md5"):
+        previous = "md5"
+    else:
+        previous = "none" if not stored else "other"
+    if previous == "scram-sha-256" and derived_values.pg_scram_sha256_matches(password, stored):
+        return {"changed": False, "exists": True, "previous_format": previous}
+    if not check_mode:
+        verifier = derived_values.pg_scram_sha256(password, iterations=iterations)
+        rc, out, err = execute(alter_script(role, verifier))
+        if rc != 0 or MARK + "done" not in out:
+            detail = (err or "").replace(verifier, "********").strip()[-500:]
+            raise ValueError("ALTER ROLE %s failed (rc=%d): %s" % (quote_ident(role), rc, detail))
+    return {"changed": True, "exists": True, "previous_format": previous}

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import CatalogError, validate_catalog
+
+VALID = {
+    "name": "invoicetron",
+    "namespace": "invoicetron",
+    "pod_security": "baseline",
+    "engine": "postgresql",
+    "version": "18",
+    "storage": {"class": "longhorn", "size": "10Gi"},
+    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+    "databases": ["invoicetron", {"name": "reports", "owner": "invoicetron"}],
+    "source": {"host": "ubuntu-vm", "container": "invoicetron-db", "database": "invoicetron"},
+    "migration": {"mode": "offline", "jobs": 2, "verify": "checksum"},
+    "backup": {"schedule": "0 8 * * *", "retention_days": 30},
+    "clients": [{"kind": "Deployment", "name": "invoicetron"}],
+    "retire": {"soak_days": 7},
+}
+
+
+def workload(**changes):
+    result = copy.deepcopy(VALID)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
+
+
+def errors_of(workloads):
+    with pytest.raises(CatalogError) as caught:
+        validate_catalog(workloads)
+    return caught.value.errors
+
+
+def test_a_valid_catalog_comes_back_with_defaults_filled_in():
+    minimal = {"name": "wiki", "engine": "postgresql", "storage": {"size": "5Gi"}}
+    catalog = validate_catalog([VALID, minimal])
+    wiki = catalog[1]
+    assert wiki["namespace"] == "wiki"
+    assert wiki["image"] == "postgres:18-alpine"
+    assert wiki["replicas"] == 1
+    assert wiki["pod_security"] == "baseline"
+    assert wiki["storage"] == {"class": None, "size": "5Gi"}
+    assert wiki["migration"]["mode"] == "offline"
+    assert catalog[0]["databases"] == [{"name": "invoicetron"}, {"name": "reports", "owner": "invoicetron"}]
+    assert catalog[0]["clients"][0]["namespace"] == "invoicetron"
+
+
+def test_the_input_is_not_modified():
+    original = copy.deepcopy(VALID)
+    validate_catalog([VALID])
+    assert original == VALID
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"name": "Invoice_Tron"}, "workload 'Invoice_Tron' (stateshift_workloads[0]): name = 'Invoice_Tron': is not a DNS-1123 label"),
+        ({"namespace": "x" * 64}, "namespace = '" + "x" * 64 + "': is not a DNS-1123 label"),
+        ({"engine": "mysql"}, "engine = 'mysql': is not one of postgresql, mongodb, rabbitmq"),
+        ({"engine": None}, "engine: is required"),
+        ({"storage": {"size": "10GB"}}, "storage.size = '10GB': is not a Kubernetes quantity; write it like 10Gi"),
+        ({"storage": {"size": "10"}}, "storage.size = '10': is smaller than 1Mi"),
+        ({"storage": None}, "storage: is required"),
+        ({"storge": {"size": "1Gi"}}, "storge: unknown field; did you mean 'storage'?"),
+        ({"resources": {"requests": {"cpu": "two"}}}, "resources.requests.cpu = 'two': is not a Kubernetes quantity"),
+        ({"resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}},
+         "resources.requests.memory = '2Gi': is above its limit 1Gi"),
+        ({"pod_security": "strict"}, "pod_security = 'strict': is not one of privileged, baseline, restricted"),
+        ({"replicas": 3}, "replicas = 3: a PostgreSQL StatefulSet without a high-availability manager"),
+        ({"replicas": 0}, "replicas = 0: must be a whole number 1 or more"),
+        ({"databases": ["Invoices"]}, "databases[0].name = 'Invoices': is not a valid PostgreSQL identifier"),
+        ({"databases": ["a", "a"]}, "databases[1].name = 'a': is listed twice"),
+        ({"source": {"host": "vm"}}, "source.container: is required"),
+        ({"migration": {"mode": "live"}}, "migration.mode = 'live': is not one of offline, online"),
+        ({"migration": {"jobs": 0}}, "migration.jobs = 0: must be a whole number from 1 to 64"),
+        ({"backup": {"schedule": "daily at 8"}}, "backup.schedule = 'daily at 8': is not a cron schedule"),
+        ({"backup": {"s3": {"bucket": "b"}}}, "backup.s3: unknown field; allowed: schedule, retention_days"),
+        ({"clients": [{"kind": "Pod", "name": "x"}]}, "clients[0].kind = 'Pod': is not one of Deployment, StatefulSet, DaemonSet"),
+        ({"auth": {"secret": "db", "password_key": "pw"}, "secrets": {"db": {"other": {"generate": "hex32"}}}},
+         "auth.password_key = 'pw': refers to Secret key db/pw that is not declared under secrets"),
+        ({"roles": [{"name": "app", "password_key": "app-pw"}],
+          "secrets": {"invoicetron-secrets": {"postgres-password": {"generate": "hex32"}}}},
+         "roles[0].password_key = 'app-pw': refers to Secret key invoicetron-secrets/app-pw that is not declared"),
+    ],
+)
+def test_each_problem_names_the_workload_field_value_and_fix(changes, expected):
+    errors = errors_of([workload(**changes)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_every_problem_is_reported_at_once():
+    errors = errors_of([workload(engine="mysql", storage={"size": "big"}), workload(name="Bad Name")])
+    assert len(errors) >= 3
+    assert any("stateshift_workloads[1]" in error for error in errors)
+
+
+def test_two_workloads_cannot_claim_the_same_namespace_and_name():
+    errors = errors_of([VALID, workload(source=None)])
+    assert "namespace/name invoicetron/invoicetron is already used by stateshift_workloads[0]" in errors[0]
+
+
+def test_the_catalog_must_be_a_list():
+    assert "must be a list of workloads" in errors_of({"name": "x"})[0]
+
+
+def test_non_postgresql_engines_refuse_databases():
+    errors = errors_of([workload(engine="mongodb")])
+    assert any("databases" in e and "only used by the postgresql engine" in e for e in errors)
+
+
+def test_secret_keys_are_not_required_when_the_catalog_declares_no_secrets():
+    validate_catalog([workload(roles=[{"name": "app", "password_key": "app-pw"}])])
