@@ -30,13 +30,15 @@ PR_SET_CHILD_SUBREAPER = 36
 INTERVAL = 0.1
 FOREIGN_JOBS = {"pytest", "ansible-test", "ansible-playbook", "molecule", "pgbench"}
 BASELINES = ("runbook", "pg_dump_fd", "pgcopydb")
-OURS = ("ours_job", "ours_stream")
+OURS = ("ours_job", "ours_stream", "before_job", "before_stream")
 METHOD_LABELS = {
     "runbook": "runbook (pg_dump > file, scp, kubectl cp, psql -f)",
     "pg_dump_fd": "pg_dump -Fd -j2 + pg_restore -j2 (controller)",
     "pgcopydb": "pgcopydb clone --table-jobs 2 --index-jobs 2",
     "ours_job": "ours, transport job (in-cluster)",
     "ours_stream": "ours, transport stream (via controller)",
+    "before_job": "ours at BENCH_MIGRATION_BEFORE, transport job",
+    "before_stream": "ours at BENCH_MIGRATION_BEFORE, transport stream",
 }
 MEMORY_TARGET_MB = 200
 GOAL_RUNBOOK_RATIO = 5.0

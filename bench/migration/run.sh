@@ -6,6 +6,8 @@
 #   pgcopydb     pgcopydb clone --table-jobs 2 --index-jobs 2, same endpoints, fresh --dir each run
 #   ours_job     our engine (pg_migration.Migration), transport job, jobs 2, backup on, verify checksum
 #   ours_stream  the same with transport stream (the data passes through the controller)
+#   before_job, before_stream   the same two, with the engine of an earlier revision: set BENCH_MIGRATION_BEFORE to
+#                a git revision (a worktree of it is made in the work directory), to compare before/after in one run
 # Every measurement runs BENCH_MIGRATION_ROUNDS times (default 2, the order reversed in even rounds); the table shows
 # medians. Each run is timed and the RSS of its whole process tree on the controller sampled every 100 ms
 # (measure.py). Results: bench/results/migration-<date>.json and .txt (the table, also on stdout).
@@ -90,8 +92,13 @@ method() {
         --source "postgres://$DB_USER@$SOURCE_IP:5432/$db" \
         --target "postgres://$DB_USER@$TARGET_IP:5432/$SCRATCH_DB" >"$RUNDIR/pgcopydb.log" 2>&1
       ;;
-    ours_job | ours_stream)
-      exec python3 "$HERE/engine.py" --database "$db" --transport "${method#ours_}" --jobs 2 --verify checksum \
+    ours_job | ours_stream | before_job | before_stream)
+      local engine=$HERE/engine.py
+      if [[ $method == before_* ]]; then
+        engine=$WORK/before/bench/migration/engine.py
+        export PYTHONPATH=$WORK/before-collections
+      fi
+      exec python3 "$engine" --database "$db" --transport "${method#*_}" --jobs 2 --verify checksum \
         --out "$RUNDIR/engine.json" --log "$RUNDIR/engine.log" --report-dir "$RUNDIR/reports" \
         --workload "$WORKLOAD" --namespace "$NS" --target-user "$DB_USER" --target-secret "$SECRET" \
         --target-password-key "$SECRET_KEY" --target-image "$TARGET_IMAGE" --kubeconfig "$KUBECONFIG" \
@@ -110,7 +117,14 @@ if [ "${1:-}" = _method ]; then
 fi
 
 # --- setup ---
-command -v pgcopydb >/dev/null || die "pgcopydb is not installed: apt-get install -y pgcopydb (Debian bookworm: 0.10)"
+# pgcopydb 0.10 is Debian's; installed here, not by make setup, because only this benchmark uses it
+if [[ " ${METHODS[*]} " == *" pgcopydb "* ]] && ! command -v pgcopydb >/dev/null 2>&1; then
+  log "installing Debian's pgcopydb"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgcopydb >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgcopydb >/dev/null; } \
+    || die "could not install pgcopydb from Debian's packages"
+fi
+
 command -v pg_restore >/dev/null || die "the PostgreSQL client tools are missing: apt-get install -y postgresql-client-15"
 docker inspect "$SOURCE_CONTAINER" >/dev/null 2>&1 || die "no container $SOURCE_CONTAINER: bring the lab up (tests/lab/lab up && bash scripts/demo.sh)"
 kubectl -n "$NS" get pod "$POD" >/dev/null || die "no target pod $NS/$POD: bring the lab up (tests/lab/lab up && bash scripts/demo.sh)"
@@ -125,6 +139,7 @@ export WORK
 cleanup() {
   local rc=$?
   target_sql "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  [ ! -d "$WORK/before" ] || git worktree remove --force "$WORK/before" >/dev/null 2>&1 || true
   for db in "${DATASETS[@]}"; do
     legacy rm -f "/tmp/$db.sql" >/dev/null 2>&1 || true
     pod rm -f "/tmp/$db.sql" >/dev/null 2>&1 || true
@@ -145,6 +160,13 @@ export SOURCE_IP TARGET_IP TARGET_IMAGE
     "$TARGET_IP" "$DB_USER" "$(<"$WORK/target.pw")" >"$WORK/pgpass"
 )
 mkdir -p "$WORK/records" "$WORK/runs" "$WORK/fingerprints" bench/results
+if [[ " ${METHODS[*]} " == *" before_"* ]]; then
+  [ -n "${BENCH_MIGRATION_BEFORE:-}" ] || die "the before_* methods need BENCH_MIGRATION_BEFORE=<git revision>"
+  git worktree add --detach "$WORK/before" "$BENCH_MIGRATION_BEFORE" >/dev/null
+  mkdir -p "$WORK/before-collections/ansible_collections/stateshift"
+  ln -s "$WORK/before" "$WORK/before-collections/ansible_collections/stateshift/k3s"
+  echo "settings.before_revision=\"$(git rev-parse --short "$BENCH_MIGRATION_BEFORE")\"" >>"$WORK/meta"
+fi
 META="$WORK/meta"
 {
   echo "settings.rounds=$ROUNDS"
@@ -208,7 +230,7 @@ run_one() {
   rundir="$WORK/runs/$db-$method-$round" record="$WORK/records/$db-$method-$round.json"
   mkdir -p "$rundir"
   case "$method" in
-    ours_*)
+    ours_* | before_*)
       target_db=$db
       target_sql "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
       forget_marker "$db"
@@ -246,7 +268,7 @@ run_one() {
       pod rm -f "/tmp/$db.sql" </dev/null
       target_sql "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)"
       ;;
-    ours_*)
+    ours_* | before_*)
       backup=$(jq -r '.backup.path // empty' "$rundir/engine.json" 2>/dev/null || true)
       [ -z "$backup" ] || echo "$backup" >>"$WORK/backups"
       ;;
@@ -254,14 +276,6 @@ run_one() {
   esac
   rm -rf "${rundir:?}/dump" "${rundir:?}/$db.sql" "${rundir:?}/pgcopydb"
 }
-
-# pgcopydb 0.10 is Debian's; installed here, not by make setup, because only this benchmark uses it
-if [[ " ${METHODS[*]} " == *" pgcopydb "* ]] && ! command -v pgcopydb >/dev/null 2>&1; then
-  log "installing Debian's pgcopydb"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgcopydb >/dev/null \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgcopydb >/dev/null; } \
-    || die "could not install pgcopydb from Debian's packages"
-fi
 
 started=$SECONDS
 for round in $(seq 1 "$ROUNDS"); do
