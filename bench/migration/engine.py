@@ -1,4 +1,4 @@
-"""Run the migration engine (plugins/module_utils/migrate/engine.py) once, as the pg_migrate module would,
+"""Run the migration runbook (plugins/module_utils/migrate/run.py) once, as the pg_migrate action would,
 and write its outcome as JSON: total and per-phase timings, transport, backup, verification, or the error.
 
 Called by bench/migration/run.sh under measure.py (which times it and samples its memory); needs
@@ -16,13 +16,20 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import engine as pg_migration
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import sides
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import DockerOverSsh, SshTarget
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import RunState
 
 # The copy proper, comparable with pg_dump/pg_restore or pgcopydb. The other phases are preflight,
 # transport (Job start), backup and verify: the engine's extra safety work.
-COPY_PHASES = ("globals", "database", "schema", "data", "indexes, constraints, sequences, analyze")
+COPY_PHASES = ("globals", "database", "schema", "data", "sequences", "indexes, constraints, analyze")
 
 
 def parse_args(argv):
@@ -52,20 +59,24 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def migration_context(args):
+    """The context pg_migrate would build: the workload through the catalog's validation, the module's defaults."""
+    workload = {"name": args.workload, "namespace": args.namespace, "engine": "postgresql", "image": args.target_image,
+                "storage": {"size": "1Gi"}, "auth": {"user": args.target_user, "secret": args.target_secret,
+                                                     "password_key": args.target_password_key},
+                "source": {"host": "legacy-vm", "container": args.container, "database": args.database, "user": args.source_user},
+                "migration": {"jobs": args.jobs, "verify": args.verify, "transport": args.transport, "backup_dir": args.backup_dir}}
+    options = context.RunOptions(check_mode=False, force=False, report_dir=args.report_dir, progress_interval=5.0, timeout=86400,
+                                 restore_settings=None, kubectl_bin="kubectl",
+                                 connection=types.MappingProxyType({"kubeconfig": args.kubeconfig} if args.kubeconfig else {}))
+    return context.build(validate_catalog([workload]), args.workload, options)
+
+
 def main(argv):
     args = parse_args(argv)
     control_dir = tempfile.mkdtemp(prefix="bench-ssh-")
-    ssh = sides.SshTarget(args.ssh_host, args.ssh_port, args.ssh_user, args.ssh_key, args.ssh_args,
-                          control_dir=control_dir, name="legacy-vm")
-    req = {
-        "workload": args.workload, "namespace": args.namespace, "database": args.database,
-        "source": {"container": args.container, "user": args.source_user},
-        "target_user": args.target_user, "target_secret": args.target_secret,
-        "target_password_key": args.target_password_key, "target_image": args.target_image,
-        "jobs": args.jobs, "verify": args.verify, "transport": args.transport, "kubeconfig": args.kubeconfig,
-        "report_dir": args.report_dir, "backup": {"enabled": True, "dir": args.backup_dir},
-        "force": False, "progress_interval": 5,
-    }
+    ssh = SshTarget(args.ssh_host, args.ssh_port, args.ssh_user, args.ssh_key, args.ssh_args, control_dir=control_dir, name="legacy-vm")
+    ctx = migration_context(args)
     outcome = {"database": args.database, "transport_asked": args.transport, "jobs": args.jobs, "verify": args.verify}
     started = time.monotonic()
     rc = 0
@@ -74,16 +85,18 @@ def main(argv):
             log.write("%.2f %s\n" % (time.monotonic() - started, line))
             log.flush()
 
-        migration = pg_migration.Migration(req, emit=emit, ssh=ssh)
+        run = RunState(ctx, emit)
+        source = DockerOverSsh(ssh, args.container, args.source_user)
         try:
-            result = migration.run()
+            with Kubectl(ctx.namespace, dict(ctx.options.connection), ctx.options.kubectl_bin) as cluster:
+                result = runbook.migrate(PostgresEngine(ctx, source, cluster), run=run)
             report = result["report"]
             outcome.update(ok=not result["failed"], msg=result["msg"], transport=result["transport"],
                            backup=result["backup"], verified=report["ok"], mismatches=report["mismatches"],
                            engine_duration_s=report["duration_seconds"], summary=result["summary"])
             if result["failed"]:
                 rc = 1
-        except pg_migration.MigrationError as exc:
+        except MigrationError as exc:
             outcome.update(ok=False, error=str(exc), error_phase=exc.phase)
             rc = 1
         except Exception as exc:  # a benchmark records every failure and goes on
@@ -91,8 +104,8 @@ def main(argv):
                            traceback=traceback.format_exc())
             rc = 2
         finally:
-            outcome["timings"] = dict(migration.timings)
-            outcome["copy_s"] = round(sum(migration.timings.get(p, 0.0) for p in COPY_PHASES), 2)
+            outcome["timings"] = dict(run.timings)
+            outcome["copy_s"] = round(sum(run.timings.get(p, 0.0) for p in COPY_PHASES), 2)
             outcome["wall_in_process_s"] = round(time.monotonic() - started, 2)
             # The SSH master (ControlPersist) would outlive us for 60 s: end it, so the measured process tree ends too.
             base = ssh.argv()

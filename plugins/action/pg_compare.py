@@ -1,15 +1,17 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Compare a source database with the target's copy, read-only (see plugins/modules/pg_compare.py)."""
+"""Compare a catalog workload's source database with the target's copy, read-only (see plugins/modules/pg_compare.py)."""
 
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.engine import Migration, write_report
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.request import COMMON_SPEC, source_host_ssh
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_options
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, run
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
+from ansible_collections.stateshift.k3s.plugins.plugin_utils.docspec import argument_spec
 
 display = Display()
 
@@ -19,25 +21,20 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=COMMON_SPEC)
-        host = task_vars.get("inventory_hostname", "localhost") if task_vars else "localhost"
+        task_vars = task_vars or {}
+        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("pg_compare"))
+        host = task_vars.get("inventory_hostname", "localhost")
+        options = context.run_options(args, True, connection_options(args))
         try:
-            with source_host_ssh(args, self._connection, host) as ssh:
-                comparison = Migration(args, ssh=ssh)
-                report = comparison.verify()
-        except SideError as exc:
+            ctx = context.build(context.catalog_fact(task_vars), args["workload"], options, args["database"], tuple(run.ENGINES))
+            # a comparison always reads rows: count when the catalog verifies by count, else checksum
+            level = "count" if ctx.verify == "count" else "checksum"
+            with run.opened_engine(ctx, self._connection, host) as engine:
+                outcome = run.compare(engine, level)
+        except (context.CatalogLookupError, MigrationError, SideError) as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result
-        report.update(workload=args["workload"], database=args["database"], source=comparison.source.label,
-                      target=comparison.target.label)
-        files = write_report(report, args.get("report_dir"), "%s-%s-compare" % (args["workload"], args["database"]))
-        label = "%s/%s" % (args["workload"], args["database"])
-        if report["ok"]:
-            msg = "%s: %d tables, %s rows: source and target match (%s)" % (
-                label, report["totals"]["tables"], report["totals"]["rows_source"], report["level"])
-        else:
-            msg = "%s: %d mismatch(es): %s" % (label, len(report["mismatches"]), "; ".join(report["mismatches"][:5]))
-        result.update(changed=False, failed=not report["ok"], msg=msg, report=report, report_files=files)
-        if report["ok"]:
-            display.display("[%s] %s" % (host, msg))
+        result.update(outcome)
+        if not outcome["failed"]:
+            display.display("[%s] %s" % (host, outcome["msg"]))
         return result

@@ -1,15 +1,18 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run the migration engine on the controller, printing progress as it goes (see plugins/modules/pg_migrate.py)."""
+"""Run the migration runbook on the controller for one catalog workload, printing progress as it goes
+(see plugins/modules/pg_migrate.py)."""
 
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.engine import Migration, MigrationError
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.request import MIGRATE_SPEC, source_host_ssh
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_options
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, run
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
+from ansible_collections.stateshift.k3s.plugins.plugin_utils.docspec import argument_spec
 
 display = Display()
 
@@ -19,15 +22,19 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=MIGRATE_SPEC)
-        host = task_vars.get("inventory_hostname", "localhost") if task_vars else "localhost"
+        task_vars = task_vars or {}
+        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("pg_migrate"))
+        host = task_vars.get("inventory_hostname", "localhost")
+        options = context.run_options(args, self._task.check_mode, connection_options(args))
         try:
-            with source_host_ssh(args, self._connection, host) as ssh:
-                migration = Migration(args, emit=lambda line: display.display("[%s] %s" % (host, line)), ssh=ssh)
-                outcome = migration.run(check_mode=self._task.check_mode)
+            ctx = context.build(context.catalog_fact(task_vars), args["workload"], options, args["database"], tuple(run.ENGINES))
+            with run.opened_engine(ctx, self._connection, host) as engine:
+                outcome = run.migrate(engine, emit=lambda line: display.display("[%s] %s" % (host, line)))
+        except context.CatalogLookupError as exc:
+            result.update(failed=True, changed=False, msg=str(exc), phase="catalog", source_changed=False)
+            return result
         except (MigrationError, SideError) as exc:
-            result.update(failed=True, changed=False, msg=str(exc), phase=getattr(exc, "phase", "copy"),
-                          source_changed=False)
+            result.update(failed=True, changed=False, msg=str(exc), phase=getattr(exc, "phase", "copy"), source_changed=False)
             return result
         result.update(outcome)
         if not result.get("failed"):

@@ -7,18 +7,18 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import CatalogError, validate_catalog
+from ansible_collections.stateshift.k3s.plugins.plugin_utils.docspec import argument_spec
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("workloads", "fact_name"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        args = self._task.args
-        if "workloads" in args:
+        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("validate_catalog"))
+        if args["workloads"] is not None:
             workloads = args["workloads"]
         elif "stateshift_workloads" in task_vars:
             workloads = self._templar.template(task_vars["stateshift_workloads"])
@@ -31,7 +31,7 @@ class ActionModule(ActionBase):
         except CatalogError as exc:
             result.update(failed=True, msg=str(exc), errors=exc.errors)
             return result
-        fact_name = args.get("fact_name", "stateshift_catalog")
+        fact_name = args["fact_name"]
         result.update(changed=False, catalog=catalog, ansible_facts={fact_name: catalog},
                       msg="%d workload(s) valid: %s" % (len(catalog), ", ".join(w["name"] for w in catalog)))
         return result

@@ -8,8 +8,6 @@ class ModuleDocFragment:
     # Our Kubernetes modules that only read and wait.
     DOCUMENTATION = r"""
 options: {}
-requirements:
-  - kubernetes >= 24.2.0
 attributes:
   check_mode:
     description: Reads only; runs the same in check mode.

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The actions that reach the cluster with kubectl from the controller (pg_migrate, pg_compare).
+    # Plugins that run kubectl from the controller (pg_migrate, pg_compare). How they reach the cluster is
+    # stateshift.k3s.k8s_connection; this is only the program.
     DOCUMENTATION = r"""
 options:
-  kubeconfig:
-    description: Path of the kubeconfig; the default is kubectl's.
-    type: path
-  context:
-    description: Context of the kubeconfig.
-    type: str
   kubectl_bin:
     description: The kubectl command.
     type: str

@@ -20,54 +20,19 @@ description:
 author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:
+  - stateshift.k3s.k8s_connection
   - stateshift.k3s.kubectl
 options:
   workload:
-    description: The workload's name; the target is the pod C(<workload>-postgresql-0).
-    type: str
-    required: true
-  namespace:
-    description: The workload's namespace.
+    description:
+      - The name of a PostgreSQL workload of the validated catalog (the fact C(stateshift_catalog) that
+        M(stateshift.k3s.validate_catalog) sets); its source and target are compared.
+      - Compares by row counts when the workload's C(migration.verify) is C(count), else by checksums.
     type: str
     required: true
   database:
-    description: The database to compare (same name on both sides).
+    description: The database to compare (same name on both sides); defaults to the workload's C(source.database).
     type: str
-    required: true
-  source:
-    description: Where the source database is; see M(stateshift.k3s.pg_migrate).
-    type: dict
-    required: true
-    suboptions:
-      container:
-        description: The source container on the task's host.
-        type: str
-      user:
-        description: The role to read with.
-        type: str
-        default: postgres
-      password:
-        description: Password for a DSN source.
-        type: str
-      dsn:
-        description: A libpq connection string used from the controller.
-        type: str
-      address:
-        description: Ignored here (accepted so the same source mapping can be passed).
-        type: str
-      docker_bin:
-        description: The docker command on the source host.
-        type: str
-        default: docker
-  target_user:
-    description: The target's superuser.
-    type: str
-    required: true
-  verify:
-    description: C(checksum) or C(count).
-    type: str
-    default: checksum
-    choices: [checksum, count]
   report_dir:
     description: Directory on the controller for the report files.
     type: path
@@ -81,13 +46,12 @@ attributes:
 """
 
 EXAMPLES = r"""
+- name: Validate the workload catalog
+  stateshift.k3s.validate_catalog:
+
 - name: Prove the copy matches
   stateshift.k3s.pg_compare:
     workload: invoicetron
-    namespace: invoicetron
-    database: invoicetron
-    source: {container: invoicetron-db, user: invoicetron}
-    target_user: invoicetron
 """
 
 RETURN = r"""

@@ -14,13 +14,13 @@ description:
     that host with the host's own SSH settings and runs C(docker exec -i) there (never C(-t), so dumps stay binary-safe).
   - "Before any write: the source answers and has C(pg_dump), the database exists, the target pod answers, the
     target is not older than the source, the target database is empty (or was left by an interrupted run of this
-    module, or O(force=true)), and the backup fits on the source host's disk."
+    module, or C(migration.force) or O(force) is set), and the backup fits on the source host's disk."
   - Takes an exported snapshot on the source; the backup (C(pg_dump -Fc), sha256 recorded), the copy and the
     verification all read that snapshot, so they agree even while the source keeps taking writes. The source is
     never written to.
-  - "Copies filtered globals (roles; no SUPERUSER, REPLICATION or BYPASSRLS unless O(keep_privileged_roles=true);
+  - "Copies filtered globals (roles; no SUPERUSER, REPLICATION or BYPASSRLS unless C(migration.keep_privileged_roles);
     roles the target has are left alone), creates the database afresh, restores the schema without indexes, copies
-    the tables O(jobs) at a time (each table C(TRUNCATE) + C(COPY FREEZE) in one transaction, committed only when the
+    the tables C(migration.jobs) at a time (each table C(TRUNCATE) + C(COPY FREEZE) in one transaction, committed only when the
     source side ended cleanly), sets the sequences, builds indexes and constraints in parallel, runs ANALYZE.
     Restore-friendly settings are applied with C(ALTER SYSTEM) for the copy and put back afterwards."
   - "Transports: C(job) runs the copy in a Job in the target namespace that connects to the source directly, so the
@@ -28,6 +28,7 @@ description:
     docker exec to kubectl exec) in 1 MiB chunks. C(auto) tries C(job) first: it starts the Job and picks the first
     source address its pod can log in to, otherwise falls back to C(stream)."
   - Prints progress (tables, bytes, rate, ETA) every O(progress_interval) seconds while tables are copied.
+  - "Errors that a catalog field can fix name it: C(workload 'x' (stateshift_workloads[i]): field = value: problem; fix)."
   - Records its state in the ConfigMap C(<workload>-postgresql-migration). A re-run after any interruption redoes
     the copy from scratch (the target is then known to be this module's); a re-run after a verified copy only
     re-verifies and reports C(changed=false).
@@ -39,99 +40,29 @@ description:
 author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:
+  - stateshift.k3s.k8s_connection
   - stateshift.k3s.kubectl
 requirements:
-  - kubectl and ssh on the controller; for O(source.dsn), the PostgreSQL client programs on the controller.
+  - kubectl and ssh on the controller; for a C(source.dsn), the PostgreSQL client programs on the controller.
 options:
   workload:
-    description: The workload's name; the target is the pod C(<workload>-postgresql-0).
-    type: str
-    required: true
-  namespace:
-    description: The workload's namespace.
+    description:
+      - The name of a PostgreSQL workload of the validated catalog (the fact C(stateshift_catalog) that
+        M(stateshift.k3s.validate_catalog) sets; run it earlier in the play).
+      - "Everything else comes from that workload: C(namespace), C(image), C(auth), C(source.{container,user,password,dsn,address}),
+        C(migration.{jobs,verify,force,transport,backup,backup_dir,keep_privileged_roles}); the target is its StatefulSet's
+        primary pod."
     type: str
     required: true
   database:
-    description: The database to copy; the target database gets the same name.
+    description:
+      - The database to copy; the target database gets the same name.
+      - Defaults to the workload's C(source.database) (for a DSN source without one, its first C(databases) entry).
     type: str
-    required: true
-  source:
-    description: Where the source database is.
-    type: dict
-    required: true
-    suboptions:
-      container:
-        description: The container on the task's host that runs PostgreSQL. Mutually exclusive with O(source.dsn).
-        type: str
-      user:
-        description: The role the copy reads with (a superuser, to read role passwords for the globals).
-        type: str
-        default: postgres
-      password:
-        description:
-          - The source password, for connections over the network (the Job transport, a DSN).
-          - When omitted with a container source, the container's C(POSTGRES_PASSWORD) is used.
-        type: str
-      dsn:
-        description: A libpq connection string to the source, used from the controller. Mutually exclusive with O(source.container).
-        type: str
-      address:
-        description:
-          - C(host[:port]) at which the cluster's pods reach the source.
-          - Found from the container's published port and IPs when omitted.
-        type: str
-      docker_bin:
-        description: The docker command on the source host.
-        type: str
-        default: docker
-  target_user:
-    description: The target's superuser (the workload's C(auth.user)).
-    type: str
-    required: true
-  target_secret:
-    description: The Secret that holds the target superuser's password (read by the Job's pod only).
-    type: str
-    required: true
-  target_password_key:
-    description: The key of that password in O(target_secret).
-    type: str
-    default: postgres-password
-  target_image:
-    description: The target's image; the Job runs it, so the copy uses the target's (newer or equal) client tools.
-    type: str
-    required: true
-  jobs:
-    description: Tables copied at once, and parallel jobs of the index build and ANALYZE.
-    type: int
-    default: 2
-  verify:
-    description: C(checksum) (row counts and checksums), C(count) (row counts only) or C(none).
-    type: str
-    default: checksum
-    choices: [checksum, count, none]
   force:
-    description: Replace a target database that is not empty and that this module did not write.
-    type: bool
-    default: false
-  transport:
-    description: How the data travels.
-    type: str
-    default: auto
-    choices: [auto, job, stream]
-  backup:
-    description: The backup taken before any write.
-    type: dict
-    default: {}
-    suboptions:
-      enabled:
-        description: Take it (strongly advised).
-        type: bool
-        default: true
-      dir:
-        description: Directory on the source host (on the controller for a DSN source); a per-workload folder is made in it.
-        type: str
-  keep_privileged_roles:
-    description: Keep SUPERUSER, REPLICATION and BYPASSRLS on the roles copied from the source.
+    description:
+      - For this run only, replace a target database that is not empty and that this module did not write, and copy
+        again over a verified copy. The catalog's C(migration.force) does the same for every run.
     type: bool
     default: false
   restore_settings:
@@ -142,7 +73,7 @@ options:
     type: int
     default: 86400
   progress_interval:
-    description: Seconds between progress lines while tables are copied.
+    description: Seconds between progress lines while the backup is written and tables are copied.
     type: float
     default: 5.0
   report_dir:
@@ -158,20 +89,16 @@ attributes:
 notes:
   - The task's host must be the source's Docker host (or C(localhost) for a DSN source).
   - Runs C(DROP DATABASE ... WITH (FORCE)) on the target database before copying into it; that is why a non-empty
-    target is refused without O(force).
+    target is refused without C(migration.force) or O(force).
 """
 
 EXAMPLES = r"""
+- name: Validate the workload catalog
+  stateshift.k3s.validate_catalog:
+
 - name: Copy invoicetron into its StatefulSet
   stateshift.k3s.pg_migrate:
     workload: invoicetron
-    namespace: invoicetron
-    database: invoicetron
-    source: {container: invoicetron-db, user: invoicetron}
-    target_user: invoicetron
-    target_secret: invoicetron-secrets
-    target_image: postgres:16-alpine
-    jobs: 2
     report_dir: /var/lib/stateshift/reports
 """
 
@@ -206,7 +133,7 @@ summary:
   returned: success
   type: dict
 phase:
-  description: Where a failed run stopped (preflight, transport, backup, copy).
+  description: Where a failed run stopped (catalog, preflight, transport, backup, copy).
   returned: failure
   type: str
 """

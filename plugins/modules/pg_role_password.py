@@ -13,15 +13,18 @@ description:
   - Reads the role's stored password from C(pg_authid) and, when it does not verify against
     O(password), runs C(ALTER ROLE ... PASSWORD '<SCRAM-SHA-256 verifier>'). The plaintext never
     reaches the server or its logs; the verifier travels in a psql script on stdin, never in argv.
-  - With O(transport=pod) psql runs in the PostgreSQL pod (Kubernetes exec with stdin, as the pod's
-    local superuser); with O(transport=local) it runs on the managed host (for example against a
-    Unix socket).
+  - With O(transport=pod) psql runs in the PostgreSQL pod (C(kubectl exec -i), as the pod's local
+    superuser; the cluster is reached with the connection options); with O(transport=local) it runs
+    on the managed host (for example against a Unix socket).
   - Used by the C(secrets) role when it rotates a database password; idempotent, so a rotation that
     was interrupted converges on the next run.
   - Differs from M(community.postgresql.postgresql_user) in that it needs no network connection to
     the database and no psycopg on the controller.
 author:
   - stateshift maintainers (@stateshift)
+extends_documentation_fragment:
+  - stateshift.k3s.k8s_connection
+  - stateshift.k3s.kubectl
 options:
   role:
     description: The PostgreSQL role.
@@ -44,12 +47,6 @@ options:
     type: str
   container:
     description: Container of the pod that has psql.
-    type: str
-  kubeconfig:
-    description: Kubeconfig file; defaults to E(KUBECONFIG) or C(~/.kube/config), then in-cluster.
-    type: path
-  context:
-    description: Kubeconfig context.
     type: str
   login_user:
     description: Superuser psql connects as.
@@ -74,7 +71,7 @@ options:
     type: int
     default: 60
 requirements:
-  - kubernetes (Python) for O(transport=pod); psql for O(transport=local).
+  - kubectl for O(transport=pod); psql for O(transport=local).
   - passlib or libpass.
 attributes:
   check_mode:
@@ -93,6 +90,17 @@ EXAMPLES = r"""
     namespace: invoicetron
     pod: invoicetron-postgresql-0
   no_log: true
+
+- name: The same through a service account token (handed to kubectl in a private kubeconfig, never in argv)
+  stateshift.k3s.pg_role_password:
+    role: invoicetron
+    password: "{{ new_password }}"
+    namespace: invoicetron
+    pod: invoicetron-postgresql-0
+    host: https://k3s.example.com:6443
+    api_key: "{{ k3s_token }}"
+    ca_cert: /etc/stateshift/k3s-ca.crt
+  no_log: true
 """
 
 RETURN = r"""
@@ -110,54 +118,58 @@ previous_format:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s import exec_stdin as k8s_exec_stdin
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec, connection_options
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError, pod_exec
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import password as pg_password
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "role": {"type": "str", "required": True},
-            "password": {"type": "str", "required": True, "no_log": True},
-            "transport": {"type": "str", "choices": ["pod", "local"], "default": "pod"},
-            "namespace": {"type": "str"},
-            "pod": {"type": "str"},
-            "container": {"type": "str"},
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "login_user": {"type": "str", "default": "postgres"},
-            "login_host": {"type": "str"},
-            "login_port": {"type": "int"},
-            "database": {"type": "str", "default": "postgres"},
-            "iterations": {"type": "int", "default": 4096},
-            "timeout": {"type": "int", "default": 60},
-        },
+        argument_spec=connection_arg_spec(
+            role=dict(type="str", required=True),
+            password=dict(type="str", required=True, no_log=True),
+            transport=dict(type="str", choices=["pod", "local"], default="pod"),
+            namespace=dict(type="str"),
+            pod=dict(type="str"),
+            container=dict(type="str"),
+            login_user=dict(type="str", default="postgres"),
+            login_host=dict(type="str"),
+            login_port=dict(type="int"),
+            database=dict(type="str", default="postgres"),
+            iterations=dict(type="int", default=4096),
+            timeout=dict(type="int", default=60),
+            **KUBECTL_ARG_SPEC,
+        ),
         required_if=[("transport", "pod", ("namespace", "pod"))],
         supports_check_mode=True,
     )
     p = module.params
     if p["transport"] == "pod":
-        argv = pg_password.psql_argv(user=p["login_user"], database=p["database"])
-
-        def execute(script):
-            try:
-                return k8s_exec_stdin.exec_with_stdin(p["namespace"], p["pod"], p["container"], argv, script,
-                                                      kubeconfig=p["kubeconfig"], context=p["context"],
-                                                      timeout=p["timeout"])
-            except ImportError:
-                module.fail_json(msg="transport=pod needs the kubernetes Python package on the controller")
-            except Exception as exc:
-                module.fail_json(msg="exec into pod %s/%s failed: %s" % (p["namespace"], p["pod"], exc))
+        with Kubectl(p["namespace"], connection_options(p), p["kubectl_bin"]) as kubectl:
+            converge(module, pod_runner(module, kubectl))
     else:
-        argv = pg_password.psql_argv(user=p["login_user"], database=p["database"], host=p["login_host"],
-                                     port=p["login_port"])
+        argv = pg_password.psql_argv(user=p["login_user"], database=p["database"], host=p["login_host"], port=p["login_port"])
+        converge(module, lambda script: module.run_command(argv, data=script, binary_data=True))
 
-        def execute(script):
-            return module.run_command(argv, data=script, binary_data=True)
 
+def pod_runner(module, kubectl):
+    """``execute(script) -> (rc, stdout, stderr)``: psql in the pod with the script on stdin."""
+    p = module.params
+    argv = pg_password.psql_argv(user=p["login_user"], database=p["database"])
+
+    def execute(script):
+        try:
+            return pod_exec(kubectl, p["pod"], argv, container=p["container"], stdin=script, timeout=p["timeout"])
+        except PodExecError as exc:
+            module.fail_json(msg="exec into pod %s/%s failed: %s" % (p["namespace"], p["pod"], exc), role=p["role"])
+    return execute
+
+
+def converge(module, execute):
+    p = module.params
     try:
-        result = pg_password.ensure(execute, p["role"], p["password"], check_mode=module.check_mode,
-                                    iterations=p["iterations"])
+        result = pg_password.ensure(execute, p["role"], p["password"], check_mode=module.check_mode, iterations=p["iterations"])
     except ValueError as exc:
         module.fail_json(msg=str(exc), role=p["role"])
     module.exit_json(changed=result["changed"], role=p["role"], previous_format=result["previous_format"])

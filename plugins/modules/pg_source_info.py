@@ -140,26 +140,31 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import inventory as pg_inventory
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql
 
 
 def run_psql(module, database, sql):
     params = module.params
     env_names = ["PGPASSWORD"] if params["password"] else []
-    argv = docker_exec.exec_argv(params["container"], pg_inventory.psql_argv(database, params["user"], sql),
+    argv = docker_exec.exec_argv(params["container"], psql.argv(params["user"], database, command=sql),
                                  docker_bin=params["docker_bin"], env_names=env_names)
     environ = {"PGPASSWORD": params["password"]} if params["password"] else None
     return module.run_command(argv, environ_update=environ)
+
+
+def list_databases(module):
+    rc, stdout, stderr = run_psql(module, "postgres", psql.LIST_DATABASES_SQL)
+    if rc != 0:
+        raise RuntimeError(stderr)
+    return stdout
 
 
 def fail_with_reason(module, rc, stderr):
     container = module.params["container"]
     reason = docker_exec.explain_failure(container, rc, stderr)
     if reason is None:
-        databases = None
-        if "does not exist" in stderr:
-            list_rc, list_out, _list_err = run_psql(module, "postgres", pg_inventory.LIST_DATABASES_SQL)
-            databases = pg_inventory.parse_database_list(list_out) if list_rc == 0 else None
-        reason = pg_inventory.explain_psql_error(stderr, databases)
+        databases = psql.databases_if_missing(stderr, lambda: list_databases(module))
+        reason = psql.explain_psql_error(stderr, databases)
     module.fail_json(msg=reason or "psql failed in container '%s' (rc=%s): %s" % (container, rc, stderr.strip()),
                      rc=rc, stderr=stderr)
 

@@ -10,17 +10,20 @@ module: postgres_ready
 short_description: Check that PostgreSQL in a pod answers SQL and has its databases
 version_added: 0.1.0
 description:
-  - Runs a SQL round trip with C(psql) in the database pod (through the API server's exec, the
-    C(exec) transport) until it answers or O(timeout) passes; returns the server version, whether
-    it is in recovery, the databases present and the round-trip time.
+  - Runs a SQL round trip with C(psql) in the database pod (C(kubectl exec)) until it answers or
+    O(timeout) passes; returns the server version, whether it is in recovery, the databases present
+    and the round-trip time.
   - Fails when any of O(databases) is missing, naming them, or when the server does not answer in time,
     with psql's last error.
   - A pod that is Ready only says C(pg_isready) succeeded; this says SQL works.
 author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - stateshift.k3s.k8s_connection
+  - stateshift.k3s.kubectl
   - stateshift.k3s.k8s_read_only
+requirements:
+  - kubectl on the host that runs the module.
 options:
   namespace:
     description: Namespace of the pod.
@@ -55,6 +58,13 @@ EXAMPLES = r"""
     pod: invoicetron-postgresql-0
     user: invoicetron
     databases: [invoicetron, reports]
+
+- name: Check it in another cluster, named by a context of a kubeconfig
+  stateshift.k3s.postgres_ready:
+    kubeconfig: /etc/stateshift/clusters.yaml
+    context: k3s-prod
+    namespace: invoicetron
+    pod: invoicetron-postgresql-0
 """
 
 RETURN = r"""
@@ -87,14 +97,14 @@ attempts:
   type: int
 """
 
-import copy
 import json
 import time
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_exec import PodExecError, pod_exec
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec, connection_options
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError, pod_exec
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 
 READY_SQL = (
     "SELECT json_build_object('server_version', current_setting('server_version'), "
@@ -105,37 +115,21 @@ RETRY_PAUSE = 1.0
 
 
 def main():
-    argument_spec = copy.deepcopy(AUTH_ARG_SPEC)
-    argument_spec.update(
-        namespace=dict(type="str", required=True),
-        pod=dict(type="str", required=True),
-        container=dict(type="str"),
-        user=dict(type="str", default="postgres"),
-        databases=dict(type="list", elements="str", default=[]),
-        timeout=dict(type="int", default=120),
+    module = AnsibleModule(
+        argument_spec=connection_arg_spec(
+            namespace=dict(type="str", required=True),
+            pod=dict(type="str", required=True),
+            container=dict(type="str"),
+            user=dict(type="str", default="postgres"),
+            databases=dict(type="list", elements="str", default=[]),
+            timeout=dict(type="int", default=120),
+            **KUBECTL_ARG_SPEC,
+        ),
+        supports_check_mode=True,
     )
-    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    api_client = get_api_client(module).client.client
-    argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", params["user"], "-d", "postgres", "-c", READY_SQL]
-    deadline = time.monotonic() + params["timeout"]
-    attempts, last_error = 0, ""
-    while True:
-        attempts += 1
-        started = time.monotonic()
-        try:
-            code, stdout, stderr = pod_exec(api_client, params["namespace"], params["pod"], argv,
-                                            container=params["container"], timeout=30)
-        except PodExecError as exc:
-            code, stdout, stderr = None, "", str(exc)
-        elapsed_ms = (time.monotonic() - started) * 1000
-        if code == 0 and stdout.strip():
-            break
-        last_error = (stderr or stdout).strip() or "exit code %s" % code
-        if time.monotonic() + RETRY_PAUSE > deadline:
-            module.fail_json(msg="PostgreSQL in pod %s/%s did not answer SQL within %ss: %s"
-                             % (params["namespace"], params["pod"], params["timeout"], last_error), attempts=attempts)
-        time.sleep(RETRY_PAUSE)
+    with Kubectl(params["namespace"], connection_options(params), params["kubectl_bin"]) as kubectl:
+        attempts, elapsed_ms, stdout = ask_until_answered(module, kubectl)
     facts = json.loads(stdout.strip().splitlines()[-1])
     missing = sorted(set(params["databases"]) - set(facts["databases"] or []))
     result = dict(changed=False, attempts=attempts, round_trip_ms=round(elapsed_ms, 1), **facts)
@@ -145,6 +139,29 @@ def main():
                          % (params["namespace"], params["pod"], ", ".join(missing), ", ".join(facts["databases"] or [])),
                          **result)
     module.exit_json(**result)
+
+
+def ask_until_answered(module, kubectl):
+    """Run READY_SQL in the pod until it answers; returns (attempts, round_trip_ms, stdout) or fails the module."""
+    params = module.params
+    argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", params["user"], "-d", "postgres", "-c", READY_SQL]
+    deadline = time.monotonic() + params["timeout"]
+    attempts = 0
+    while True:
+        attempts += 1
+        started = time.monotonic()
+        try:
+            code, stdout, stderr = pod_exec(kubectl, params["pod"], argv, container=params["container"], timeout=30)
+        except PodExecError as exc:
+            module.fail_json(msg=str(exc), attempts=attempts)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        if code == 0 and stdout.strip():
+            return attempts, elapsed_ms, stdout
+        last_error = (stderr or stdout).strip() or "exit code %s" % code
+        if time.monotonic() + RETRY_PAUSE > deadline:
+            module.fail_json(msg="PostgreSQL in pod %s/%s did not answer SQL within %ss: %s"
+                             % (params["namespace"], params["pod"], params["timeout"], last_error), attempts=attempts)
+        time.sleep(RETRY_PAUSE)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ description:
 author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - stateshift.k3s.k8s_connection
   - stateshift.k3s.k8s_read_only
+requirements:
+  - kubernetes (Python) >= 24.2.0 on the host that runs the module.
 options:
   name:
     description: Name of the claim.
@@ -56,12 +58,12 @@ seconds:
   type: float
 """
 
-import copy
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.readiness import diagnose, format_findings, pvc_bound
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.client import module_cluster
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.diagnosis import claim_diagnosis
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.readiness import format_findings, pvc_bound
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.wait import wait_for
 
 
@@ -74,15 +76,14 @@ def evaluate(pvc):
 
 
 def main():
-    argument_spec = copy.deepcopy(AUTH_ARG_SPEC)
-    argument_spec.update(
+    argument_spec = connection_arg_spec(
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
         timeout=dict(type="int", default=120),
     )
-    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    k8s = get_api_client(module)
+    k8s = module_cluster(module)
     ready, state, pvc, seconds = wait_for(k8s.client, k8s.resource("PersistentVolumeClaim", "v1"), params["namespace"],
                                           params["name"], evaluate, params["timeout"])
     state.pop("ready", None)
@@ -92,9 +93,7 @@ def main():
     message = "PersistentVolumeClaim %s/%s not bound after %ss (%s)" % (
         params["namespace"], params["name"], params["timeout"], state.get("phase"))
     if pvc:
-        warnings = k8s.resource("Event", "v1").get(namespace=params["namespace"], field_selector="type=Warning")
-        events = [event.to_dict() for event in warnings.items]
-        message += "\n" + format_findings(diagnose([], [pvc], events))
+        message += "\n" + format_findings(claim_diagnosis(k8s, pvc))
     module.fail_json(msg=message, **result)
 
 

@@ -21,8 +21,10 @@ description:
 author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - stateshift.k3s.k8s_connection
   - stateshift.k3s.k8s_read_only
+requirements:
+  - kubernetes (Python) >= 24.2.0 on the host that runs the module.
 options:
   name:
     description: Name of the StatefulSet.
@@ -105,19 +107,17 @@ kept_claim_sizes:
   sample: {"invoicetron-postgresql-backup": "10Gi"}
 """
 
-import copy
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.client import module_cluster
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.statefulset_plan import plan
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.wait import get_or_none
 
 
 def main():
-    argument_spec = copy.deepcopy(AUTH_ARG_SPEC)
-    argument_spec.update(
+    argument_spec = connection_arg_spec(
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
         claim=dict(type="str", default="data"),
@@ -130,11 +130,11 @@ def main():
         secret_keys=dict(type="list", elements="str", default=[], no_log=False),
         keep_claims=dict(type="list", elements="str", default=[]),
     )
-    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     if not is_quantity(params["size"]):
         module.fail_json(msg="size %r is not a Kubernetes quantity; write it like 10Gi" % params["size"])
-    k8s = get_api_client(module)
+    k8s = module_cluster(module)
     if params["secret"]:
         check_secret(module, k8s)
     existing = get_or_none(k8s.resource("StatefulSet", "apps/v1"), params["namespace"], params["name"])

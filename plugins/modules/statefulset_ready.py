@@ -22,8 +22,10 @@ description:
 author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:
-  - kubernetes.core.k8s_auth_options
+  - stateshift.k3s.k8s_connection
   - stateshift.k3s.k8s_read_only
+requirements:
+  - kubernetes (Python) >= 24.2.0 on the host that runs the module.
 options:
   name:
     description: Name of the StatefulSet.
@@ -49,6 +51,18 @@ EXAMPLES = r"""
     name: postgresql
     namespace: invoicetron
     timeout: 600
+
+- name: Set the cluster once for this collection's and kubernetes.core's Kubernetes modules
+  module_defaults:
+    group/stateshift.k3s.k8s:
+      host: https://k3s.example.com:6443
+      api_key: "{{ k3s_token }}"
+      ca_cert: /etc/stateshift/k3s-ca.crt
+  block:
+    - name: Wait for the database to be ready
+      stateshift.k3s.statefulset_ready:
+        name: invoicetron-postgresql
+        namespace: invoicetron
 """
 
 RETURN = r"""
@@ -72,11 +86,10 @@ diagnosis:
   elements: dict
 """
 
-import copy
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.client import module_cluster
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.diagnosis import statefulset_diagnosis
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.readiness import format_findings, statefulset_rollout
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.wait import wait_for
@@ -89,16 +102,15 @@ def evaluate(sts):
 
 
 def main():
-    argument_spec = copy.deepcopy(AUTH_ARG_SPEC)
-    argument_spec.update(
+    argument_spec = connection_arg_spec(
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
         timeout=dict(type="int", default=300),
         fail_on_timeout=dict(type="bool", default=True),
     )
-    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    k8s = get_api_client(module)
+    k8s = module_cluster(module)
     resource = k8s.resource("StatefulSet", "apps/v1")
     ready, state, sts, seconds = wait_for(k8s.client, resource, params["namespace"], params["name"], evaluate, params["timeout"])
     result = dict(changed=False, ready=ready, state=state, seconds=round(seconds, 3))

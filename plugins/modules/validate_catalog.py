@@ -10,14 +10,21 @@ module: validate_catalog
 short_description: Validate the workload catalog before anything changes
 version_added: 0.1.0
 description:
-  - Checks every workload of the catalog (C(stateshift_workloads)) and the catalog as a whole,
-    and reports every problem at once, each naming the workload, the field, the bad value and the fix.
+  - "Checks every workload of the catalog (C(stateshift_workloads)) and the catalog as a whole,
+    and reports every problem at once, one line each, in one format:
+    workload 'x' (stateshift_workloads[i]): field = value: problem; fix."
+  - Every field, its type, default, choices and rule is declared once, in
+    C(plugins/module_utils/catalog/schema.py); C(docs/catalog.md) lists them.
   - Checks names (DNS-1123 labels), engines, storage sizes and resource quantities, unknown
-    fields (with a suggestion for typos), the source, migration, backup, clients and network
-    settings, that every Secret key referenced is declared, that no two workloads claim the same
-    namespace/name or declare one Secret key differently, and that a PostgreSQL workload is not
-    given several replicas without a high-availability manager.
-  - On success returns the catalog with defaults filled in and sets it as a fact.
+    fields at every depth (with a suggestion for typos), the source, migration, backup, clients and
+    network settings, the C(secrets), that every Secret key referenced is declared, that no two
+    workloads claim the same namespace/name or declare one Secret key differently, and that a
+    PostgreSQL workload is not given several replicas without a high-availability manager.
+  - "Refuses what is not built yet, naming the field, the value and what to do: the engines
+    C(mongodb) and C(rabbitmq), C(migration.mode: online), C(source.compose_dir) and C(retire)."
+  - On success returns the catalog with defaults filled in, and with every workload's object names
+    (C(objects), e.g. C(objects.statefulset), C(objects.primary_pod)), C(labels), C(backup_labels)
+    and C(selector) added, and sets it as a fact. Roles and modules read object names from there.
   - Runs on the controller; nothing is contacted or changed.
 author:
   - stateshift maintainers (@stateshift)
@@ -56,7 +63,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 catalog:
-  description: The catalog with defaults filled in (namespace, image, replicas, migration, ...).
+  description:
+    - The catalog with defaults filled in (namespace, image, replicas, migration, ...).
+    - Each workload also has C(objects) (every object name by what the object is), C(labels),
+      C(backup_labels) and C(selector).
   returned: success
   type: list
   elements: dict
@@ -67,4 +77,6 @@ errors:
   elements: str
   sample:
     - "workload 'invoicetron' (stateshift_workloads[0]): storage.size = '10GB': is not a Kubernetes quantity; write it like 10Gi"
+    - "workload 'queue' (stateshift_workloads[1]): engine = 'rabbitmq': is not built yet (only postgresql is);
+       use engine: postgresql, or leave this workload out of the catalog until its engine is built"
 """

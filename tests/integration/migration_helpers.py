@@ -99,8 +99,11 @@ def legacy_ssh(command):
                            "-o", "LogLevel=ERROR", "root@127.0.0.1", command], capture_output=True, text=True, check=False)
 
 
-def probe(playbook, args, *extra, host="legacy-vm"):
-    return playbook.run(PROBE, "-e", json.dumps({"probe_args": args, "probe_host": host}), *extra, check=False)
+def probe(playbook, workload, *extra, host="legacy-vm", **args):
+    """pg_migrate for one catalog workload (validated first), with the module options in args."""
+    probe_args = dict(args, workload=workload["name"])
+    return playbook.run(PROBE, "-e", json.dumps({"probe_workloads": [workload], "probe_args": probe_args, "probe_host": host}),
+                        *extra, check=False)
 
 
 BIG_DATABASE = "interrupt_src"

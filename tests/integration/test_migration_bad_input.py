@@ -28,13 +28,10 @@ def target(playbook, cluster):
     workload.remove()
 
 
-def arguments(target, **override):
-    args = {"workload": target.name, "namespace": target.namespace, "database": "invoicetron",
-            "source": {"container": "invoicetron-db", "user": "invoicetron"}, "target_user": target.name,
-            "target_secret": "badin-secrets", "target_image": "postgres:15-alpine", "transport": "stream",
-            "backup": {"dir": BACKUP_DIR}}
-    args.update(override)
-    return args
+def workload(target, source=None, migration=None):
+    """The target's catalog workload, streaming, with its backups in BACKUP_DIR; source and migration fields overridden."""
+    return dict(target.workload, source=dict(target.workload["source"], **(source or {})),
+                migration=dict({"transport": "stream", "backup_dir": BACKUP_DIR}, **(migration or {})))
 
 
 def backups_on_host():
@@ -52,18 +49,18 @@ def assert_refused(target, result, *fragments):
 
 def test_unknown_container(target):
     before = backups_on_host()
-    result = probe(target.playbook, arguments(target, source={"container": "invoicetron-dbx", "user": "invoicetron"}))
+    result = probe(target.playbook, workload(target, source={"container": "invoicetron-dbx"}))
     assert_refused(target, result, "container 'invoicetron-dbx' not found on legacy-vm", "docker ps --format")
     assert backups_on_host() == before
 
 
 def test_wrong_database_lists_the_ones_that_exist(target):
-    result = probe(target.playbook, arguments(target, database="invoicetrn"))
+    result = probe(target.playbook, workload(target, source={"database": "invoicetrn"}))
     assert_refused(target, result, "database 'invoicetrn' does not exist in the source server", "invoicetron_reports")
 
 
 def test_unreachable_host(target):
-    result = probe(target.playbook, arguments(target), "-e", "ansible_port=2299")
+    result = probe(target.playbook, workload(target), "-e", "ansible_port=2299")
     assert_refused(target, result, "cannot reach the source host legacy-vm (127.0.0.1:2299) over SSH", "ansible_port")
 
 
@@ -84,7 +81,7 @@ def container_without_pg_dump():
 
 
 def test_container_without_pg_dump(target, container_without_pg_dump):
-    result = probe(target.playbook, arguments(target, source={"container": container_without_pg_dump, "user": "invoicetron"}))
+    result = probe(target.playbook, workload(target, source={"container": container_without_pg_dump}))
     assert_refused(target, result, "'pg_dump' is not installed in container '%s'" % container_without_pg_dump,
                    "the migration needs pg_dump")
 
@@ -107,9 +104,9 @@ def postgres16():
 
 def test_source_newer_than_target_is_refused(target, postgres16):
     assert postgres16.psql("SHOW server_version_num;").stdout.strip().startswith("16")
-    args = arguments(target, database="postgres", source={"dsn": "host=127.0.0.1 port=5416 user=postgres dbname=postgres"},
-                     backup={"dir": tempfile.mkdtemp(prefix="stateshift-backup-")})
-    result = probe(target.playbook, args, host="localhost")
+    dsn_source = {"dsn": "host=127.0.0.1 port=5416 user=postgres dbname=postgres", "database": "postgres"}
+    source_16 = dict(workload(target, migration={"backup_dir": tempfile.mkdtemp(prefix="stateshift-backup-")}), source=dsn_source)
+    result = probe(target.playbook, source_16, host="localhost")
     assert result.returncode != 0
     assert "the source runs PostgreSQL 16 but the target runs 15: a migration to an older major version is not possible" \
         in result.stdout, result.stdout[-3000:]
@@ -119,7 +116,7 @@ def test_source_newer_than_target_is_refused(target, postgres16):
 
 def test_too_little_disk_for_the_backup(target):
     database = ensure_big_database()
-    result = probe(target.playbook, arguments(target, database=database, backup={"dir": "/dev/shm/stateshift"}))
+    result = probe(target.playbook, workload(target, migration={"backup_dir": "/dev/shm/stateshift"}), database=database)
     assert_refused(target, result, "not enough disk for the backup in /dev/shm/stateshift/badin on legacy-vm",
-                   "set backup.dir to a larger filesystem")
+                   "set migration.backup_dir to a larger filesystem")
     assert legacy_ssh("test -e /dev/shm/stateshift").returncode != 0, "the backup directory was created"

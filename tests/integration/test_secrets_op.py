@@ -55,7 +55,8 @@ def test_module_resolves_generates_and_hides_everything_at_vvv(fake, local_postg
      "op://Kubernetes/No Such Item/x: item 'No Such Item' is not in vault 'Kubernetes'"),
     ({"broken": {"op": "op://Nope/Invoicetron/x"}}, "op://Nope/Invoicetron/x: \"Nope\" isn't a vault in this account"),
     ({"broken": {"op": "op://Kubernetes/Invoicetron/x", "generate": "hex3"}},
-     "workload 'invoicetron': secrets.invoicetron-secrets.broken: length 3 for hex is out of range"),
+     "workload 'invoicetron' (stateshift_workloads[0]): secrets.invoicetron-secrets.broken.generate = 'hex3': "
+     "length 3 for hex is out of range"),
 ])
 def test_bad_references_fail_clearly_before_anything_is_written(fake, keys, expected):
     result = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog(**keys)})

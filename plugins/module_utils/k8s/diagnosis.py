@@ -1,6 +1,7 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Collect what explains a StatefulSet that is not ready: its pods, claims, warnings and logs."""
+"""Collect what explains a StatefulSet or claim that is not ready: its pods, claims, warnings and logs
+(read with the Python client; readiness.diagnose turns them into findings)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _last_logs(k8s, namespace, pod, container, previous):
 
 
 def statefulset_diagnosis(k8s, sts):
-    """Findings for the StatefulSet's pods and claims (see k8s_readiness.diagnose)."""
+    """Findings for the StatefulSet's pods and claims (see readiness.diagnose)."""
     namespace = sts["metadata"]["namespace"]
     name = sts["metadata"]["name"]
     replicas = sts["spec"].get("replicas", 1)
@@ -47,3 +48,9 @@ def statefulset_diagnosis(k8s, sts):
                 if text:
                     logs[(pod["metadata"]["name"], container["name"])] = text.rstrip()
     return diagnose(pods, pvcs, events, logs)
+
+
+def claim_diagnosis(k8s, pvc):
+    """Findings for a claim that is not bound (see readiness.diagnose)."""
+    events = _items(k8s.resource("Event", "v1"), namespace=pvc["metadata"]["namespace"], field_selector="type=Warning")
+    return diagnose([], [pvc], events)

@@ -15,7 +15,7 @@ try:
     from kubernetes.client.rest import ApiException
     from kubernetes.dynamic.exceptions import NotFoundError
     from urllib3.exceptions import HTTPError as TransportError
-except ImportError:  # reported by the module through kubernetes.core's requirement check
+except ImportError:  # reported by client.module_cluster
     class NotFoundError(Exception):
         pass
 

@@ -1,37 +1,29 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Where the PostgreSQL client programs of a migration run, and how they are started from the controller.
+"""Where the database client programs of a migration run, and how they are started from the controller.
 
 A *side* turns (program, arguments, database) into a local argv:
 
-- DockerOverSsh: ``ssh host docker exec -i container program`` on the source's Docker host
-  (or ``docker exec`` here when the host is the controller); never ``-t``, so bytes pass unchanged.
-- LocalDsn: the program on the controller, connected with a connection string.
-- PodSide: ``kubectl exec -i`` into the target pod, connected over the pod's own socket.
+- the source sides (DockerOverSsh, LocalDsn) are in sources.py;
+- PodSide: ``kubectl exec -i`` into the target pod, connected over the pod's own socket;
 - WorkerSide: ``kubectl exec -i`` into the migration Job's pod, connected over the pod network
-  with credentials the pod reads from a Secret.
-
-Passwords never reach an argv: DockerOverSsh sends one as the first line of stdin (read by the
-remote shell, handed to docker as ``-e PGPASSWORD``), LocalDsn puts it in the child's environment,
-the worker reads its own from the Secret.
+  with credentials the pod reads from a Secret, so no password reaches an argv.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shlex
 import subprocess
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl  # noqa: F401  (re-exported for the engine)
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec
-from ansible_collections.stateshift.k3s.plugins.module_utils.pg import inventory as pg_inventory
-
-SSH_UNREACHABLE_RC = 255
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import explain_psql_error
 
 
 class SideError(Exception):
-    """A program could not be run or failed; the message says where, why and what to do."""
+    """A program could not be run or failed; the message says where, why and what to do; ``stderr`` is the program's own."""
+
+    def __init__(self, message, stderr=""):
+        super().__init__(message)
+        self.stderr = stderr
 
 
 class Side:
@@ -47,117 +39,11 @@ class Side:
         return None
 
     def explain(self, rc, stderr):
-        return pg_inventory.explain_psql_error(stderr)
+        return explain_psql_error(stderr)
 
     def shell(self, program, args, database):
         """The argv as one shell word list, for sides whose commands are joined into a pipeline."""
         return shlex.join(self.argv(program, args, database))
-
-
-class SshTarget:
-    """The SSH options of an inventory host, as its connection plugin resolved them."""
-
-    def __init__(self, host, port=None, user=None, private_key_file=None, extra_args="", control_dir=None, name=None):
-        self.host, self.port, self.user = host, port, user
-        self.private_key_file, self.extra_args = private_key_file, extra_args or ""
-        self.control_dir = control_dir
-        self.name = name or host
-
-    def argv(self):
-        argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15", "-o", "LogLevel=ERROR"]
-        if self.control_dir:
-            argv += ["-o", "ControlMaster=auto", "-o", "ControlPersist=60",
-                     "-o", "ControlPath=%s" % os.path.join(self.control_dir, "%C")]
-        if self.port:
-            argv += ["-p", str(self.port)]
-        if self.private_key_file:
-            argv += ["-i", os.path.expanduser(self.private_key_file)]
-        argv += shlex.split(self.extra_args)
-        argv.append("%s@%s" % (self.user, self.host) if self.user else self.host)
-        return argv
-
-    def where(self):
-        return "%s (%s%s)" % (self.name, self.host, ":%s" % self.port if self.port else "")
-
-
-class DockerOverSsh(Side):
-    def __init__(self, ssh, container, user, password=None, docker_bin="docker"):
-        self.ssh, self.container, self.user = ssh, container, user
-        self.password, self.docker_bin = password, docker_bin
-        self.label = "source container '%s' on %s" % (container, ssh.name if ssh else "the controller")
-
-    def remote_command(self, argv):
-        """A shell command line run on the Docker host."""
-        docker = docker_exec.exec_argv(self.container, argv, docker_bin=self.docker_bin,
-                                       env_names=["PGPASSWORD"] if self.password else [])
-        if self.password:
-            return "IFS= read -r PGPASSWORD && export PGPASSWORD && exec " + shlex.join(docker)
-        return "exec " + shlex.join(docker)
-
-    def host_argv(self, command):
-        """argv that runs a shell command on the Docker host."""
-        if self.ssh is None:
-            return ["sh", "-c", command]
-        return [*self.ssh.argv(), "--", command]
-
-    def program_argv(self, program, args, database):
-        if database is None:
-            return [program, *list(args)]
-        database_option = "-l" if program == "pg_dumpall" else "-d"
-        return [program, "-U", self.user, database_option, database, *list(args)]
-
-    def argv(self, program, args, database):
-        return self.host_argv(self.remote_command(self.program_argv(program, args, database)))
-
-    def host_script(self, script):
-        """argv that runs a shell script on the Docker host; $PGPASSWORD is set when the source has one."""
-        preamble = "IFS= read -r PGPASSWORD && export PGPASSWORD\n" if self.password else ""
-        return self.host_argv(preamble + script)
-
-    def program_words(self, program, args, database):
-        """Shell words that run the program in the container, for use inside host_script()."""
-        return shlex.join(docker_exec.exec_argv(self.container, self.program_argv(program, args, database),
-                                                docker_bin=self.docker_bin,
-                                                env_names=["PGPASSWORD"] if self.password else []))
-
-    def stdin_prefix(self):
-        return (self.password + "\n").encode() if self.password else b""
-
-    def explain(self, rc, stderr):
-        host = self.ssh.where() if self.ssh else "the controller"
-        if self.ssh is not None and rc == SSH_UNREACHABLE_RC:
-            last = (stderr or "").strip().splitlines()[-1:] or ["no message"]
-            return ("cannot reach the source host %s over SSH: %s. Check ansible_host, ansible_port and ansible_user "
-                    "in the inventory and that the controller's key is accepted" % (host, last[0]))
-        return docker_exec.explain_failure(self.container, rc, stderr, host=host) or pg_inventory.explain_psql_error(stderr)
-
-
-class LocalDsn(Side):
-    def __init__(self, dsn, password=None):
-        self.dsn, self.password = dsn, password
-        self.label = "source %s" % redact_dsn(dsn)
-
-    def argv(self, program, args, database):
-        if database is None:
-            return [program, *list(args)]
-        return [program, "-d", self.dsn, *list(args)]
-
-    def host_script(self, script):
-        return ["sh", "-c", script]
-
-    def program_words(self, program, args, database):
-        return shlex.join(self.argv(program, args, database))
-
-    def env(self):
-        environ = dict(os.environ)
-        if self.password:
-            environ["PGPASSWORD"] = self.password
-        return environ
-
-    def explain(self, rc, stderr):
-        if rc == 127:
-            return "the PostgreSQL client programs are not installed on the controller: install postgresql-client"
-        return pg_inventory.explain_psql_error(stderr)
 
 
 class PodSide(Side):
@@ -185,7 +71,7 @@ class PodSide(Side):
         text = stderr or ""
         if "NotFound" in text or ("not found" in text and "pods" in text):
             return "pod %s/%s does not exist: run the databases phase first" % (self.kubectl.namespace, self.pod)
-        return pg_inventory.explain_psql_error(text)
+        return explain_psql_error(text)
 
 
 class WorkerSide(Side):
@@ -212,15 +98,6 @@ class WorkerSide(Side):
         return self.kubectl("exec", "-i", self.pod, "--", "bash", "-c", "set -euo pipefail\n" + script)
 
 
-_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
-_URI_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
-
-
-def redact_dsn(dsn):
-    """The connection string without its password (key=value, quoted or not, and URI forms)."""
-    return _URI_PASSWORD.sub(r"\1***@", _DSN_PASSWORD.sub(r"\1***", dsn))
-
-
 def run_process(argv, stdin=b"", env=None, timeout=None):
     """subprocess.run for the controller side of the action plugins (AnsibleModule.run_command does not exist there)."""
     return subprocess.run(argv, input=stdin, capture_output=True, env=env, timeout=timeout, check=False)  # pylint: disable=ansible-bad-function
@@ -238,7 +115,7 @@ def run(side, program, args, database, stdin=b"", timeout=None):
     if completed.returncode != 0:
         # docker prints some exec failures (a missing program) on stdout
         stderr = completed.stderr.decode("utf-8", "replace") + "\n" + completed.stdout[-2000:].decode("utf-8", "replace")
-        raise SideError(describe(side, program, completed.returncode, stderr))
+        raise SideError(describe(side, program, completed.returncode, stderr), stderr)
     return completed.stdout.decode("utf-8", "replace")
 
 
@@ -247,7 +124,7 @@ def run_script(side, script, what, timeout=None):
     completed = run_process(side.script_argv(script), timeout=timeout)
     if completed.returncode != 0:
         stderr = completed.stderr.decode("utf-8", "replace") + "\n" + completed.stdout[-2000:].decode("utf-8", "replace")
-        raise SideError(describe(side, what, completed.returncode, stderr))
+        raise SideError(describe(side, what, completed.returncode, stderr), stderr)
     return completed.stdout.decode("utf-8", "replace")
 
 

@@ -11,32 +11,29 @@ a Secret created here and deleted with the Job; the target password comes from t
 from __future__ import annotations
 
 import json
-import time
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_wait import PodNotReady, wait_for_ready_pod
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError, run_process, tail
 
 LABEL = "stateshift.io/migration"
 
 
-def names(app):
-    return {"job": "%s-migration" % app, "secret": "%s-migration-source" % app}
+def manifests(objects, image, source_password, target_secret, target_password_key, deadline_seconds, uid=999):
+    """The Secret and Job, as one kubectl apply list. Holds the source password: send on stdin only.
 
-
-def manifests(app, image, source_password, target_secret, target_password_key, deadline_seconds, uid=999):
-    """The Secret and Job, as one kubectl apply list. Holds the source password: send on stdin only."""
-    labels = {LABEL: app, "app.kubernetes.io/managed-by": "stateshift", "app.kubernetes.io/component": "migration"}
-    name = names(app)
+    objects: the workload's object names (catalog/names.py): app, migration_job, migration_source_secret."""
+    labels = {LABEL: objects["app"], "app.kubernetes.io/managed-by": "stateshift", "app.kubernetes.io/component": "migration"}
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-              "metadata": {"name": name["secret"], "labels": labels},
+              "metadata": {"name": objects["migration_source_secret"], "labels": labels},
               "stringData": {"password": source_password or ""}}
     env = [
-        {"name": "SRC_PASSWORD", "valueFrom": {"secretKeyRef": {"name": name["secret"], "key": "password"}}},
+        {"name": "SRC_PASSWORD", "valueFrom": {"secretKeyRef": {"name": objects["migration_source_secret"], "key": "password"}}},
         {"name": "TGT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": target_secret, "key": target_password_key}}},
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},
     ]
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name["job"], "labels": labels},
+        "metadata": {"name": objects["migration_job"], "labels": labels},
         "spec": {
             "backoffLimit": 0, "activeDeadlineSeconds": int(deadline_seconds), "ttlSecondsAfterFinished": 600,
             "template": {
@@ -74,21 +71,12 @@ def remove(kubectl, app, wait=True):
                           "--wait=%s" % ("true" if wait else "false"), "--timeout=60s"])
 
 
-def start(kubectl, app, manifest, timeout=180):
+def start(kubectl, objects, manifest, timeout=180):
     """Create the Job and return its pod's name once the pod is Ready."""
+    app = objects["app"]
     remove(kubectl, app)
     kubectl_run(kubectl, ["apply", "-f", "-"], stdin=json.dumps(manifest).encode())
-    selector = "%s=%s" % (LABEL, app)
-    deadline = time.monotonic() + timeout
-    while not kubectl_run(kubectl, ["get", "pods", "-l", selector, "-o", "name"]).strip():
-        if time.monotonic() > deadline:
-            raise SideError("the migration Job created no pod in %ds: kubectl describe job -n %s %s"
-                            % (timeout, kubectl.namespace, names(app)["job"]))
-        time.sleep(0.5)
     try:
-        kubectl_run(kubectl, ["wait", "--for=condition=Ready", "pod", "-l", selector, "--timeout=%ds" % timeout],
-                    timeout=timeout + 30)
-    except SideError as exc:
-        status = kubectl_run(kubectl, ["get", "pods", "-l", selector, "-o", "wide"])
-        raise SideError("the migration Job's pod did not become Ready in %ds: %s\n%s" % (timeout, exc, status)) from None
-    return kubectl_run(kubectl, ["get", "pods", "-l", selector, "-o", "jsonpath={.items[0].metadata.name}"]).strip()
+        return wait_for_ready_pod(kubectl, "%s=%s" % (LABEL, app), timeout)
+    except PodNotReady as exc:
+        raise SideError("the migration Job's pod did not become Ready in %ds: %s" % (timeout, exc)) from None

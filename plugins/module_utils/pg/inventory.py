@@ -8,14 +8,8 @@ Used before a migration to show what will move, and as the base of later verific
 from __future__ import annotations
 
 import json
-import re
 
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
-
-_USER_SCHEMA_FILTER = (
-    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
-    "AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
-)
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import USER_SCHEMAS
 
 # Exact counts run one count(*) per table inside the same statement (query_to_xml), so the
 # whole inventory stays a single round trip and a single snapshot.
@@ -64,13 +58,8 @@ def inventory_sql(exact_counts=False):
     return _INVENTORY_SQL.format(
         rows=_EXACT_ROWS if exact_counts else _ESTIMATED_ROWS,
         exact="true" if exact_counts else "false",
-        user_schemas=_USER_SCHEMA_FILTER,
+        user_schemas=USER_SCHEMAS,
     )
-
-
-def psql_argv(database, user, sql):
-    """psql in machine-readable mode: no psqlrc, unaligned, tuples only, stop on error."""
-    return ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database, "-c", sql]
 
 
 def parse_inventory(stdout):
@@ -88,36 +77,3 @@ def parse_inventory(stdout):
     data["tables_never_analyzed"] = sum(1 for t in data["tables"] if t["rows"] is None)
     data["server_major"] = data["server_version_num"] // 10000
     return data
-
-
-_PSQL_ERRORS = (
-    (re.compile(r'database "(?P<name>[^"]+)" does not exist'),
-     "database '{name}' does not exist in the source server: check source.database "
-     "(the server has: {databases})"),
-    (re.compile(r'role "(?P<name>[^"]+)" does not exist'),
-     "role '{name}' does not exist in the source server: set source.user to an existing role "
-     "(often the POSTGRES_USER of the container)"),
-    (re.compile(r"password authentication failed for user \"(?P<name>[^\"]+)\""),
-     "password authentication failed for '{name}': check the source password reference"),
-    (re.compile(r"could not connect to server|connection to server .* failed|No such file or directory\s+Is the server running",
-                re.IGNORECASE),
-     "PostgreSQL is not accepting connections in the source container: check that the server is running "
-     "(docker logs) and re-run"),
-)
-
-
-def explain_psql_error(stderr, databases=None):
-    """A user-facing explanation of psql's stderr, or None if it is not a known case."""
-    for pattern, template in _PSQL_ERRORS:
-        match = pattern.search(stderr or "")
-        if match:
-            listed = ", ".join(databases) if databases else "unknown"
-            return template.format(databases=listed, **match.groupdict())
-    return None
-
-
-LIST_DATABASES_SQL = "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY 1"
-
-
-def parse_database_list(stdout):
-    return [line.strip() for line in (stdout or "").splitlines() if line.strip()]

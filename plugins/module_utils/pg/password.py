@@ -9,29 +9,17 @@ verifier is read first; when it already matches the password nothing changes (id
 
 from __future__ import annotations
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import quote_ident
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import quote_secret_literal as quote_literal
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import derived as derived_values
 
 MARK = "stateshift-rolpassword:"
 
 
-def quote_ident(name):
-    return '"%s"' % name.replace('"', '""')
-
-
-def quote_literal(text):
-    if "\\" in text or "\x00" in text:
-        raise ValueError("refusing a literal with a backslash or NUL byte")
-    return "'%s'" % text.replace("'", "''")
-
-
-def psql_argv(user="postgres", database="postgres", host=None, port=None, psql="psql"):
-    """psql reading a script on stdin; quiet, unaligned, tuples only, stop at the first error."""
-    argv = [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database]
-    if host:
-        argv += ["-h", host]
-    if port:
-        argv += ["-p", str(port)]
-    return [*argv, "-f", "-"]
+def psql_argv(user="postgres", database="postgres", host=None, port=None):
+    """psql reading a script on stdin (pg_role_password's command)."""
+    return psql.argv(user, database, host=host, port=port)
 
 
 def read_script(role):

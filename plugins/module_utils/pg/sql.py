@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 
-USER_SCHEMAS = (
-    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
-    "AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import (
+    NOT_EXTENSION_MEMBER,
+    USER_SCHEMAS,
+    quote_ident,
+    quote_literal,
 )
-_NOT_EXTENSION_MEMBER = "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = {oid} AND d.deptype = 'e')"
 
 # Plain tables and partitions (the rows live there), never partitioned parents or foreign tables.
 TABLES_SQL = """
@@ -27,7 +28,7 @@ SELECT coalesce(json_agg(json_build_object(
          'size_bytes', pg_table_size(c.oid)) ORDER BY pg_table_size(c.oid) DESC, n.nspname, c.relname), '[]'::json)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND {user_schemas} AND {not_extension}
-""".format(user_schemas=USER_SCHEMAS, not_extension=_NOT_EXTENSION_MEMBER.format(oid="c.oid"))
+""".format(user_schemas=USER_SCHEMAS, not_extension=NOT_EXTENSION_MEMBER.format(oid="c.oid"))
 
 SOURCE_FACTS_SQL = """
 SELECT json_build_object(
@@ -87,15 +88,6 @@ DETERMINISTIC_OUTPUT = ("SET DateStyle = 'ISO, YMD'", "SET TimeZone = 'UTC'", "S
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
 _SETTING_VALUE = re.compile(r"[A-Za-z0-9_.]+")
 _SETTING_NAME = re.compile(r"[a-z][a-z0-9_.]*")
-
-
-def quote_ident(name):
-    """Always quote: an unquoted keyword such as user or current_date would be read as a function call."""
-    return '"%s"' % name.replace('"', '""')
-
-
-def quote_literal(value):
-    return "'%s'" % str(value).replace("'", "''")
 
 
 def qualified(table):

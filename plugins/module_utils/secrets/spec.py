@@ -15,23 +15,20 @@ Shape (per workload)::
         api-url: op://Kubernetes/Invoicetron/api-url    # shorthand: just the reference
 
 Every function here is pure: no I/O, no secret values (only references and generator specs).
-Error messages name the workload, the Secret, the key, the bad value and the fix.
+Error messages have the catalog's one format (catalog/errors.py): the workload, the field
+(``secrets.<secret>.<key>...``), the bad value, the problem and the fix.
 """
 
 from __future__ import annotations
 
 import re
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING, field_error, field_text, workload_label
+
 GENERATOR_KINDS = ("hex", "base64", "base64url", "alnum", "passphrase")
 DEFAULT_GENERATOR = {"kind": "hex", "length": 32}
 # Bounds per kind: random bytes for hex/base64/base64url, characters for alnum, words for passphrase.
-LENGTH_BOUNDS = {
-    "hex": (16, 512),
-    "base64": (16, 512),
-    "base64url": (16, 512),
-    "alnum": (16, 1024),
-    "passphrase": (4, 64),
-}
+LENGTH_BOUNDS = {"hex": (16, 512), "base64": (16, 512), "base64url": (16, 512), "alnum": (16, 1024), "passphrase": (4, 64)}
 OPTIONS_KEY = "$options"
 OPTION_NAMES = ("immutable", "type", "labels", "annotations")
 KEY_NAMES = ("op", "generate", "rotate", "role")
@@ -43,85 +40,94 @@ _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _REF_PART = r"[A-Za-z0-9_.\- ]+"
 _REFERENCE = re.compile(r"^op://(%s)/(%s)(?:/(%s))?/(%s)$" % (_REF_PART, _REF_PART, _REF_PART, _REF_PART))
 _ROLE = re.compile(r"^[^\x00]{1,63}$")
-GENERATE_HINT = ("use {kind: hex|base64|base64url|alnum|passphrase, length: N} "
-                 "or a shorthand such as hex32, base64_32, passphrase6")
+KEY_HINT = "write {op: op://Vault/Item/field, generate: hex32} or just the reference"
+GENERATE_HINT = "use {kind: hex|base64|base64url|alnum|passphrase, length: N} or a shorthand such as hex32, base64_32, passphrase6"
+
+
+class SpecError(ValueError):
+    """One bad value below a Secret key: ``field`` is relative to the key (``generate``, ``op``, ...)."""
+
+    def __init__(self, field, value, problem, fix):
+        self.field, self.value, self.problem, self.fix = field, value, problem, fix
+        super().__init__(field_text(field, value, problem, fix))
 
 
 def parse_reference(text):
-    """Split ``op://vault/item[/section]/field`` into a dict, or raise ValueError saying why."""
+    """Split ``op://vault/item[/section]/field`` into a dict, or raise SpecError saying why."""
     if not isinstance(text, str):
-        raise ValueError("a 1Password reference must be a string like op://Vault/Item/field, got %r" % (text,))
+        raise SpecError("op", text, "is not a 1Password reference", "write it as a string like op://Vault/Item/field")
     if "?" in text:
-        raise ValueError("query parameters are not supported in %r: reference the field itself" % text)
+        raise SpecError("op", text, "has query parameters, which are not supported", "reference the field itself")
     match = _REFERENCE.match(text)
     if not match:
-        raise ValueError("%r is not a 1Password secret reference: use op://<vault>/<item>[/<section>]/<field> "
-                         "(names of letters, digits, spaces, '-', '_' and '.')" % text)
+        raise SpecError("op", text, "is not a 1Password secret reference", "use op://<vault>/<item>[/<section>]/<field> "
+                        "(names of letters, digits, spaces, '-', '_' and '.')")
     vault, item, section, field = match.groups()
     if any(part != part.strip() for part in (vault, item, field, section or "")):
-        raise ValueError("%r has leading or trailing spaces in a name: remove them" % text)
+        raise SpecError("op", text, "has leading or trailing spaces in a name", "remove them")
     return {"reference": text, "vault": vault, "item": item, "section": section, "field": field}
 
 
 def parse_generate(value):
     """Normalise a generator spec (dict, shorthand string or ``true``) to ``{kind, length}``.
 
-    Raises ValueError with the fix. ``None``/``False`` mean "do not generate" and return None.
+    Raises SpecError with the fix. ``None``/``False`` mean "do not generate" and return None.
     """
     if value is None or value is False:
         return None
     if value is True:
         return dict(DEFAULT_GENERATOR)
-    if isinstance(value, str):
-        match = _SHORTHAND.match(value.strip())
-        if not match:
-            raise ValueError("%r is not a generator: %s" % (value, GENERATE_HINT))
+    match = _SHORTHAND.match(value.strip()) if isinstance(value, str) else None
+    if match:
         kind, length = match.group(1), int(match.group(2))
     elif isinstance(value, dict):
-        unknown = sorted(set(value) - {"kind", "length"})
-        if unknown:
-            raise ValueError("unknown generator option(s) %s: %s" % (", ".join(unknown), GENERATE_HINT))
-        kind = value.get("kind", DEFAULT_GENERATOR["kind"])
-        length = value.get("length", DEFAULT_GENERATOR["length"] if kind != "passphrase" else 6)
-        if kind not in GENERATOR_KINDS:
-            raise ValueError("generator kind %r is unknown: use one of %s" % (kind, ", ".join(GENERATOR_KINDS)))
-        if isinstance(length, bool) or not isinstance(length, int):
-            if isinstance(length, str) and length.isdigit():
-                length = int(length)
-            else:
-                raise ValueError("generator length %r is not an integer" % (length,))
+        kind, length = _generator_mapping(value)
     else:
-        raise ValueError("%r is not a generator: %s" % (value, GENERATE_HINT))
+        raise SpecError("generate", value, "is not a generator", GENERATE_HINT)
     low, high = LENGTH_BOUNDS[kind]
     if not low <= length <= high:
         unit = "words" if kind == "passphrase" else ("characters" if kind == "alnum" else "random bytes")
-        raise ValueError("length %d for %s is out of range: use %d to %d %s" % (length, kind, low, high, unit))
+        raise SpecError("generate", value, "length %d for %s is out of range" % (length, kind), "use %d to %d %s" % (low, high, unit))
     return {"kind": kind, "length": length}
 
 
+def _generator_mapping(value):
+    unknown = sorted(set(value) - {"kind", "length"})
+    if unknown:
+        raise SpecError("generate", value, "has unknown generator option(s) %s" % ", ".join(unknown), GENERATE_HINT)
+    kind = value.get("kind", DEFAULT_GENERATOR["kind"])
+    length = value.get("length", DEFAULT_GENERATOR["length"] if kind != "passphrase" else 6)
+    if kind not in GENERATOR_KINDS:
+        raise SpecError("generate", value, "generator kind %r is unknown" % (kind,), "use one of %s" % ", ".join(GENERATOR_KINDS))
+    if isinstance(length, str) and length.isdigit():
+        length = int(length)
+    if isinstance(length, bool) or not isinstance(length, int):
+        raise SpecError("generate", value, "generator length %r is not an integer" % (length,), "give the length as a number")
+    return kind, length
+
+
 def normalize_key(spec):
-    """Normalise one key's source to ``{op, generate, rotate, role}``; raise ValueError on bad input."""
+    """Normalise one key's source to ``{op, generate, rotate, role}``; raise SpecError on bad input."""
     if isinstance(spec, str):
         spec = {"op": spec}
     if not isinstance(spec, dict):
-        raise ValueError("expected a mapping like {op: op://Vault/Item/field, generate: hex32} "
-                         "or a reference string, got %r" % (spec,))
+        raise SpecError("", spec, "is not a key source", KEY_HINT)
     unknown = sorted(set(spec) - set(KEY_NAMES))
     if unknown:
-        raise ValueError("unknown option(s) %s: allowed are %s" % (", ".join(unknown), ", ".join(KEY_NAMES)))
+        raise SpecError("", spec, "has unknown option(s) %s" % ", ".join(unknown), "allowed are %s" % ", ".join(KEY_NAMES))
     if "op" not in spec:
-        raise ValueError("'op' is missing: every key needs its 1Password reference (op://Vault/Item/field), "
-                         "which is where a generated value is written back")
+        raise SpecError("op", MISSING, "is missing", "every key needs its 1Password reference (op://Vault/Item/field), "
+                        "which is where a generated value is written back")
     parse_reference(spec["op"])
     generate = parse_generate(spec.get("generate"))
     rotate = spec.get("rotate", False)
     if not isinstance(rotate, bool):
-        raise ValueError("rotate %r is not a boolean: use true or false" % (rotate,))
+        raise SpecError("rotate", rotate, "is not a boolean", "use true or false")
     if rotate and generate is None:
-        raise ValueError("rotate is true but there is no 'generate': rotation needs a generator for the new value")
+        raise SpecError("rotate", rotate, "rotation needs a generator for the new value", "add generate: hex32 (or another generator)")
     role = spec.get("role")
     if role is not None and (not isinstance(role, str) or not _ROLE.match(role)):
-        raise ValueError("role %r is not a PostgreSQL role name (1 to 63 characters)" % (role,))
+        raise SpecError("role", role, "is not a PostgreSQL role name (1 to 63 characters)", "give the name of the role")
     return {"op": spec["op"], "generate": generate, "rotate": rotate, "role": role}
 
 
@@ -129,60 +135,64 @@ def normalize_options(options):
     if options is None:
         return {"immutable": False, "type": "Opaque", "labels": {}, "annotations": {}}
     if not isinstance(options, dict):
-        raise ValueError("expected a mapping with %s" % ", ".join(OPTION_NAMES))
+        raise SpecError("", options, "must be a mapping", "set any of %s" % ", ".join(OPTION_NAMES))
     unknown = sorted(set(options) - set(OPTION_NAMES))
     if unknown:
-        raise ValueError("unknown option(s) %s: allowed are %s" % (", ".join(unknown), ", ".join(OPTION_NAMES)))
+        raise SpecError("", options, "has unknown option(s) %s" % ", ".join(unknown), "allowed are %s" % ", ".join(OPTION_NAMES))
     immutable = options.get("immutable", False)
     if not isinstance(immutable, bool):
-        raise ValueError("immutable %r is not a boolean" % (immutable,))
+        raise SpecError("immutable", immutable, "is not a boolean", "use true or false")
     for name in ("labels", "annotations"):
         value = options.get(name, {})
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise ValueError("%s must map strings to strings, got %r" % (name, value))
+            raise SpecError(name, value, "must map strings to strings", "quote the values")
     secret_type = options.get("type", "Opaque")
     if not isinstance(secret_type, str) or not secret_type:
-        raise ValueError("type %r is not a Secret type such as Opaque" % (secret_type,))
+        raise SpecError("type", secret_type, "is not a Secret type", "use a type such as Opaque")
     return {"immutable": immutable, "type": secret_type, "labels": dict(options.get("labels", {})),
             "annotations": dict(options.get("annotations", {}))}
 
 
-def validate_secrets(workload_name, secrets):
+def _below(path, exc):
+    return "%s.%s" % (path, exc.field) if exc.field else path
+
+
+def validate_secrets(workload_name, secrets, index=None):
     """Check one workload's ``secrets`` subtree. Returns a list of error messages (empty when valid)."""
-    where = "workload %r: secrets" % (workload_name,)
+    label = workload_label(workload_name, index)
     if secrets is None:
         return []
     if not isinstance(secrets, dict):
-        return ["%s must map Secret names to keys, got %r; "
-                "example: {invoicetron-secrets: {postgres-password: {op: op://Kubernetes/Invoicetron/postgres-password}}}"
-                % (where, secrets)]
+        return [field_error(label, "secrets", secrets, "must map Secret names to keys",
+                            "write {invoicetron-secrets: {postgres-password: {op: op://Kubernetes/Invoicetron/postgres-password}}}")]
     errors = []
     for secret_name, keys in secrets.items():
-        here = "%s.%s" % (where, secret_name)
+        here = "secrets.%s" % (secret_name,)
         if not isinstance(secret_name, str) or len(secret_name) > 253 or not _SECRET_NAME.match(secret_name):
-            errors.append("%s: %r is not a valid Secret name: use lower-case letters, digits, '-' and '.' "
-                          "(DNS-1123 subdomain, at most 253 characters)" % (where, secret_name))
-            continue
-        if not isinstance(keys, dict) or not keys:
-            errors.append("%s: expected a mapping of keys to sources, got %r" % (here, keys))
-            continue
-        if not set(keys) - {OPTIONS_KEY}:
-            errors.append("%s: the Secret has no keys: add at least one key with an 'op' reference" % here)
-        for key, spec in keys.items():
-            if key == OPTIONS_KEY:
-                try:
-                    normalize_options(spec)
-                except ValueError as exc:
-                    errors.append("%s.%s: %s" % (here, OPTIONS_KEY, exc))
-                continue
-            if not isinstance(key, str) or len(key) > 253 or not _SECRET_KEY.match(key):
-                errors.append("%s: %r is not a valid Secret key: use letters, digits, '-', '_' and '.'" % (here, key))
-                continue
-            try:
-                normalize_key(spec)
-            except ValueError as exc:
-                errors.append("%s.%s: %s" % (here, key, exc))
+            errors.append(field_error(label, here, MISSING, "is not a valid Secret name",
+                                      "use lower-case letters, digits, '-' and '.' (DNS-1123 subdomain, at most 253 characters)"))
+        elif not isinstance(keys, dict) or not keys:
+            errors.append(field_error(label, here, keys, "is not a mapping of keys to sources", KEY_HINT))
+        elif not set(keys) - {OPTIONS_KEY}:
+            errors.append(field_error(label, here, MISSING, "the Secret has no keys", "add at least one key with an 'op' reference"))
+        else:
+            errors.extend(field_error(label, _below("%s.%s" % (here, key), exc), exc.value, exc.problem, exc.fix)
+                          for key, exc in _key_errors(keys))
     return errors
+
+
+def _key_errors(keys):
+    """(key, SpecError) for every bad key or $options of one Secret."""
+    for key, spec in keys.items():
+        try:
+            if key == OPTIONS_KEY:
+                normalize_options(spec)
+            elif not isinstance(key, str) or len(key) > 253 or not _SECRET_KEY.match(key):
+                raise SpecError("", MISSING, "is not a valid Secret key", "use letters, digits, '-', '_' and '.'")
+            else:
+                normalize_key(spec)
+        except SpecError as exc:
+            yield key, exc
 
 
 def describe(spec):
@@ -195,6 +205,80 @@ def describe(spec):
     return text
 
 
+def _declared_keys(workloads):
+    """(index, workload, namespace, secret, key, normalised spec) for every valid key of every workload."""
+    for index, workload in enumerate(workloads or []):
+        secrets = workload.get("secrets") if isinstance(workload, dict) else None
+        if not isinstance(secrets, dict) or not isinstance(workload.get("namespace"), str):
+            continue
+        for secret_name, keys in secrets.items():
+            for key, raw in (keys.items() if isinstance(keys, dict) else ()):
+                try:
+                    yield index, workload, workload["namespace"], secret_name, key, normalize_key(raw)
+                except (SpecError, TypeError):
+                    continue  # validate_secrets reports it
+
+
+def secret_key_conflicts(workloads):
+    """Errors for every Secret key that two workloads of one namespace declare differently (the first one wins)."""
+    errors, first = [], {}
+    for index, workload, namespace, secret_name, key, spec in _declared_keys(workloads):
+        if key == OPTIONS_KEY:
+            continue
+        where = (namespace, secret_name, key)
+        if where in first and first[where][1] != spec:
+            errors.append(field_error(
+                workload_label(workload.get("name"), index), "secrets.%s.%s" % (secret_name, key), describe(spec),
+                "Secret %s/%s key %s is declared differently by workload %r (%s)" % (*where, first[where][0], describe(first[where][1])),
+                "declare it once or make both declarations identical"))
+        first.setdefault(where, (workload.get("name"), spec))
+    return errors
+
+
+def _plannable(index, workload):
+    """The errors that keep one workload's Secrets out of the plan."""
+    if not isinstance(workload, dict):
+        return [field_error(workload_label(None, index), "", workload, "is not a mapping", "each workload is a mapping")]
+    name = workload.get("name")
+    if workload.get("secrets") and not (isinstance(workload.get("namespace"), str) and workload["namespace"]):
+        return [field_error(workload_label(name, index), "namespace", MISSING, "is missing",
+                            "set it: the Secrets %s need one" % ", ".join(map(str, workload["secrets"])))]
+    return validate_secrets(name, workload.get("secrets"), index) if workload.get("secrets") else []
+
+
+def _merge_secret(merged, index, workload, secret_name, keys, errors):
+    ident = (workload["namespace"], secret_name)
+    options = normalize_options(keys.get(OPTIONS_KEY))
+    entry = merged.get(ident)
+    if entry is None:
+        merged[ident] = entry = {"namespace": ident[0], "name": secret_name, "workloads": [], "options": options, "keys": {}}
+    elif OPTIONS_KEY in keys and options != entry["options"]:
+        errors.append(field_error(workload_label(workload["name"], index), "secrets.%s.%s" % (secret_name, OPTIONS_KEY), MISSING,
+                                  "Secret %s/%s has other %s in workload(s) %s" % (*ident, OPTIONS_KEY, ", ".join(entry["workloads"])),
+                                  "make them identical"))
+    entry["workloads"].append(workload["name"])
+    for key, raw in keys.items():
+        if key != OPTIONS_KEY:
+            entry["keys"].setdefault(key, normalize_key(raw))
+
+
+def _reference_conflicts(workloads):
+    """Errors for one 1Password reference given two generators, or rotated by one entry and not another."""
+    errors, first = [], {}
+    for index, workload, _namespace, secret_name, key, spec in _declared_keys(workloads):
+        other = first.setdefault(spec["op"].lower(), (spec, workload.get("name"), secret_name, key))
+        label, field = workload_label(workload.get("name"), index), "secrets.%s.%s" % (secret_name, key)
+        if other[0]["generate"] and spec["generate"] and other[0]["generate"] != spec["generate"]:
+            errors.append(field_error(label, field, describe(spec), "1Password reference %s is generated differently by workload %r "
+                                      "(Secret %s key %r: %s)" % (spec["op"], other[1], other[2], other[3], describe(other[0])),
+                                      "use one generator"))
+        elif other[0]["rotate"] != spec["rotate"]:
+            errors.append(field_error(label, field, describe(spec), "1Password reference %s is rotated by one entry and not by "
+                                      "another (workloads %r and %r)" % (spec["op"], other[1], workload.get("name")),
+                                      "set rotate the same everywhere"))
+    return errors
+
+
 def plan(workloads):
     """Validate every workload and merge Secrets by (namespace, name).
 
@@ -203,65 +287,13 @@ def plan(workloads):
     A key claimed by two workloads must have the same source; one 1Password field must not be
     given two different generators. Any error means nothing should be written.
     """
-    errors = []
-    merged = {}
-    by_reference = {}
+    errors, valid, merged = [], [], {}
     for index, workload in enumerate(workloads or []):
-        if not isinstance(workload, dict):
-            errors.append("stateshift_workloads[%d] is not a mapping" % index)
-            continue
-        name = workload.get("name", "#%d" % index)
-        secrets = workload.get("secrets")
-        if not secrets:
-            continue
-        namespace = workload.get("namespace")
-        if not isinstance(namespace, str) or not namespace:
-            errors.append("workload %r: 'namespace' is missing; the Secrets %s need one" % (name, ", ".join(secrets)))
-            continue
-        problems = validate_secrets(name, secrets)
-        if problems:
-            errors.extend(problems)
-            continue
-        for secret_name, keys in secrets.items():
-            ident = (namespace, secret_name)
-            options = normalize_options(keys.get(OPTIONS_KEY))
-            entry = merged.get(ident)
-            if entry is None:
-                entry = merged[ident] = {"namespace": namespace, "name": secret_name, "workloads": [name],
-                                         "options": options, "keys": {}, "_owner": {}}
-            else:
-                entry["workloads"].append(name)
-                if OPTIONS_KEY in keys and options != entry["options"]:
-                    errors.append("Secret %s/%s: workloads %s and %r give different %s; make them identical"
-                                  % (namespace, secret_name, ", ".join(repr(w) for w in entry["workloads"][:-1]),
-                                     name, OPTIONS_KEY))
-            for key, raw in keys.items():
-                if key == OPTIONS_KEY:
-                    continue
-                spec = normalize_key(raw)
-                known = entry["keys"].get(key)
-                if known is not None and known != spec:
-                    errors.append("Secret %s/%s key %r is claimed differently by workload %r (%s) and workload %r (%s): "
-                                  "make both entries identical or use different keys"
-                                  % (namespace, secret_name, key, entry["_owner"][key], describe(known), name,
-                                     describe(spec)))
-                    continue
-                entry["keys"][key] = spec
-                entry["_owner"].setdefault(key, name)
-                ref = spec["op"].lower()
-                other = by_reference.get(ref)
-                if other is None:
-                    by_reference[ref] = (spec, name, secret_name, key)
-                elif other[0]["generate"] and spec["generate"] and other[0]["generate"] != spec["generate"]:
-                    errors.append("1Password reference %s is generated differently by workload %r (Secret %s key %r: %s) "
-                                  "and workload %r (Secret %s key %r: %s): use one generator"
-                                  % (spec["op"], other[1], other[2], other[3], describe(other[0]), name, secret_name,
-                                     key, describe(spec)))
-                elif other[0]["rotate"] != spec["rotate"]:
-                    errors.append("1Password reference %s is rotated by one entry and not by another (workloads %r and %r): "
-                                  "set rotate the same everywhere" % (spec["op"], other[1], name))
-    result = []
-    for entry in merged.values():
-        entry.pop("_owner")
-        result.append(entry)
-    return result, errors
+        problems = _plannable(index, workload)
+        errors.extend(problems)
+        valid.append(workload if not problems and isinstance(workload, dict) and workload.get("secrets") else {})
+    errors += secret_key_conflicts(valid) + _reference_conflicts(valid)
+    for index, workload in enumerate(valid):
+        for secret_name, keys in (workload.get("secrets") or {}).items():
+            _merge_secret(merged, index, workload, secret_name, keys, errors)
+    return list(merged.values()), errors

@@ -19,7 +19,6 @@ VALID = {
     "migration": {"mode": "offline", "jobs": 2, "verify": "checksum"},
     "backup": {"schedule": "0 8 * * *", "retention_days": 30},
     "clients": [{"kind": "Deployment", "name": "invoicetron"}],
-    "retire": {"soak_days": 7},
 }
 
 
@@ -64,7 +63,7 @@ def test_the_input_is_not_modified():
     [
         ({"name": "Invoice_Tron"}, "workload 'Invoice_Tron' (stateshift_workloads[0]): name = 'Invoice_Tron': is not a DNS-1123 label"),
         ({"namespace": "x" * 64}, "namespace = '" + "x" * 64 + "': is not a DNS-1123 label"),
-        ({"engine": "mysql"}, "engine = 'mysql': is not one of postgresql, mongodb, rabbitmq"),
+        ({"engine": "mysql"}, "engine = 'mysql': is not one of postgresql (mongodb, rabbitmq: planned, not built yet); use one of them"),
         ({"engine": None}, "engine: is required"),
         ({"storage": {"size": "10GB"}}, "storage.size = '10GB': is not a Kubernetes quantity; write it like 10Gi"),
         ({"storage": {"size": "10"}}, "storage.size = '10': is smaller than 1Mi"),
@@ -79,7 +78,7 @@ def test_the_input_is_not_modified():
         ({"databases": ["Invoices"]}, "databases[0].name = 'Invoices': is not a valid PostgreSQL identifier"),
         ({"databases": ["a", "a"]}, "databases[1].name = 'a': is listed twice"),
         ({"source": {"host": "vm"}}, "source.container: is required"),
-        ({"migration": {"mode": "live"}}, "migration.mode = 'live': is not one of offline, online"),
+        ({"migration": {"mode": "live"}}, "migration.mode = 'live': is not one of offline (online: planned, not built yet)"),
         ({"migration": {"jobs": 0}}, "migration.jobs = 0: must be a whole number from 1 to 64"),
         ({"backup": {"schedule": "daily at 8"}}, "backup.schedule = 'daily at 8': is not a cron schedule"),
         ({"backup": {"s3": {"bucket": "b"}}}, "backup.s3: unknown field; allowed: schedule, retention_days"),
@@ -118,3 +117,95 @@ def test_non_postgresql_engines_refuse_databases():
 
 def test_secret_keys_are_not_required_when_the_catalog_declares_no_secrets():
     validate_catalog([workload(roles=[{"name": "app", "password_key": "app-pw"}])])
+
+
+def test_every_workload_carries_its_object_names_labels_and_selector():
+    wiki = validate_catalog([{"name": "wiki", "engine": "postgresql", "storage": {"size": "5Gi"}}])[0]
+    assert wiki["objects"]["statefulset"] == "wiki-postgresql"
+    assert wiki["objects"]["headless_service"] == "wiki-postgresql-hl"
+    assert wiki["objects"]["primary_pod"] == "wiki-postgresql-0"
+    assert wiki["objects"]["backup_cronjob"] == "wiki-postgresql-backup"
+    assert wiki["selector"] == {"app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "wiki"}
+    assert wiki["labels"]["app.kubernetes.io/managed-by"] == "stateshift.k3s"
+    assert wiki["backup_labels"]["app.kubernetes.io/name"] == "postgresql-backup"
+
+
+def test_derived_defaults_follow_the_workload():
+    wiki = validate_catalog([{"name": "my-wiki", "engine": "postgresql", "version": 15, "storage": {"size": "5Gi", "class": "nfs"},
+                              "clients": [{"name": "app"}], "roles": ["reader"]}])[0]
+    assert wiki["version"] == "15"
+    assert wiki["image"] == "postgres:15-alpine"
+    assert wiki["auth"] == {"user": "my-wiki", "secret": "my-wiki-secrets", "password_key": "postgres-password"}
+    assert wiki["backup"] == {"schedule": "0 3 * * *", "retention_days": 7, "pvc_size": "5Gi", "storage_class": "nfs"}
+    assert wiki["databases"] == [{"name": "my_wiki"}]
+    assert wiki["roles"] == [{"name": "reader", "login": True}]
+    assert wiki["clients"] == [{"name": "app", "kind": "Deployment", "namespace": "my-wiki"}]
+    assert wiki["migration"] == {"mode": "offline", "jobs": 2, "verify": "checksum", "force": False, "transport": "auto",
+                                 "backup": True, "backup_dir": "/var/backups/stateshift", "keep_privileged_roles": False}
+    assert wiki["network"] == {"allow_from": []}
+    assert "retire" not in wiki
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"engine": "rabbitmq", "databases": None}, "workload 'invoicetron' (stateshift_workloads[0]): engine = 'rabbitmq': "
+         "is not built yet (only postgresql is); use engine: postgresql, or leave this workload out of the catalog"),
+        ({"engine": "mongodb", "databases": None}, "engine = 'mongodb': is not built yet (only postgresql is)"),
+        ({"migration": {"mode": "online"}}, "migration.mode = 'online': is not built yet (only offline is); use mode: offline"),
+        ({"source": dict(VALID["source"], compose_dir="/srv/app")}, "source.compose_dir = '/srv/app': is not built yet: "
+         "the cutover phase does not exist, so nothing would act on it; remove it until the cutover phase is built"),
+        ({"retire": {"soak_days": 7}}, "retire = {'soak_days': 7}: is not built yet: the retire phase does not exist"),
+        ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, user"),
+    ],
+)
+def test_what_is_not_built_is_refused_not_ignored(changes, expected):
+    errors = errors_of([workload(**changes)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_an_error_without_a_value_omits_it():
+    errors = errors_of([workload(storage={"class": "longhorn"})])
+    assert "workload 'invoicetron' (stateshift_workloads[0]): storage.size: is required; set the volume size, e.g. size: 10Gi" in errors
+
+
+def test_unknown_fields_are_found_at_every_depth():
+    errors = errors_of([workload(clients=[{"name": "app", "knd": "Deployment"}], network={"allow_from": [{"namespac": "web"}]},
+                                 resources={"requests": {"cpus": "1"}})])
+    assert "workload 'invoicetron' (stateshift_workloads[0]): clients[0].knd: unknown field; did you mean 'kind'?" in errors
+    assert "workload 'invoicetron' (stateshift_workloads[0]): network.allow_from[0].namespac: unknown field; did you mean 'namespace'?" \
+        in errors
+    assert any("resources.requests.cpus: unknown field; did you mean 'cpu'?" in error for error in errors)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"migration": {"force": "yes"}}, "migration.force = 'yes': must be true or false; write force: true or force: false"),
+        ({"migration": {"backup_dir": "backups"}}, "migration.backup_dir = 'backups': is not an absolute path"),
+        ({"roles": [{"name": "app", "login": "no"}]}, "roles[0].login = 'no': must be true or false"),
+        ({"clients": {"name": "app"}}, "clients = {'name': 'app'}: must be a list; list the workloads that use this database"),
+        ({"settings": ["a"]}, "settings = ['a']: must be a mapping; write server settings as name: value"),
+        ({"network": {"allow_from": [{}]}}, "network.allow_from[0] = {}: is empty; set namespace, namespace_labels or pod_labels"),
+        ({"storage": {"size": "1Gi", "class": "Not_A_Class"}}, "storage.class = 'Not_A_Class': is not a StorageClass name"),
+        ({"databases": [3]}, "databases[0] = 3: must be a mapping"),
+        ({"roles": [{"login": True}]}, "roles[0].name: is required; name the role"),
+    ],
+)
+def test_types_and_rules_come_from_the_schema(changes, expected):
+    errors = errors_of([workload(**changes)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_a_null_storage_class_means_the_default_class():
+    assert validate_catalog([workload(storage={"size": "1Gi", "class": None})])[0]["storage"]["class"] is None
+
+
+def test_two_workloads_declaring_one_secret_key_differently_are_refused():
+    first = workload(secrets={"invoicetron-secrets": {"postgres-password": {"op": "op://K/A/pw"}}})
+    second = workload(name="other", auth={"secret": "invoicetron-secrets"},
+                      secrets={"invoicetron-secrets": {"postgres-password": {"op": "op://K/B/pw"}}})
+    errors = errors_of([first, second])
+    assert errors == ["workload 'other' (stateshift_workloads[1]): secrets.invoicetron-secrets.postgres-password = 'op://K/B/pw': "
+                      "Secret invoicetron/invoicetron-secrets key postgres-password is declared differently by workload "
+                      "'invoicetron' (op://K/A/pw); declare it once or make both declarations identical"]

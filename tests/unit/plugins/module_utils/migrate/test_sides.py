@@ -6,17 +6,10 @@ import subprocess
 
 import pytest
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import sides
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import (
-    DockerOverSsh,
-    Kubectl,
-    LocalDsn,
-    PodSide,
-    SideError,
-    SshTarget,
-    WorkerSide,
-    redact_dsn,
-)
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import PodSide, SideError, WorkerSide
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import DockerOverSsh, LocalDsn, SshTarget, redact_dsn
 
 PASSWORD = "s3cr3t pa$$ 'word'"
 SSH_BASE = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15", "-o", "LogLevel=ERROR"]

@@ -4,13 +4,15 @@ import json
 
 import pytest
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import worker as migration_worker
 
 PASSWORD = "Zq9-s0urce-p4ss"
 
 
 def build(password=PASSWORD, **kwargs):
-    options = {"app": "invoicetron", "image": "postgres:15.6", "source_password": password, "target_secret": "invoicetron-db",
+    objects = names.object_names({"name": "invoicetron", "engine": "db"})
+    options = {"objects": objects, "image": "postgres:15.6", "source_password": password, "target_secret": "invoicetron-db",
                "target_password_key": "POSTGRES_PASSWORD", "deadline_seconds": 3600}
     options.update(kwargs)
     return migration_worker.manifests(**options)
@@ -24,16 +26,17 @@ def parts(manifest):
     return secret, job
 
 
-def test_names():
-    assert migration_worker.names("invoicetron") == {"job": "invoicetron-migration", "secret": "invoicetron-migration-source"}
+def test_names_come_from_the_catalog_names():
+    _ignored_value, job = parts(build())
+    assert job["metadata"]["name"] == "invoicetron-db-migration"
 
 
 def test_secret_holds_the_source_password_as_string_data():
     secret, _ignored_value = parts(build())
-    assert secret["metadata"]["name"] == "invoicetron-migration-source"
+    assert secret["metadata"]["name"] == "invoicetron-db-migration-source"
     assert secret["stringData"] == {"password": PASSWORD}
     assert "data" not in secret
-    assert secret["metadata"]["labels"][migration_worker.LABEL] == "invoicetron"
+    assert secret["metadata"]["labels"][migration_worker.LABEL] == "invoicetron-db"
 
 
 def test_no_source_password_gives_an_empty_string():
@@ -54,7 +57,7 @@ def test_container_env_reads_both_passwords_from_secrets():
     [container] = job["spec"]["template"]["spec"]["containers"]
     env = {item["name"]: item for item in container["env"]}
     assert env["SRC_PASSWORD"] == {"name": "SRC_PASSWORD",
-                                   "valueFrom": {"secretKeyRef": {"name": "invoicetron-migration-source", "key": "password"}}}
+                                   "valueFrom": {"secretKeyRef": {"name": "invoicetron-db-migration-source", "key": "password"}}}
     assert env["TGT_PASSWORD"] == {"name": "TGT_PASSWORD",
                                    "valueFrom": {"secretKeyRef": {"name": "invoicetron-db", "key": "POSTGRES_PASSWORD"}}}
     literal = [item for item in container["env"] if "value" in item]
@@ -90,5 +93,5 @@ def test_job_never_retries_and_ends_by_its_deadline(deadline):
     assert pod["restartPolicy"] == "Never"
     assert pod["containers"][0]["command"] == ["sleep", str(int(deadline))]
     assert pod["containers"][0]["image"] == "postgres:15.6"
-    assert spec["template"]["metadata"]["labels"][migration_worker.LABEL] == "invoicetron"
-    assert job["metadata"]["name"] == "invoicetron-migration"
+    assert spec["template"]["metadata"]["labels"][migration_worker.LABEL] == "invoicetron-db"
+    assert job["metadata"]["name"] == "invoicetron-db-migration"

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import inventory as pg_inventory
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql
 
 SCHEMA = """
 CREATE TYPE status AS ENUM ('draft', 'sent', 'paid');
@@ -81,7 +82,7 @@ def test_parse_takes_the_last_line_after_notices():
 
 
 def test_psql_argv_is_machine_readable_and_stops_on_error():
-    argv = pg_inventory.psql_argv("db", "app", "SELECT 1")
+    argv = psql.argv("app", "db", command="SELECT 1")
     assert argv[:2] == ["psql", "-X"]
     assert "ON_ERROR_STOP=1" in argv
     assert argv[-2:] == ["-c", "SELECT 1"]
@@ -98,13 +99,13 @@ def test_psql_argv_is_machine_readable_and_stops_on_error():
     ],
 )
 def test_psql_errors_are_explained(stderr, expected):
-    assert expected in pg_inventory.explain_psql_error(stderr, ["a", "b"])
+    assert expected in psql.explain_psql_error(stderr, ["a", "b"])
 
 
 def test_unknown_psql_errors_are_not_guessed():
-    assert pg_inventory.explain_psql_error("ERROR:  out of memory") is None
+    assert psql.explain_psql_error("ERROR:  out of memory") is None
 
 
 def test_list_of_databases_is_parsed(local_postgres):
-    result = local_postgres.psql(pg_inventory.LIST_DATABASES_SQL)
-    assert "postgres" in pg_inventory.parse_database_list(result.stdout)
+    result = local_postgres.psql(psql.LIST_DATABASES_SQL)
+    assert "postgres" in psql.parse_database_list(result.stdout)

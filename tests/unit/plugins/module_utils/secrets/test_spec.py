@@ -68,18 +68,24 @@ def test_errors_name_workload_secret_key_value_and_fix():
         "Not_A_Name": {"k": {"op": REF}},
     })
     text = "\n".join(errors)
-    assert "workload 'invoicetron': secrets.invoicetron-secrets.postgres-password: 'hex3x' is not a generator" in text
+    assert "workload 'invoicetron': secrets.invoicetron-secrets.postgres-password.generate = 'hex3x': is not a generator; use" in text
     assert "hex32" in text  # the fix
-    assert "'Bad Key!' is not a valid Secret key" in text
-    assert "'op' is missing" in text
-    assert "rotation needs a generator" in text
-    assert "'Not_A_Name' is not a valid Secret name" in text
+    assert "workload 'invoicetron': secrets.invoicetron-secrets.Bad Key!: is not a valid Secret key; use letters" in text
+    assert "secrets.invoicetron-secrets.no-op.op: is missing; every key needs its 1Password reference" in text
+    assert "secrets.invoicetron-secrets.rot.rotate = True: rotation needs a generator for the new value; add generate" in text
+    assert "secrets.Not_A_Name: is not a valid Secret name" in text
     assert len(errors) == 5
 
 
 def test_options_are_validated():
     errors = secret_spec.validate_secrets("w", {"s": {"$options": {"immutable": "yes"}, "k": {"op": REF}}})
-    assert errors == ["workload 'w': secrets.s.$options: immutable 'yes' is not a boolean"]
+    assert errors == ["workload 'w': secrets.s.$options.immutable = 'yes': is not a boolean; use true or false"]
+
+
+def test_errors_carry_the_catalog_index_when_given():
+    errors = secret_spec.validate_secrets("w", {"s": {"k": "op://a/b"}}, index=3)
+    assert errors == ["workload 'w' (stateshift_workloads[3]): secrets.s.k.op = 'op://a/b': is not a 1Password secret reference; "
+                      "use op://<vault>/<item>[/<section>]/<field> (names of letters, digits, spaces, '-', '_' and '.')"]
 
 
 def test_two_workloads_claiming_a_key_differently_is_an_error():
@@ -87,8 +93,10 @@ def test_two_workloads_claiming_a_key_differently_is_an_error():
     second = workload("b", "shared", **{"db-password": {"op": "op://Kubernetes/Other/pw"}})
     _planned, errors = secret_spec.plan([first, second])
     assert len(errors) == 1
-    assert "Secret shared/invoicetron-secrets key 'db-password' is claimed differently by workload 'a'" in errors[0]
-    assert "op://Kubernetes/Other/pw" in errors[0]
+    assert errors[0].startswith("workload 'b' (stateshift_workloads[1]): secrets.invoicetron-secrets.db-password = "
+                                "'op://Kubernetes/Other/pw': Secret shared/invoicetron-secrets key db-password is declared "
+                                "differently by workload 'a' (%s (generate hex32)); declare it once" % REF)
+    assert secret_spec.secret_key_conflicts([first, second]) == errors
 
 
 def test_two_workloads_may_share_a_secret_consistently():
@@ -107,6 +115,18 @@ def test_one_reference_with_two_generators_is_an_error():
     second = workload("b", "ns-b", **{"pw": {"op": REF, "generate": "base64_32"}})
     errors = secret_spec.plan([first, second])[1]
     assert len(errors) == 1 and "generated differently" in errors[0] and REF in errors[0]
+
+
+def test_a_workload_without_a_namespace_cannot_plan_its_secrets():
+    errors = secret_spec.plan([workload("a", None)])[1]
+    assert errors == ["workload 'a' (stateshift_workloads[0]): namespace: is missing; set it: the Secrets invoicetron-secrets need one"]
+
+
+def test_bad_keys_raise_spec_errors_with_field_and_fix():
+    with pytest.raises(secret_spec.SpecError) as caught:
+        secret_spec.normalize_key({"op": REF, "rotate": "yes"})
+    assert (caught.value.field, caught.value.value, caught.value.fix) == ("rotate", "yes", "use true or false")
+    assert str(caught.value) == "rotate = 'yes': is not a boolean; use true or false"
 
 
 def test_same_secret_name_in_other_namespaces_is_independent():

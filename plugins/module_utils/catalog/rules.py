@@ -1,0 +1,156 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rules the catalog schema names.
+
+A field rule takes ``(value, workload)`` and returns the problem, or None when the value is good;
+its fix is the field's and its docstring is what docs/catalog.md says about it. A workload rule takes the whole workload and returns
+``(field, value, problem, fix)`` tuples, for checks that read more than one field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity, parse_quantity
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
+
+
+def dns_label(value, workload):
+    """DNS-1123 label (at most 63 of a-z, 0-9, '-')"""
+    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
+        return "is not a DNS-1123 label"
+    return None
+
+
+def storage_class(value, workload):
+    """StorageClass name (DNS-1123 subdomain)"""
+    if value is not None and not (isinstance(value, str) and len(value) <= 253 and _DNS_SUBDOMAIN.match(value)):
+        return "is not a StorageClass name"
+    return None
+
+
+def quantity(value, workload):
+    """Kubernetes quantity"""
+    return None if is_quantity(value) else "is not a Kubernetes quantity"
+
+
+def volume_size(value, workload):
+    """Kubernetes quantity of at least 1Mi"""
+    if not is_quantity(value):
+        return "is not a Kubernetes quantity"
+    if parse_quantity(value) < 2 ** 20:
+        return "is smaller than 1Mi (a unit is probably missing)"
+    return None
+
+
+def version(value, workload):
+    """a version string; a number is made a string"""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not str(value):
+        return "is not a version"
+    return None
+
+
+def pg_identifier(value, workload):
+    """PostgreSQL identifier (a-z, 0-9, '_', at most 63)"""
+    if not isinstance(value, str) or not _PG_IDENTIFIER.match(value):
+        return "is not a valid PostgreSQL identifier"
+    return None
+
+
+def source_database(value, workload):
+    """PostgreSQL database name"""
+    if workload.get("engine") == "postgresql" and not _PG_IDENTIFIER.match(str(value)):
+        return "is not a PostgreSQL database name"
+    return None
+
+
+def cron_schedule(value, workload):
+    """five-field cron schedule or @daily"""
+    fields = value.split() if isinstance(value, str) else []
+    if isinstance(value, str) and (value.startswith("@") or (len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields))):
+        return None
+    return "is not a cron schedule"
+
+
+def absolute_path(value, workload):
+    """absolute path"""
+    return None if isinstance(value, str) and value.startswith("/") else "is not an absolute path"
+
+
+def requests_within_limits(workload):
+    """A resource request is not above its limit."""
+    resources = workload.get("resources") if isinstance(workload.get("resources"), dict) else {}
+    requests, limits = resources.get("requests"), resources.get("limits")
+    requests, limits = (requests if isinstance(requests, dict) else {}), (limits if isinstance(limits, dict) else {})
+    for kind in ("cpu", "memory"):
+        if is_quantity(requests.get(kind, "x")) and is_quantity(limits.get(kind, "x")) \
+                and parse_quantity(requests[kind]) > parse_quantity(limits[kind]):
+            yield ("resources.requests.%s" % kind, requests[kind], "is above its limit %s" % limits[kind],
+                   "lower the request or raise the limit")
+
+
+def single_postgresql_primary(workload):
+    """PostgreSQL runs replicas: 1 (there is no high-availability manager yet)."""
+    replicas = workload.get("replicas")
+    if workload.get("engine") == "postgresql" and isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 1:
+        yield ("replicas", replicas, "a PostgreSQL StatefulSet without a high-availability manager would run that many "
+               "independent primaries with diverging data", "set replicas: 1 (high availability is a separate capability)")
+
+
+def source_is_reachable(workload):
+    """A source has host, container and database, unless it has a dsn."""
+    source = workload.get("source")
+    if not isinstance(source, dict) or "dsn" in source:
+        return
+    for required in ("host", "container", "database"):
+        if not source.get(required):
+            yield ("source.%s" % required, MISSING, "is required",
+                   "set the inventory host, the container name and the database (or a dsn for a direct connection)")
+
+
+def names_listed_once(workload):
+    """No database or role is listed twice."""
+    for field in ("databases", "roles"):
+        items = workload.get(field)
+        seen = set()
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            name = item.get("name") if isinstance(item, dict) else item
+            if isinstance(name, str) and name in seen:
+                yield ("%s[%d].name" % (field, index), name, "is listed twice", "remove the duplicate")
+            seen.add(name)
+
+
+def allow_rules_not_empty(workload):
+    """No network.allow_from rule is empty."""
+    network = workload.get("network")
+    rules = network.get("allow_from") if isinstance(network, dict) else None
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if rule == {}:
+            yield ("network.allow_from[%d]" % index, rule, "is empty", "set namespace, namespace_labels or pod_labels")
+
+
+def secret_keys_declared(workload):
+    """When secrets is given, it declares every Secret key that auth and roles name."""
+    secrets = workload.get("secrets")
+    if not secrets or not isinstance(secrets, dict) or workload.get("engine") != "postgresql" or "name" not in workload:
+        return
+    from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.schema import default_of  # noqa: PLC0415 (schema names these rules)
+    auth = workload.get("auth") if isinstance(workload.get("auth"), dict) else {}
+    secret = auth.get("secret", default_of("auth.secret", workload))
+    needed = [("auth.password_key", auth.get("password_key", default_of("auth.password_key", workload)))]
+    roles = workload.get("roles") if isinstance(workload.get("roles"), list) else []
+    needed += [("roles[%d].password_key" % index, role["password_key"]) for index, role in enumerate(roles)
+               if isinstance(role, dict) and role.get("password_key")]
+    for field, key in needed:
+        if key not in (secrets.get(secret) or {}):
+            yield (field, key, "refers to Secret key %s/%s that is not declared under secrets" % (secret, key),
+                   "declare it under secrets.%s.%s (with an op reference or generate)" % (secret, key))
+
+
+WORKLOAD_RULES = (requests_within_limits, single_postgresql_primary, source_is_reachable, names_listed_once,
+                  allow_rules_not_empty, secret_keys_declared)

@@ -1,0 +1,194 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The workload catalog, declared once: every field, its type, default, choices, engines and rule.
+
+Validation and defaults (validate.py), docs/catalog.md (docs.py) and the roles' argument specs
+(argspec.py) are all made from FIELDS; nothing else spells a field's choices or default.
+
+A path names a field: ``migration.transport``; ``clients[].kind`` is a field of every element of
+the list ``clients``. Parents come before their children. Read a field with ``field(path)``:
+``field("migration.transport").choices``, ``default_of("image", workload)``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names, rules
+
+ENGINES = ("postgresql", "mongodb", "rabbitmq")
+POSTGRESQL = ("postgresql",)
+DEFAULT_VERSIONS = {"postgresql": "18"}
+DEFAULT_IMAGES = {"postgresql": "postgres:{version}-alpine"}
+NO_DEFAULT = object()
+NOT_BUILT_FIX = "remove it until the %s is built (see the issues); nothing would act on it"
+
+
+class Field:
+    """One catalog field. ``default`` is a value, or a function of the workload (``default_doc`` says which)."""
+
+    def __init__(self, path, kind, doc, default=NO_DEFAULT, default_doc=None, required=None, choices=(), planned=(),
+                 engines=ENGINES, rule=None, fix="", minimum=None, maximum=None, elements=None, shorthand=None,
+                 not_built=None, normalize=None, nullable=False, no_log=False):
+        self.path, self.kind, self.doc = path, kind, doc
+        self.default, self.default_doc = default, default_doc
+        self.required = required  # the fix when the field is missing, or None when it may be left out
+        self.choices, self.planned = choices, planned  # planned: recognised values whose feature is not built yet
+        self.engines, self.rule, self.fix = engines, rule, fix
+        self.minimum, self.maximum = minimum, maximum
+        self.elements, self.shorthand = elements, shorthand  # shorthand: a string element x means {shorthand: x}
+        self.not_built = not_built  # the feature that is missing: the field is refused when given
+        self.normalize, self.nullable, self.no_log = normalize, nullable, no_log  # nullable: null is a value
+
+    @property
+    def name(self):
+        return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def parent(self):
+        return self.path.rsplit(".", 1)[0] if "." in self.path else ""
+
+    def default_for(self, workload):
+        """The default filled in for ``workload`` (NO_DEFAULT when there is none)."""
+        if callable(self.default):
+            return self.default(workload)
+        return copy.deepcopy(self.default)
+
+
+def _version(workload):
+    return DEFAULT_VERSIONS[workload["engine"]]
+
+
+def _image(workload):
+    return DEFAULT_IMAGES[workload["engine"]].format(version=workload["version"])
+
+
+def _database(workload):
+    return [workload["name"].replace("-", "_")]
+
+
+DNS_LABEL_FIX = "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
+PG_NAME_FIX = "use lower-case letters, digits and '_' (at most 63), starting with a letter or '_'"
+
+
+def _resources(part):
+    return (
+        Field("resources.%s" % part, "dict", "Container resource %s." % part),
+        Field("resources.%s.cpu" % part, "quantity", "CPU %s, e.g. 250m or 1." % part, rule=rules.quantity, fix="write it like 250m or 1"),
+        Field("resources.%s.memory" % part, "quantity", "Memory %s, e.g. 512Mi." % part, rule=rules.quantity, fix="write it like 512Mi"),
+    )
+
+
+FIELDS = (
+    Field("name", "str", "Names the workload; prefixes every object (`<name>-<engine>`, ...).", rule=rules.dns_label,
+          required="name the workload (a DNS-1123 label, it prefixes every object)", fix=DNS_LABEL_FIX),
+    Field("engine", "str", "The database engine.", choices=POSTGRESQL, planned=("mongodb", "rabbitmq"),
+          required="set engine: postgresql",
+          fix="use engine: postgresql, or leave this workload out of the catalog until its engine is built"),
+    Field("namespace", "str", "Namespace of every object; namespace/name is unique across the catalog.", default=lambda w: w["name"],
+          default_doc="name", rule=rules.dns_label, fix=DNS_LABEL_FIX),
+    Field("pod_security", "str", "Pod Security Admission level enforced on the namespace.", default="baseline",
+          choices=("privileged", "baseline", "restricted")),
+    Field("version", "version", "Major version of the server.", default=_version,
+          default_doc=", ".join("%s (%s)" % (v, engine) for engine, v in DEFAULT_VERSIONS.items()), rule=rules.version,
+          fix="quote it, e.g. version: \"18\"", normalize=str),
+    Field("image", "str", "Server image.", default=_image,
+          default_doc=", ".join(DEFAULT_IMAGES.values()).replace("{version}", "<version>")),
+    Field("replicas", "int", "Pods of the StatefulSet; PostgreSQL runs one primary (no high-availability manager yet).",
+          default=1, minimum=1),
+    Field("storage", "dict", "The data volume.", required="set storage: {size: 10Gi} (and class: unless the default StorageClass fits)"),
+    Field("storage.size", "quantity", "Size of the data volume, at least 1Mi.", rule=rules.volume_size,
+          required="set the volume size, e.g. size: 10Gi", fix="write it like 10Gi"),
+    Field("storage.class", "str", "StorageClass of the data volume; null uses the cluster's default.", default=None, nullable=True,
+          rule=rules.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
+    Field("resources", "dict", "Requests and limits of the server container (a request may not exceed its limit).", default={}),
+    *_resources("requests"),
+    *_resources("limits"),
+    Field("auth", "dict", "Superuser credentials the StatefulSet reads.", default={}, engines=POSTGRESQL),
+    Field("auth.user", "str", "Superuser name (POSTGRES_USER).", default=lambda w: w["name"], default_doc="name", engines=POSTGRESQL),
+    Field("auth.secret", "str", "Secret holding the superuser password.", default=lambda w: names.default_secret(w["name"]),
+          default_doc=names.default_secret("<name>"), engines=POSTGRESQL),
+    Field("auth.password_key", "str", "Key of the password in that Secret.", default="postgres-password", engines=POSTGRESQL),
+    Field("databases", "list", "Databases created at first start; the first is POSTGRES_DB.", default=_database,
+          default_doc="[name with - as _]", elements="dict", shorthand="name", engines=POSTGRESQL, fix="write a YAML list of databases"),
+    Field("databases[].name", "str", "Database name.", rule=rules.pg_identifier, required="name the database", fix=PG_NAME_FIX),
+    Field("databases[].owner", "str", "Owner of a database after the first (default: auth.user)."),
+    Field("roles", "list", "Roles created at first start.", default=[], elements="dict", shorthand="name", engines=POSTGRESQL,
+          fix="write a YAML list of roles"),
+    Field("roles[].name", "str", "Role name.", rule=rules.pg_identifier, required="name the role", fix=PG_NAME_FIX),
+    Field("roles[].password_key", "str", "Key of the role's password in auth.secret (declared under secrets when secrets is given)."),
+    Field("roles[].login", "bool", "Whether the role may log in.", default=True),
+    Field("settings", "dict", "Server settings (name: value), included from postgresql.conf.", default={},
+          fix="write server settings as name: value"),
+    Field("secrets", "dict", "Secret -> key -> {op, generate, rotate, role}; see roles/secrets/README.md.", default={},
+          fix="write Secret name -> key -> source"),
+    Field("source", "dict", "Where the data lives today: a container on an inventory host, or a dsn."),
+    Field("source.host", "str", "Inventory host that runs Docker (required unless dsn)."),
+    Field("source.container", "str", "Container of the source database (required unless dsn)."),
+    Field("source.database", "str", "Source database (required unless dsn; a dsn names its own, the target's is then the first of "
+          "databases).", default=lambda w: w["databases"][0]["name"], default_doc="databases[0].name", engines=POSTGRESQL,
+          rule=rules.source_database, fix="use the name shown by \\l in psql"),
+    Field("source.user", "str", "Role to read the source as.", default="postgres", engines=POSTGRESQL),
+    Field("source.password", "str", "Source password, needed only by the job transport (else the container's POSTGRES_PASSWORD).",
+          no_log=True),
+    Field("source.dsn", "str", "libpq connection string of a source reached directly (instead of host and container)."),
+    Field("source.address", "str", "host[:port] at which the cluster's pods reach the source (found from docker port when omitted)."),
+    Field("source.compose_dir", "str", "Compose project directory, for the cutover.", not_built="cutover phase"),
+    Field("migration", "dict", "How the data is copied; see roles/data_migration/README.md.", default={}),
+    Field("migration.mode", "str", "offline: streamed dump and restore.", default="offline", choices=("offline",), planned=("online",),
+          fix="use mode: offline (online, with logical replication, is not built yet)"),
+    Field("migration.jobs", "int", "Parallel table copies and index builds.", default=2, minimum=1, maximum=64),
+    Field("migration.verify", "str", "Verification after the copy.", default="checksum", choices=("checksum", "count", "none")),
+    Field("migration.force", "bool", "Replace a non-empty target database.", default=False),
+    Field("migration.transport", "str", "auto, job (in-cluster Job) or stream (through the controller).", default="auto",
+          choices=("auto", "job", "stream")),
+    Field("migration.backup", "bool", "Back up the source before the copy.", default=True),
+    Field("migration.backup_dir", "str", "Directory for that backup on the source host.", default="/var/backups/stateshift",
+          rule=rules.absolute_path, fix="give a directory on the source host, like /var/backups/stateshift"),
+    Field("migration.keep_privileged_roles", "bool", "Keep SUPERUSER, REPLICATION and BYPASSRLS of copied roles.", default=False),
+    Field("backup", "dict", "The backup CronJob.", default={}, engines=POSTGRESQL),
+    Field("backup.schedule", "str", "Cron schedule (five fields or @daily).", default="0 3 * * *", rule=rules.cron_schedule,
+          fix="use five fields, e.g. '0 8 * * *', or @daily"),
+    Field("backup.retention_days", "int", "Days a backup is kept.", default=7, minimum=1),
+    Field("backup.pvc_size", "quantity", "Size of the backup volume.", default=lambda w: w["storage"]["size"], default_doc="storage.size",
+          rule=rules.quantity, fix="write it like 20Gi"),
+    Field("backup.storage_class", "str", "StorageClass of the backup volume.", default=lambda w: w["storage"]["class"],
+          default_doc="storage.class", nullable=True, rule=rules.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
+    Field("clients", "list", "Workloads that use the database; restarted at rotation.", default=[], elements="dict",
+          fix="list the workloads that use this database: [{kind: Deployment, name: app}]"),
+    Field("clients[].kind", "str", "Kind of the client.", default="Deployment", choices=("Deployment", "StatefulSet", "DaemonSet")),
+    Field("clients[].name", "str", "Name of the client.", required="name the client"),
+    Field("clients[].namespace", "str", "Namespace of the client.", default=lambda w: w["namespace"], default_doc="namespace"),
+    Field("network", "dict", "Who may connect (the pods of the namespace always may).", default={}),
+    Field("network.allow_from", "list", "NetworkPolicy ingress rules.", default=[], elements="dict",
+          fix="list the namespaces or pod labels allowed to connect"),
+    Field("network.allow_from[].namespace", "str", "Namespace allowed to connect."),
+    Field("network.allow_from[].namespace_labels", "dict", "Labels of namespaces allowed to connect."),
+    Field("network.allow_from[].pod_labels", "dict", "Labels of pods allowed to connect."),
+    Field("retire", "dict", "Retirement of the source after a soak period.", not_built="retire phase"),
+)
+
+# What the catalog adds to every workload, made from the fields above (see names.py).
+OUTPUT_KEYS = {
+    "objects": ("every object name of the workload, by what the object is", names.object_names),
+    "labels": ("labels on every object of the workload", names.labels),
+    "backup_labels": ("labels on the backup's objects", lambda workload: names.labels(workload, "backup")),
+    "selector": ("labels that select the workload's pods", names.selector),
+}
+
+_BY_PATH = {f.path: f for f in FIELDS}
+
+
+def field(path):
+    """The Field declared at ``path`` (``clients[].kind``); KeyError when there is none."""
+    return _BY_PATH[path]
+
+
+def children(path):
+    """The fields directly below ``path`` ("" for the workload itself, ``clients[]`` for a list's elements)."""
+    return [f for f in FIELDS if f.parent == path]
+
+
+def default_of(path, workload):
+    """The default of the field at ``path`` for ``workload`` (a validated one, for derived defaults)."""
+    return field(path).default_for(workload)

@@ -1,0 +1,137 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What one migration run is about, frozen: one validated catalog workload and the run's options.
+
+Built from the workload that ``catalog.validate.validate_catalog`` returns, with its defaults filled in:
+a key missing there is a catalog bug and raises KeyError here; nothing is defaulted a second time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING, field_error, workload_label
+
+
+class CatalogLookupError(Exception):
+    """The catalog fact is missing, or does not hold the workload asked for."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """The catalog's ``source``: a container on an inventory host, or a connection string."""
+
+    host: str | None
+    container: str | None
+    database: str | None
+    user: str | None
+    password: str | None = dataclasses.field(repr=False)
+    dsn: str | None = dataclasses.field(repr=False)
+    address: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """The module's own options: how this run goes, not what it migrates."""
+
+    check_mode: bool
+    force: bool
+    report_dir: str | None
+    progress_interval: float | None
+    timeout: int | None
+    restore_settings: types.MappingProxyType | None
+    kubectl_bin: str
+    connection: types.MappingProxyType
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationContext:
+    workload: str
+    index: int
+    engine: str
+    version: str
+    namespace: str
+    image: str
+    database: str
+    source: Source
+    auth_user: str
+    auth_secret: str
+    auth_password_key: str
+    mode: str
+    jobs: int
+    verify: str
+    force: bool
+    transport: str
+    backup: bool
+    backup_dir: str
+    keep_privileged_roles: bool
+    objects: types.MappingProxyType
+    options: RunOptions
+
+    @property
+    def label(self):
+        return "%s/%s" % (self.workload, self.database)
+
+    @property
+    def app(self):
+        return self.objects["app"]
+
+    def field_problem(self, field, value, problem, fix):
+        """``workload 'x' (stateshift_workloads[i]): field = value: problem; fix``."""
+        return field_error(workload_label(self.workload, self.index), field, value, problem, fix)
+
+
+def run_options(args, check_mode, connection):
+    """RunOptions from an action's validated arguments (options a module does not declare are None)."""
+    settings = args.get("restore_settings")
+    return RunOptions(check_mode=bool(check_mode), force=bool(args.get("force")), report_dir=args.get("report_dir"),
+                      progress_interval=args.get("progress_interval"), timeout=args.get("timeout"),
+                      restore_settings=types.MappingProxyType(dict(settings)) if settings else None,
+                      kubectl_bin=args["kubectl_bin"], connection=types.MappingProxyType(dict(connection)))
+
+
+def find_workload(catalog, name):
+    """(index, workload) of the workload called ``name`` in the validated catalog."""
+    if catalog is None:
+        raise CatalogLookupError("the fact stateshift_catalog is not set: run stateshift.k3s.validate_catalog earlier in the play "
+                                 "(the migrate playbook does)")
+    for index, workload in enumerate(catalog):
+        if workload.get("name") == name:
+            return index, workload
+    known = ", ".join(str(w.get("name")) for w in catalog) or "none"
+    raise CatalogLookupError("workload %r is not in the catalog (stateshift_catalog has: %s): check the workload option "
+                             "or add the workload to stateshift_workloads" % (name, known))
+
+
+def build(catalog, name, options, database=None, engines=("postgresql",)):
+    """The MigrationContext of workload ``name``; ``database`` overrides the workload's source.database; ``engines``: those
+    a migration engine exists for (run.ENGINES)."""
+    index, workload = find_workload(catalog, name)
+    if workload["engine"] not in engines:
+        raise CatalogLookupError(field_error(workload_label(name, index), "engine", workload["engine"],
+                                             "this migration handles %s workloads only" % ", ".join(engines),
+                                             "migrate this workload with its engine's own tools"))
+    if not workload.get("source"):
+        raise CatalogLookupError(field_error(workload_label(name, index), "source", MISSING, "is not set, so there is nothing to migrate",
+                                             "set source.host, source.container and source.database (or source.dsn)"))
+    source, migration, auth = workload["source"], workload["migration"], workload["auth"]
+    return MigrationContext(
+        workload=workload["name"], index=index, engine=workload["engine"], version=str(workload["version"]),
+        namespace=workload["namespace"], image=workload["image"], database=database or source["database"],
+        source=Source(host=source.get("host"), container=source.get("container"), database=source.get("database"),
+                      user=source["user"], password=source.get("password"), dsn=source.get("dsn"),
+                      address=source.get("address")),
+        auth_user=auth["user"], auth_secret=auth["secret"], auth_password_key=auth["password_key"],
+        mode=migration["mode"], jobs=migration["jobs"], verify=migration["verify"],
+        force=migration["force"] or options.force, transport=migration["transport"], backup=migration["backup"],
+        backup_dir=migration["backup_dir"], keep_privileged_roles=migration["keep_privileged_roles"],
+        objects=types.MappingProxyType(dict(workload.get("objects") or names.object_names(workload))),
+        options=options)
+
+
+def catalog_fact(task_vars):
+    """The validated catalog set by stateshift.k3s.validate_catalog (the fact stateshift_catalog), or None."""
+    facts = task_vars.get("ansible_facts") or {}
+    return facts.get("stateshift_catalog", task_vars.get("stateshift_catalog"))

@@ -1,0 +1,147 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a database engine must provide so that the migration steps (steps/) can move its data.
+
+The steps own the order of work, the safety rules and everything that is the same for every engine: the
+marker ConfigMap, the backup file on the source host (name, .partial, sha256, free-space check), the
+transport choice and the in-cluster Job, progress lines, the report files. An engine owns what only it
+knows, and is built for one MigrationContext with its source side (sources.py) and its cluster (Kubectl):
+
+ 1. ``inspect()``            read-only facts and refusals (version, tools, unsupported objects); a Plan.
+ 2. ``snapshot()``           a context manager holding one consistent read view of the source; yields its id
+                             (or None), which the backup, the copy and the source half of verification all read.
+ 3. ``backup_command(id)``   shell words, run on the source host, that write a restorable dump to stdout.
+ 4. ``settings()``/``tune()``/``untune(before)``  bulk-load settings on the target, always undone.
+ 5. ``copy_globals()``       users/roles; ``create_database(plan, globals)`` a fresh target database;
+    ``copy_schema(transport, id)`` the definitions without indexes; ``copy_table(transport, table, id)`` one
+    table, all or nothing; ``copy_progress()`` rows seen so far per table in flight.
+ 6. ``copy_sequences(id)``   counters; ``build_indexes(transport)`` indexes, constraints, statistics.
+ 7. ``verify_source(level, id)`` / ``verify_target(level)`` each side's half; ``compare(s, t, level)`` the
+    report (``ok``, ``mismatches``, ``tables``, ...); ``markdown(report, title)`` for humans.
+ 8. ``reach_script(candidates)`` and ``job_sides(cluster, pod, address)``: how the Job's pod logs in to the
+    source and the target (the ``job`` transport); ``source``/``target`` are the sides of the ``stream`` one.
+
+Every method may raise sides.SideError (a program failed) or errors.MigrationError (a refusal).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+
+
+@dataclasses.dataclass
+class Plan:
+    """What preflight found. ``tables``: [{'key': 'schema.name', 'size_bytes': n, 'rows_estimate': n, ...}];
+    ``source``: the engine's own facts about the source, handed back to it by create_database()."""
+
+    tables: list
+    source: dict
+    source_version: str
+    target_version: int
+    target_exists: bool
+    target_content: dict
+    backup_bytes: int
+    marker: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def data_bytes(self):
+        return sum(table["size_bytes"] for table in self.tables)
+
+    def target_objects(self):
+        """What the target database holds, as {'relations': 3, ...} for the kinds it has any of."""
+        return {kind: count for kind, count in self.target_content.items() if count}
+
+
+class Engine(abc.ABC):
+    """One database engine's half of a migration (see the module docstring)."""
+
+    name = "engine"
+    backup_suffix = ".dump"
+    backup_format = "custom"
+
+    def __init__(self, ctx, source, cluster):
+        self.ctx, self.source, self.cluster = ctx, source, cluster
+        self.notes = []
+
+    @property
+    @abc.abstractmethod
+    def target(self):
+        """The side whose programs write the target (the stream transport's target)."""
+
+    @abc.abstractmethod
+    def inspect(self):
+        """Read-only: return a Plan, or raise MigrationError naming what to fix."""
+
+    @abc.abstractmethod
+    def snapshot(self):
+        """A context manager that yields the id of one consistent view of the source, held until it exits."""
+
+    @abc.abstractmethod
+    def backup_command(self, snapshot):
+        """Shell words for the source host that write the dump of the snapshot to stdout."""
+
+    @abc.abstractmethod
+    def settings(self):
+        """The target's values of the settings tune() changes, as they were before any run tuned them."""
+
+    @abc.abstractmethod
+    def tune(self):
+        """Bulk-load settings on the target."""
+
+    @abc.abstractmethod
+    def untune(self, before):
+        """Put back what settings() returned."""
+
+    @abc.abstractmethod
+    def copy_globals(self):
+        """Users and roles; returns (what create_database needs, a summary without secrets)."""
+
+    @abc.abstractmethod
+    def create_database(self, plan, copied_globals):
+        """A fresh, empty target database."""
+
+    @abc.abstractmethod
+    def copy_schema(self, transport, snapshot):
+        """The definitions the data needs, without indexes."""
+
+    @abc.abstractmethod
+    def copy_table(self, transport, table, snapshot):
+        """One table's rows; the table is replaced all at once or not at all."""
+
+    @abc.abstractmethod
+    def copy_progress(self):
+        """{table key: rows written so far} for the tables being copied."""
+
+    @abc.abstractmethod
+    def copy_sequences(self, snapshot):
+        """Counters set to the source's positions."""
+
+    @abc.abstractmethod
+    def build_indexes(self, transport):
+        """Indexes, constraints and statistics, after the data."""
+
+    @abc.abstractmethod
+    def verify_source(self, level, snapshot):
+        """The source's half of the verification, read from the snapshot."""
+
+    @abc.abstractmethod
+    def verify_target(self, level):
+        """The target's half of the verification."""
+
+    @abc.abstractmethod
+    def compare(self, source_half, target_half, level):
+        """The verification report: {'ok', 'level', 'mismatches', 'tables', 'objects', 'sequences', 'totals'}."""
+
+    @abc.abstractmethod
+    def markdown(self, report, title):
+        """The report as Markdown."""
+
+    @abc.abstractmethod
+    def reach_script(self, candidates):
+        """A bash script for the Job's pod: prints the first 'host:port' of candidates it can log in to and exits 0,
+        exits 3 (message on stderr) if it cannot log in to the target, else exits 1."""
+
+    @abc.abstractmethod
+    def job_sides(self, cluster, pod, address):
+        """(source side, target side) of programs run in the Job's pod, the source reached at address."""

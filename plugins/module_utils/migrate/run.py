@@ -1,0 +1,99 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The migration as a runbook: one source database into the workload's StatefulSet, whatever the engine.
+
+ 1. preflight, read-only: nothing is written unless every check passes;
+ 2. one exported snapshot on the source, read by the backup, the copy and the verification;
+ 3. the backup on the source host, while the Job's pod starts (the transport is chosen meanwhile);
+ 4. the marker says "copying": a re-run after any interruption knows the target is ours;
+ 5. restore tuning (undone whatever happens), globals, a fresh database, the schema, the tables;
+ 6. sequences;  7. indexes, constraints, statistics;
+ 8. verification against the snapshot (its source half runs while the target is written);
+    the marker says "verified" only if it passed;
+ 9. the result and the report files.
+A re-run after a verified copy only re-verifies (changed=false); check mode stops after step 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import sources
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.background import Background
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import RunState, utc_now
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import (
+    backup,
+    choose_transport,
+    copy,
+    indexes,
+    marker,
+    preflight,
+    report,
+    sequences,
+    snapshot,
+    tuning,
+    verify,
+)
+
+ENGINES = {"postgresql": PostgresEngine}
+
+
+@contextlib.contextmanager
+def opened_engine(ctx, connection, inventory_name):
+    """The engine of the workload (context.build refused engines not in ENGINES), with its source side (over the
+    task host's SSH settings) and its cluster."""
+    with Kubectl(ctx.namespace, dict(ctx.options.connection), ctx.options.kubectl_bin) as cluster, \
+            sources.source_side(ctx.source, connection, inventory_name) as source:
+        yield ENGINES[ctx.engine](ctx, source, cluster)
+
+
+def migrate(engine, emit=None, run=None):
+    """Run the runbook; returns the task's result. Raises MigrationError (the source is unchanged)."""
+    run = run or RunState(engine.ctx, emit)
+    plan = run.timed("preflight", preflight.check, run, engine)
+    if plan.marker.get("state") == marker.VERIFIED and not run.ctx.force:
+        checked = run.timed("verify", verify.compare, engine, run.ctx.verify)
+        return report.result(run, engine, plan, checked, plan.marker, already=True)
+    if run.ctx.options.check_mode:
+        return report.plan_only(run, engine, plan)
+    return copy_and_verify(run, engine, plan)
+
+
+def copy_and_verify(run, engine, plan):
+    """Steps 2 to 9."""
+    ctx = run.ctx
+    choosing = Background(choose_transport.choose, run, engine).begin()
+    try:
+        with snapshot.held(engine) as snapshot_id:
+            taken = run.timed("backup", backup.take, run, engine, snapshot_id) if ctx.backup else None
+            transport, reason = run.timed("transport", choosing.result)
+            run.emit("%s: transport %s (%s)" % (ctx.label, transport.name, reason))
+            before = tuning.settings_before(engine, plan.marker)
+            record = marker.write(engine.cluster, ctx, marker.COPYING, started=run.started_at, backup=taken,
+                                  transport=transport.name, settings_before=before)
+            with tuning.tuned(engine, before):
+                copy.globals_and_database(run, engine, plan)
+                copy.schema(run, engine, transport, snapshot_id)
+                source_half = verify.begin_source(engine, ctx.verify, snapshot_id)
+                copy.tables(run, engine, transport, plan, snapshot_id)
+                sequences.copy(run, engine, snapshot_id)
+                indexes.build(run, engine, transport)
+            checked = run.timed("verify", verify.compare, engine, ctx.verify, snapshot_id, source_half)
+        final = marker.write(engine.cluster, ctx, marker.VERIFIED if checked["ok"] else marker.COPYING, started=record["started"],
+                             finished=utc_now(), backup=taken, transport=transport.name, verified=checked["ok"],
+                             mismatches=len(checked["mismatches"]))
+    except SideError as exc:
+        raise MigrationError("%s: %s" % (ctx.label, exc), "copy") from None
+    finally:
+        choosing.join()
+        choose_transport.stop_worker(run, engine, wait=False)
+    return report.result(run, engine, plan, checked, final, backup=taken, transport=transport.name)
+
+
+def compare(engine, level):
+    """pg_compare: both sides as they are now, compared at ``level`` (checksum or count); read-only."""
+    return report.comparison(engine.ctx, engine, verify.compare(engine, level))

@@ -1,0 +1,63 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Step 3': how the data travels, chosen while the backup runs.
+
+``job`` starts the migration Job in the target namespace and keeps the first source address its pod can
+log in to; ``stream`` relays through the controller; ``auto`` tries ``job`` and falls back to ``stream``.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import worker
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import run_process
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import JobTransport, StreamTransport
+
+PROBE_TIMEOUT = 120
+TARGET_LOGIN_FAILED_RC = 3
+
+
+def choose(run, engine):
+    """Returns (transport, why it was chosen)."""
+    ctx = run.ctx
+    if ctx.transport == "stream":
+        return StreamTransport(engine.source, engine.target), "set by migration.transport"
+    candidates = engine.source.address_candidates()
+    password = engine.source.password_for_cluster() if candidates else None
+    if not candidates:
+        reason = "no address at which the cluster could reach the source (set source.address)"
+    elif not password:
+        reason = "no source password to give the in-cluster Job (set source.password)"
+    else:
+        manifest = worker.manifests(ctx.objects, ctx.image, password, ctx.auth_secret, ctx.auth_password_key, ctx.options.timeout)
+        run.worker_pod = worker.start(engine.cluster, ctx.objects, manifest)
+        found = reachable_address(run, engine, candidates)
+        if found:
+            return JobTransport(*engine.job_sides(engine.cluster, run.worker_pod, found)), \
+                "the cluster reaches the source at %s:%d" % found
+        reason = "the cluster cannot reach the source at %s" % ", ".join("%s:%s" % c for c in candidates)
+        stop_worker(run, engine)
+    if ctx.transport == "job":
+        raise MigrationError(ctx.field_problem(
+            "migration.transport", ctx.transport, "the job transport was asked for but %s" % reason,
+            "set source.address to an address the cluster's pods can reach, or use transport: stream"), "transport")
+    return StreamTransport(engine.source, engine.target), reason
+
+
+def reachable_address(run, engine, candidates):
+    """The first (host, port) the Job's pod can log in to, or None."""
+    script = engine.reach_script(candidates)
+    completed = run_process(engine.cluster("exec", run.worker_pod, "--", "bash", "-c", script), timeout=PROBE_TIMEOUT)
+    if completed.returncode == 0:
+        host, _sep, port = completed.stdout.decode().strip().rpartition(":")
+        return host, int(port)
+    if completed.returncode == TARGET_LOGIN_FAILED_RC:
+        run.notes.append(completed.stderr.decode().strip())
+    return None
+
+
+def stop_worker(run, engine, wait=True):
+    """Delete the Job (and its Secret) if this run started one."""
+    if run.worker_pod:
+        worker.remove(engine.cluster, run.ctx.app, wait=wait)
+        run.worker_pod = None

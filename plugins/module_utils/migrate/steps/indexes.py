@@ -1,0 +1,9 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Step 7: indexes, constraints and triggers built after the data (in parallel), then fresh planner statistics."""
+
+from __future__ import annotations
+
+
+def build(run, engine, transport):
+    run.timed("indexes, constraints, analyze", engine.build_indexes, transport)

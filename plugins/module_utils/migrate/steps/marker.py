@@ -1,0 +1,37 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The marker ConfigMap: per database, ``copying`` (the target is ours, a re-run redoes the copy) or ``verified``."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import worker
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError, run_process, tail
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import utc_now
+
+COPYING, VERIFIED = "copying", "verified"
+
+
+def read(cluster, ctx):
+    """This database's record, or {} when no run wrote one."""
+    completed = run_process(cluster("get", "configmap", ctx.objects["migration_marker"], "-o", "json", "--ignore-not-found"))
+    if completed.returncode != 0:
+        raise SideError("cannot read the migration marker: %s" % tail(completed.stderr.decode()))
+    if not completed.stdout.strip():
+        return {}
+    data = json.loads(completed.stdout).get("data") or {}
+    return json.loads(data[ctx.database]) if ctx.database in data else {}
+
+
+def write(cluster, ctx, state, **fields):
+    """Record ``state`` for this database (other databases' records are another field manager's, left alone)."""
+    record = dict(fields, state=state, updated=utc_now())
+    body = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": ctx.objects["migration_marker"],
+                         "labels": {"app.kubernetes.io/managed-by": "stateshift", worker.LABEL: ctx.app}},
+            "data": {ctx.database: json.dumps(record, sort_keys=True)}}
+    worker.kubectl_run(cluster, ["apply", "--server-side", "--force-conflicts",
+                                 "--field-manager=stateshift-migrate-%s" % ctx.database.replace("_", "-").lower(),
+                                 "-f", "-"], stdin=json.dumps(body).encode())
+    return record

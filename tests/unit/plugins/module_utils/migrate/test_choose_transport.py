@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import choose_transport
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import StreamTransport
+
+from .fakes import FakeCluster, FakeEngine, make_context, run_state
+
+
+def choose(tmp_path, transport, address=None, password=None):
+    ctx = make_context({"transport": transport})
+    engine = FakeEngine(ctx, FakeCluster(tmp_path).kubectl)
+    engine.source.address, engine.source.password = address, password
+    return choose_transport.choose(run_state(ctx), engine)
+
+
+def test_stream_when_the_catalog_says_so(tmp_path):
+    transport, reason = choose(tmp_path, "stream")
+    assert isinstance(transport, StreamTransport) and reason == "set by migration.transport"
+
+
+def test_auto_falls_back_to_stream_without_an_address(tmp_path):
+    transport, reason = choose(tmp_path, "auto")
+    assert transport.name == "stream"
+    assert reason == "no address at which the cluster could reach the source (set source.address)"
+
+
+def test_auto_falls_back_to_stream_without_a_password(tmp_path):
+    _transport, reason = choose(tmp_path, "auto", address="10.0.0.5:5433")
+    assert reason == "no source password to give the in-cluster Job (set source.password)"
+
+
+def test_job_asked_for_but_impossible_names_the_field(tmp_path):
+    with pytest.raises(MigrationError) as raised:
+        choose(tmp_path, "job")
+    assert raised.value.phase == "transport"
+    assert str(raised.value).startswith("workload 'shop' (stateshift_workloads[0]): migration.transport = 'job': the job transport "
+                                        "was asked for but no address at which the cluster could reach the source")

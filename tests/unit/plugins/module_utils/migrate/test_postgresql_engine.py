@@ -1,0 +1,116 @@
+"""The PostgreSQL engine through the whole runbook, between two real local servers: the source by DSN, the target
+through a kubectl whose ``exec`` runs the command here against the second server (stream transport)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine, tool_major
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import LocalDsn
+from tests.fixtures.postgres import LocalPostgres
+
+from .fakes import options
+
+# kubectl that keeps ConfigMaps in a file and runs ``exec ... -- command`` here, against the target server.
+POD_KUBECTL = r'''#!%s
+import json, os, sys
+store, host, port = sys.argv[1:4]
+args = sys.argv[4:]
+maps = json.load(open(store)) if os.path.exists(store) else {}
+if "exec" in args:
+    command = args[args.index("--") + 1:]
+    os.execvpe(command[0], command, dict(os.environ, PGHOST=host, PGPORT=port))
+if "get" in args and "configmap" in args:
+    name = args[args.index("configmap") + 1]
+    print(json.dumps(maps[name]) if name in maps else "")
+elif "apply" in args:
+    body = json.load(sys.stdin)
+    maps.setdefault(body["metadata"]["name"], {"data": {}})["data"].update(body["data"])
+    json.dump(maps, open(store, "w"))
+''' % sys.executable
+
+SOURCE_SQL = """
+CREATE TABLE public.customers (id serial PRIMARY KEY, name text NOT NULL, "user" text);
+INSERT INTO customers (name, "user") SELECT 'customer ' || g, 'u' || g FROM generate_series(1, 500) g;
+CREATE SCHEMA reporting;
+CREATE TABLE reporting.totals (customer_id int REFERENCES public.customers (id), amount numeric(10, 2));
+INSERT INTO reporting.totals SELECT g, g * 1.5 FROM generate_series(1, 500) g;
+CREATE INDEX totals_customer_idx ON reporting.totals (customer_id);
+"""
+
+
+@pytest.fixture(scope="module")
+def servers(local_postgres):
+    """The session's server is the source; a second one, started here, the target."""
+    postgres_user = pwd.getpwnam("postgres")
+    base = tempfile.mkdtemp(prefix="stateshift-pg-target-")
+    os.chown(base, postgres_user.pw_uid, postgres_user.pw_gid)
+    target = LocalPostgres(base, port=5441)
+    target.start()
+    local_postgres.psql("DROP DATABASE IF EXISTS shop;")
+    local_postgres.psql("CREATE DATABASE shop;")
+    local_postgres.psql(SOURCE_SQL, database="shop")
+    try:
+        yield local_postgres, target
+    finally:
+        target.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def engine_for(servers, tmp_path, **migration):
+    source, target = servers
+    script = tmp_path / "kubectl"
+    script.write_text(POD_KUBECTL)
+    script.chmod(0o755)
+    workload = {"name": "shop", "engine": "postgresql", "version": "15", "storage": {"size": "1Gi"}, "auth": {"user": "postgres"},
+                "source": {"dsn": "host=%s port=%d user=postgres dbname=shop" % (source.socket_dir, source.port), "database": "shop"},
+                "migration": dict({"transport": "stream", "backup_dir": str(tmp_path / "backups")}, **migration)}
+    ctx = context.build(validate_catalog([workload]), "shop", options(progress_interval=0.2))
+    cluster = Kubectl("shop", {}, kubectl_bin=str(script))
+    cluster.base[1:1] = [str(tmp_path / "maps.json"), target.socket_dir, str(target.port)]
+    return PostgresEngine(ctx, LocalDsn(ctx.source.dsn, user="postgres"), cluster)
+
+
+def test_a_stream_migration_between_real_servers_is_verified_then_only_reverified(servers, tmp_path):
+    engine = engine_for(servers, tmp_path)
+    result = runbook.migrate(engine)
+    assert not result["failed"], result["msg"]
+    assert result["msg"].startswith("shop/shop: copied 2 tables")
+    assert result["report"]["level"] == "checksum" and result["report"]["totals"]["rows_target"] == 1000
+    assert os.path.getsize(result["backup"]["path"]) == result["backup"]["bytes"]
+    target = servers[1]
+    assert target.psql("SELECT nextval('customers_id_seq');", database="shop").stdout.strip() == "501"
+    assert target.psql("SELECT count(*) FROM pg_indexes WHERE indexname = 'totals_customer_idx';", database="shop").stdout.strip() == "1"
+    assert target.psql("SHOW autovacuum;").stdout.strip() == "off", "the server's own setting was not put back"
+    assert json.loads(json.loads((tmp_path / "maps.json").read_text())["shop-postgresql-migration"]["data"]["shop"])["state"] == "verified"
+
+    again = runbook.migrate(engine_for(servers, tmp_path))
+    assert not again["changed"] and "already migrated" in again["msg"]
+
+
+def test_a_missing_source_database_is_refused_in_preflight(servers, tmp_path):
+    engine = engine_for(servers, tmp_path)
+    engine.source = LocalDsn(engine.ctx.source.dsn.replace("dbname=shop", "dbname=shopx"), user="postgres")
+    with pytest.raises(MigrationError) as raised:
+        engine.inspect()
+    assert raised.value.phase == "preflight"
+    assert "database 'shopx' does not exist in the source server" in str(raised.value)
+
+
+def test_tool_major():
+    assert tool_major("pg_dump (PostgreSQL) 17.2") == 17
+    assert tool_major("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)") == 15
+    assert tool_major("15.20") == 15
+    assert tool_major("nonsense") is None

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import marker
+
+from .fakes import FakeCluster, FakeEngine, make_context, run_state
+
+
+def migrate(tmp_path, ctx=None, cluster=None, **engine_options):
+    ctx = ctx or make_context()
+    cluster = cluster or FakeCluster(tmp_path)
+    engine = FakeEngine(ctx, cluster.kubectl, **engine_options)
+    run = run_state(ctx)
+    return runbook.migrate(engine, run=run), engine, cluster, run
+
+
+def test_a_run_follows_the_runbook_and_ends_verified(tmp_path):
+    result, engine, cluster, run = migrate(tmp_path)
+    assert result["changed"] and not result["failed"] and result["transport"] == "stream"
+    events = [e if isinstance(e, str) else e[0] for e in engine.events]
+    # the source half of the verification runs in the background from the end of the schema on
+    assert events.index("schema") < events.index("verify source") < events.index("snapshot released")
+    events.remove("verify source")
+    assert events == ["inspect", "snapshot", "tune", "globals", "database", "schema", "table", "table",
+                      "sequences", "indexes", "untune", "verify target", "snapshot released"]
+    assert ("untune", {"autovacuum": "on"}) in engine.events
+    assert cluster.marker()["state"] == "verified" and cluster.marker()["verified"] is True
+    assert cluster.marker()["backup"]["sha256"] == result["backup"]["sha256"]
+    assert "shop/shop: transport stream (set by migration.transport)" in run.lines
+    assert set(run.timings) >= {"preflight", "backup", "transport", "globals", "database", "schema", "data", "verify"}
+
+
+def test_the_backup_is_taken_before_the_marker_says_copying(tmp_path):
+    _result, engine, cluster, _run = migrate(tmp_path)
+    calls = cluster.calls()
+    assert engine.source.scripts[-1].count("sha256sum") == 1
+    assert [call for call in calls if "apply" in call], "the marker was never written"
+
+
+def test_check_mode_writes_nothing_and_shows_the_plan(tmp_path):
+    result, engine, cluster, _run = migrate(tmp_path, ctx=make_context(check_mode=True))
+    assert result["msg"] == "shop/shop: would copy 2 tables (150 B) into target pod shop/shop-postgresql-0"
+    assert result["diff"] == {"before": "shop: absent\n", "after": "shop: 2 tables, 150 B from the source\n"}
+    assert engine.events == ["inspect"]
+    assert not [call for call in cluster.calls() if "apply" in call]
+
+
+def test_a_rerun_after_a_verified_copy_only_verifies(tmp_path):
+    cluster = FakeCluster(tmp_path)
+    migrate(tmp_path, cluster=cluster)
+    result, engine, _cluster, _run = migrate(tmp_path, cluster=cluster, target_content={"relations": 2})
+    assert not result["changed"] and not result["failed"]
+    assert result["msg"].startswith("shop/shop: already migrated (") and result["msg"].endswith("re-verified: ok")
+    assert [e for e in engine.events if e in ("snapshot", "tune", "globals")] == []
+    assert result["transport"] == "stream" and result["backup"]["sha256"]
+
+
+def test_force_copies_again_over_a_verified_copy(tmp_path):
+    cluster = FakeCluster(tmp_path)
+    migrate(tmp_path, cluster=cluster)
+    result, engine, _cluster, _run = migrate(tmp_path, ctx=make_context(force=True), cluster=cluster, target_content={"relations": 2})
+    assert result["changed"] and "globals" in engine.events
+
+
+def test_a_failed_copy_undoes_the_tuning_and_leaves_the_marker_copying(tmp_path):
+    with pytest.raises(MigrationError) as raised:
+        migrate(tmp_path, fail_table="public.a")
+    cluster = FakeCluster.__new__(FakeCluster)
+    cluster.store = tmp_path / "configmaps.json"
+    assert raised.value.phase == "copy"
+    assert cluster.marker()["state"] == marker.COPYING
+    assert cluster.marker()["settings_before"] == {"autovacuum": "on"}
+
+
+def test_an_interrupted_run_restores_the_settings_it_recorded(tmp_path):
+    ctx, cluster = make_context(), FakeCluster(tmp_path)
+    marker.write(cluster.kubectl, ctx, marker.COPYING, settings_before={"autovacuum": "off"})
+    _result, engine, _cluster, _run = migrate(tmp_path, cluster=cluster, target_content={"relations": 1})
+    assert ("untune", {"autovacuum": "off"}) in engine.events
+
+
+def test_a_failed_verification_leaves_the_marker_copying(tmp_path):
+    result, _engine, cluster, _run = migrate(tmp_path, target_rows={"public.a": 0, "public.b": 1})
+    assert result["failed"] and result["changed"]
+    assert cluster.marker()["state"] == marker.COPYING and cluster.marker()["mismatches"] == 1
+
+
+def test_verify_none_skips_both_halves(tmp_path):
+    result, engine, _cluster, _run = migrate(tmp_path, ctx=make_context({"verify": "none"}))
+    assert result["report"]["level"] == "none" and not result["failed"]
+    assert not [e for e in engine.events if e[0] in ("verify source", "verify target")]
+
+
+def test_the_compare_entry_point_reads_both_sides_and_writes_no_marker(tmp_path):
+    ctx, cluster = make_context(report_dir=str(tmp_path / "r")), FakeCluster(tmp_path)
+    result = runbook.compare(FakeEngine(ctx, cluster.kubectl), "count")
+    assert result["msg"] == "shop/shop: 2 tables, 3 rows: source and target match (count)"
+    assert result["report_files"][0].endswith("shop-shop-compare.json")
+    assert cluster.calls() == []
