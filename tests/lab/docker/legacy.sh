@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The lab's "legacy Compose stack": the source of a migration, as a user has it on a Docker VM.
 #
-#   legacy.sh up [--scale small|large]   start it (idempotent; data loaded once)
+#   legacy.sh up [--scale small|large] [--pg-major N]
+#                                        start it (idempotent; data loaded once)
 #   legacy.sh down                       remove its containers, volume and network (keeps key and password)
 #   legacy.sh status                     print what is running
 #
@@ -17,6 +18,10 @@
 #   ssh/id_ed25519, ssh/known_hosts       the key legacy-vm accepts, its host key
 #   legacy/postgres-password              the database password (0600, never printed)
 #   inventory/legacy.yml                  an Ansible inventory for legacy-vm
+#
+# --pg-major N (or LEGACY_PG_MAJOR=N; default 15) runs invoicetron-db on postgres:N instead, for N in
+# 14-18 (see image-map.txt): the compose file's image line says postgres:N. A data volume is tied to
+# its major: switching an existing stack to another major fails until 'legacy.sh down' removed it.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
@@ -38,6 +43,7 @@ DB_VOLUME=invoicetron_pgdata
 SSH_PORT=2222
 PG_PORT=15432
 COMPOSE_DIR=/home/app/invoicetron
+DEFAULT_PG_MAJOR=15
 
 ssh_vm() {
   ssh -i "$KEY" -p "$SSH_PORT" -o BatchMode=yes -o StrictHostKeyChecking=yes \
@@ -58,6 +64,7 @@ ensure_key() {
 }
 
 ensure_password() {
+  local major=$1
   install -d -m 700 "$STATE" "$PROJECT_DIR"
   if [ ! -s "$PASSWORD_FILE" ]; then
     log "generating the source database password (kept in $PASSWORD_FILE)"
@@ -66,7 +73,15 @@ ensure_password() {
   fi
   chmod 600 "$PASSWORD_FILE"
   # the Compose project as the VM's owner keeps it: docker-compose.yml + .env with the password
-  install -m 644 "$HERE/legacy-stack/docker-compose.yml" "$PROJECT_DIR/docker-compose.yml"
+  if [ "$major" = "$DEFAULT_PG_MAJOR" ]; then
+    install -m 644 "$HERE/legacy-stack/docker-compose.yml" "$PROJECT_DIR/docker-compose.yml"
+  else
+    sed "s|^\(    image: postgres:\)$DEFAULT_PG_MAJOR\$|\1$major|" "$HERE/legacy-stack/docker-compose.yml" >"$PROJECT_DIR/docker-compose.yml.tmp"
+    grep -q "^    image: postgres:$major\$" "$PROJECT_DIR/docker-compose.yml.tmp" \
+      || die "could not set postgres:$major in the compose file (legacy-stack/docker-compose.yml changed?)"
+    chmod 644 "$PROJECT_DIR/docker-compose.yml.tmp"
+    mv "$PROJECT_DIR/docker-compose.yml.tmp" "$PROJECT_DIR/docker-compose.yml"
+  fi
   (umask 077; printf 'POSTGRES_PASSWORD=%s\n' "$(cat "$PASSWORD_FILE")" >"$PROJECT_DIR/.env.tmp")
   mv "$PROJECT_DIR/.env.tmp" "$PROJECT_DIR/.env"
 }
@@ -139,18 +154,31 @@ EOF
   mv "$INVENTORY.tmp" "$INVENTORY"
 }
 
+# pg_image MAJOR: the images.sh name of postgres:MAJOR.
+pg_image() { if [ "$1" = "$DEFAULT_PG_MAJOR" ]; then echo postgres; else echo "postgres-$1"; fi; }
+
+# check_major MAJOR: refuse to put an existing database on another major (its volume would not start).
+check_major() {
+  local have
+  exists "$DB" || return 0
+  have=$(docker inspect -f '{{.Config.Image}}' "$DB")
+  [ "$have" = "postgres:$1" ] \
+    || die "$DB runs $have, not postgres:$1: its volume $DB_VOLUME holds that major's data. Run 'legacy.sh down' first (it removes the data)."
+}
+
 cmd_up() {
-  local scale=${1:-small} t0=$SECONDS
+  local scale=${1:-small} major=${2:-$DEFAULT_PG_MAJOR} t0=$SECONDS
   need_root "legacy.sh up"
   install -d -m 700 "$STATE"
   exec 8>"$STATE/.lock"
   flock 8
   "$HERE/engine.sh" ensure
-  "$HERE/images.sh" build postgres legacy-host
+  "$HERE/images.sh" build "$(pg_image "$major")" legacy-host
   "$HERE/images.sh" alias
   command -v ssh >/dev/null 2>&1 || apt_install openssh-client
   ensure_key
-  ensure_password
+  check_major "$major"
+  ensure_password "$major"
   docker network inspect "$NETWORK" >/dev/null 2>&1 || {
     log "creating the network $NETWORK"
     docker network create --label org.stateshift.lab=legacy "$NETWORK" >/dev/null
@@ -161,6 +189,7 @@ cmd_up() {
     || die "docker-compose up failed on $VM"
   "$HERE/../sampledata/load.sh" --container "$DB" --user invoicetron --db invoicetron --scale "$scale"
   write_inventory
+  [ "$major" = "$DEFAULT_PG_MAJOR" ] || log "invoicetron-db runs postgres:$major"
   log "legacy stack up in $((SECONDS - t0))s: ssh -i $KEY -p $SSH_PORT root@127.0.0.1; postgres on 127.0.0.1:$PG_PORT; inventory $INVENTORY"
 }
 
@@ -213,16 +242,20 @@ cmd_status() {
 
 cmd=${1:-}; [ $# -eq 0 ] || shift
 scale=${SAMPLE_SCALE:-small}
+major=${LEGACY_PG_MAJOR:-$DEFAULT_PG_MAJOR}
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=${2:?--scale needs small or large}; shift 2 ;;
     --scale=*) scale=${1#--scale=}; shift ;;
+    --pg-major) major=${2:?--pg-major needs a PostgreSQL major version}; shift 2 ;;
+    --pg-major=*) major=${1#--pg-major=}; shift ;;
     *) die "legacy.sh: unknown argument '$1'" ;;
   esac
 done
 case "$scale" in small | large) ;; *) die "unknown scale '$scale' (small or large; SAMPLE_ROWS sets an exact size)" ;; esac
+case "$major" in 14 | 15 | 16 | 17 | 18) ;; *) die "unknown PostgreSQL major '$major' for the legacy database (14 to 18)" ;; esac
 case "$cmd" in
-  up) cmd_up "$scale" ;;
+  up) cmd_up "$scale" "$major" ;;
   down) cmd_down ;;
   status) cmd_status ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;

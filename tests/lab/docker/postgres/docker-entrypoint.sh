@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Entrypoint of stateshift-lab/postgres:15 (Debian's postgresql-15).
+# Entrypoint of the lab's PostgreSQL images: stateshift-lab/postgres:15 (Debian's postgresql-15) and
+# stateshift-lab/postgres:14/16/17/18 (upstream binaries, through ../postgres-runtime/Dockerfile).
 #
 # Honours the contract of the official postgres image, so manifests and compose files written for
 # postgres:NN work unchanged:
@@ -107,7 +108,7 @@ init_db() {
 }
 
 setup_hba() {
-  # PostgreSQL 15 stores passwords as scram-sha-256, so that is the default host method
+  # PostgreSQL 14 and later store passwords as scram-sha-256, so that is the default host method
   local method=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}
   if [ "$method" = trust ]; then
     log "warning: POSTGRES_HOST_AUTH_METHOD=trust: every host may connect without a password"
