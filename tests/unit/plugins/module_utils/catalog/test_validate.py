@@ -45,7 +45,7 @@ def test_a_valid_catalog_comes_back_with_defaults_filled_in():
     assert wiki["namespace"] == "wiki"
     assert wiki["image"] == "postgres:18-alpine"
     assert wiki["replicas"] == 1
-    assert wiki["pod_security"] == "baseline"
+    assert wiki["pod_security"] == "restricted"
     assert wiki["storage"] == {"class": None, "size": "5Gi"}
     assert wiki["migration"]["mode"] == "offline"
     assert catalog[0]["databases"] == [{"name": "invoicetron"}, {"name": "reports", "owner": "invoicetron"}]
