@@ -175,13 +175,16 @@ FIELDS = (
           fix="use the name shown by 'kubectl get deployment' (a DNS-1123 subdomain)"),
     Field("clients[].namespace", "str", "Namespace of the client.", default=lambda w: w["namespace"], default_doc="namespace",
           rule=syntax.dns_label, fix=DNS_LABEL_FIX),
-    Field("network", "dict", "Who may connect besides the backup and migration pods (see roles/postgresql/README.md).", default={}),
+    Field("network", "dict", "Who may connect besides the workload's backup and migration pods; other pods, even of the "
+          "same namespace, only when listed here (see roles/postgresql/README.md).", default={}),
     Field("network.allow_from", "list", "NetworkPolicy ingress rules.", default=[], elements="dict",
           fix="list the namespaces or pod labels allowed to connect"),
     Field("network.allow_from[].namespace", "str", "Namespace allowed to connect.", rule=syntax.dns_label, fix=DNS_LABEL_FIX),
     Field("network.allow_from[].namespace_labels", "dict", "Labels of namespaces allowed to connect.", rule=syntax.labels, fix=LABELS_FIX),
     Field("network.allow_from[].pod_labels", "dict", "Labels of pods allowed to connect (in the workload's namespace unless "
           "namespace or namespace_labels is given).", rule=syntax.labels, fix=LABELS_FIX),
+    Field("network.restrict_egress", "bool", "Let the database pods reach DNS only (they open no connections of their own); false "
+          "leaves their egress open, e.g. for an archive_command that ships WAL elsewhere.", default=True),
     Field("retire", "dict", "Retirement of the source after a soak period.", not_built="retire phase"),
 )
 

@@ -41,7 +41,8 @@ def cronjob(workload, uid):
     pod = {
         "metadata": {"labels": dict(labels)},
         "spec": {
-            "restartPolicy": "Never", "enableServiceLinks": False, "securityContext": server.pod_security_context(uid),
+            "restartPolicy": "Never", "enableServiceLinks": False, "automountServiceAccountToken": False,
+            "securityContext": server.pod_security_context(uid),
             "containers": [dump_container(workload)],
             "volumes": [{"name": "backup", "persistentVolumeClaim": {"claimName": workload["objects"]["backup_claim"]}}],
         },

@@ -8,34 +8,34 @@ objects read them from environment variables (see scripts.py).
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, scripts, server
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, pod_security, scripts, server
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
 
 PORT = 5432
 
 
-def postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None):
+def postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None):
     """The objects of ``workload`` (a validated catalog entry), in the order they are applied.
 
     claim_size, backup_claim_size: the sizes to write into the claims (default: storage.size and
-    backup.pvc_size); an existing claim keeps its size, which the caller reads from the cluster."""
+    backup.pvc_size); an existing claim keeps its size, which the caller reads from the cluster.
+    namespace_labels: the labels the namespace has now, if it exists (a stricter Pod Security level is kept)."""
     return [
-        namespace(workload),
+        namespace(workload, namespace_labels),
         settings_config_map(workload),
         init_config_map(workload),
         service(workload, headless=True),
         service(workload, headless=False),
         server.statefulset(workload, uid, claim_size or workload["storage"]["size"]),
         disruption_budget(workload),
-        network.ingress_policy(workload, PORT),
+        network.policy(workload, PORT),
         backup.claim(workload, backup_claim_size or workload["backup"]["pvc_size"]),
         backup.cronjob(workload, uid),
     ]
 
 
-def namespace(workload):
-    level = workload["pod_security"]
-    labels = {"pod-security.kubernetes.io/%s" % mode: level for mode in ("enforce", "warn", "audit")}
+def namespace(workload, existing_labels=None):
+    labels = pod_security.namespace_labels(workload["pod_security"], existing_labels)
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": workload["namespace"], "labels": labels}}
 
 

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.server import role_password_variable
 
 BACKUP_SCRIPT = """\
@@ -19,31 +21,56 @@ find /backup -name '*.partial' -mmin +60 -delete
 """
 
 
+def conf_value(value):
+    """A postgresql.conf string literal: backslashes and single quotes doubled; a newline cannot be written."""
+    text = ("on" if value else "off") if isinstance(value, bool) else str(value)
+    if "\n" in text or "\r" in text or "\x00" in text:
+        raise ValueError("a server setting value cannot hold a newline")
+    return "'%s'" % text.replace("\\", "\\\\").replace("'", "''")
+
+
 def postgresql_conf(settings):
-    """postgresql.conf lines for ``settings``, sorted by name, each value single-quoted."""
-    return "".join("%s = '%s'\n" % (name, str(value).replace("'", "''")) for name, value in sorted(settings.items()))
+    """postgresql.conf lines for ``settings`` (names validated by the catalog), sorted by name."""
+    return "".join("%s = %s\n" % (name, conf_value(value)) for name, value in sorted(settings.items()))
+
+
+def init_variables(workload):
+    """The psql variables the init SQL reads: role_<n>, database_<n> and owner_<n>, numbered from 1."""
+    variables = [("role_%d" % number, role["name"]) for number, role in enumerate(workload["roles"], 1)]
+    for number, database in enumerate(workload["databases"][1:], 1):
+        variables += [("database_%d" % number, database["name"]),
+                      ("owner_%d" % number, database.get("owner", workload["auth"]["user"]))]
+    return variables
+
+
+def init_sql(workload):
+    """The SQL the init script runs; every name is a psql variable (:'x' literal, :"x" identifier), never pasted."""
+    lines, with_password = [], 0
+    for number, role in enumerate(workload["roles"], 1):
+        lines += ["SELECT format('CREATE ROLE %%I %s', :'role_%d')" % ("LOGIN" if role["login"] else "NOLOGIN", number),
+                  "  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role_%d')\\gexec" % number]
+        if role.get("password_key"):
+            with_password += 1
+            lines += ["\\getenv role_password %s" % role_password_variable(with_password),
+                      "ALTER ROLE :\"role_%d\" PASSWORD :'role_password';" % number]
+    for number in range(1, len(workload["databases"])):
+        lines += ["SELECT format('CREATE DATABASE %%I OWNER %%I', :'database_%d', :'owner_%d')" % (number, number),
+                  "  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'database_%d')\\gexec" % number]
+    return lines
 
 
 def init_script(workload):
+    """The entrypoint's init script: include the settings file, then create the catalog's roles and extra databases."""
+    psql = "psql -v ON_ERROR_STOP=1 -X -q --username \"$POSTGRES_USER\" --dbname postgres"
+    variables = "".join(" \\\n  -v %s" % shlex.quote("%s=%s" % pair) for pair in init_variables(workload))
     lines = [
         "#!/bin/sh",
         "# Runs once, when the data directory is created: include the settings ConfigMap, then",
         "# create the catalog's extra databases and roles.",
         "set -eu",
         "echo \"include_if_exists = '/etc/postgresql/stateshift/stateshift.conf'\" >> \"$PGDATA/postgresql.conf\"",
-        "# Passwords are read from the environment by psql (\\getenv), never put on a command line.",
-        "psql -v ON_ERROR_STOP=1 -X -q --username \"$POSTGRES_USER\" --dbname postgres <<'EOSQL'",
+        "# Names reach psql as variables (-v, quoted for the shell) and SQL as :'name' or :\"name\";",
+        "# passwords are read from the environment by psql (\\getenv), never put on a command line.",
+        "%s%s <<'EOSQL'" % (psql, variables),
     ]
-    number = 0
-    for role in workload["roles"]:
-        lines += ["SELECT format('CREATE ROLE %%I %%s', '%s', '%s')" % (role["name"], "LOGIN" if role["login"] else "NOLOGIN"),
-                  "  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s')\\gexec" % role["name"]]
-        if role.get("password_key"):
-            number += 1
-            lines += ["\\getenv role_password %s" % role_password_variable(number),
-                      "ALTER ROLE \"%s\" PASSWORD :'role_password';" % role["name"]]
-    for database in workload["databases"][1:]:
-        owner = database.get("owner", workload["auth"]["user"])
-        lines += ["SELECT format('CREATE DATABASE %%I OWNER %%I', '%s', '%s')" % (database["name"], owner),
-                  "  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '%s')\\gexec" % database["name"]]
-    return "\n".join(lines) + "\nEOSQL\n"
+    return "\n".join(lines + init_sql(workload)) + "\nEOSQL\n"

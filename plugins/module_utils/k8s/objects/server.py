@@ -81,7 +81,8 @@ def pod_spec(workload, uid):
     objects = workload["objects"]
     security = dict(pod_security_context(uid), fsGroupChangePolicy="OnRootMismatch")
     return {
-        "enableServiceLinks": False, "terminationGracePeriodSeconds": 60, "securityContext": security,
+        "enableServiceLinks": False, "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 60,
+        "securityContext": security,
         "containers": [container(workload)],
         "volumes": [{"name": "config", "configMap": {"name": objects["config_map"]}},
                     {"name": "init", "configMap": {"name": objects["init_config_map"]}},

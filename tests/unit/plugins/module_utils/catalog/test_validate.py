@@ -142,7 +142,7 @@ def test_derived_defaults_follow_the_workload():
     assert wiki["clients"] == [{"name": "app", "kind": "Deployment", "namespace": "my-wiki"}]
     assert wiki["migration"] == {"mode": "offline", "jobs": 2, "verify": "checksum", "force": False, "transport": "auto",
                                  "backup": True, "backup_dir": "/var/backups/stateshift", "keep_privileged_roles": False}
-    assert wiki["network"] == {"allow_from": []}
+    assert wiki["network"] == {"allow_from": [], "restrict_egress": True}
     assert "retire" not in wiki
 
 
