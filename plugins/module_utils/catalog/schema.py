@@ -144,7 +144,8 @@ FIELDS = (
     Field("source.password", "str", "Source password, needed only by the job transport (else the container's POSTGRES_PASSWORD). "
           "Kept out of the stateshift_catalog fact.", no_log=True, rule=syntax.no_control_characters, fix="give the password on one line"),
     Field("source.dsn", "str", "libpq connection string of a source reached directly (instead of host and container). Its password "
-          "is kept out of the stateshift_catalog fact.", no_log=True, rule=syntax.no_control_characters, fix="write the dsn on one line"),
+          "is kept out of the stateshift_catalog fact.", no_log=True, rule=syntax.connection_string,
+          fix="write it on one line like 'host=db port=5432 dbname=app user=app' or postgresql://app@db:5432/app"),
     Field("source.address", "str", "host[:port] at which the cluster's pods reach the source (found from docker port when omitted).",
           rule=syntax.host_port, fix="write it like 192.0.2.10:5432 or db.example.com:5432"),
     Field("source.compose_dir", "str", "Compose project directory, for the cutover.", not_built="cutover phase"),

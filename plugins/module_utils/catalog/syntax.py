@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import dsn
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]*[a-zA-Z0-9][-._a-zA-Z0-9]*$")
@@ -110,6 +112,11 @@ def cron_schedule(value, workload):
 def no_control_characters(value, workload):
     """a string without newlines or other control characters"""
     return "holds a newline or another control character" if isinstance(value, str) and _CONTROL.search(value) else None
+
+
+def connection_string(value, workload):
+    """libpq connection string (key=value pairs or a postgresql:// URI) on one line"""
+    return no_control_characters(value, workload) or dsn.problem(value)
 
 
 def label_key_problem(key):
