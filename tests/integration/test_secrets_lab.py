@@ -54,6 +54,11 @@ def test_secrets_are_applied_idempotent_and_never_logged(fake, namespace):
     assert document["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "stateshift.k3s"
     assert any(entry.get("manager") == "stateshift-k3s-secrets" and entry.get("operation") == "Apply"
                for entry in document["metadata"]["managedFields"])
+    # Server-side apply: no last-applied-configuration copy of the data, and no value anywhere in the metadata.
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in document["metadata"].get("annotations", {})
+    metadata = json.dumps(document["metadata"])
+    for value in data.values():
+        assert value not in metadata and base64.b64encode(value.encode()).decode() not in metadata
 
     second = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog(namespace)}, env_extra=env())
     assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
