@@ -13,6 +13,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import quote_ident
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import quote_secret_literal as quote_literal
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import derived as derived_values
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import value_rules
 
 MARK = "stateshift-rolpassword:"
 
@@ -50,6 +51,9 @@ def ensure(execute, role, password, check_mode=False, iterations=derived_values.
     Returns ``{"changed": bool, "exists": bool, "previous_format": "scram-sha-256"|"md5"|"none"|"other"}``.
     Raises ValueError (role missing, psql error) with a message that holds no secret.
     """
+    problem = value_rules.value_problem(password, role)
+    if problem:
+        raise ValueError("the new password %s; nothing was changed" % problem)
     rc, out, err = execute(read_script(role))
     if rc != 0:
         raise ValueError("reading the password of role %r failed (rc=%d): %s" % (role, rc, (err or out).strip()[-500:]))
