@@ -119,7 +119,12 @@ def test_working_values_log_in_with_scram_and_through_the_connection_url(scram_s
     def execute(script):
         return run_psql(scram_server, script)
 
-    assert pg_password.ensure(execute, "odd_user", value)["changed"] is True
+    login = {"host": scram_server.socket_dir, "port": scram_server.port}
+    assert pg_password.ensure(execute, "odd_user", value, login=login) == {
+        "changed": True, "exists": True, "previous_format": "none", "login_verified": True}
+    with pytest.raises(ValueError) as caught:
+        pg_password.verify_login(execute, "odd_user", value + "x", login)
+    assert "could not log in with its new password" in str(caught.value) and MARK not in str(caught.value)
     rc, out, _err = run_psql(scram_server, "SELECT current_user;\n", user="odd_user", password=value)
     assert rc == 0 and out.strip() == "odd_user"
     url = derived_values.pg_conn_url(value, user="odd_user", host="localhost", port=scram_server.port,
