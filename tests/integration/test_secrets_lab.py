@@ -8,7 +8,7 @@ import json
 import subprocess
 import time
 
-from .conftest import KUBECONFIG, kubectl
+from .conftest import KUBECONFIG, kubectl, nothing_changed
 from .secrets_helpers import SECRETS_PLAYBOOK, assert_no_value_leaked, run_playbook
 
 
@@ -61,11 +61,11 @@ def test_secrets_are_applied_idempotent_and_never_logged(fake, namespace):
         assert value not in metadata and base64.b64encode(value.encode()).decode() not in metadata
 
     second = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog(namespace)}, env_extra=env())
-    assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+    assert second.returncode == 0 and nothing_changed(second.stdout), second.stdout[-3000:]
     assert secret_data(namespace)[1] == data  # never regenerated
 
     check = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog(namespace)}, "--check", env_extra=env())
-    assert check.returncode == 0 and "changed=0" in check.stdout
+    assert check.returncode == 0 and nothing_changed(check.stdout), check.stdout[-3000:]
 
     texts = {"stdout": first.stdout + second.stdout, "stderr": first.stderr + second.stderr}
     assert_no_value_leaked(fake.values() | {fake.service_account_token}, texts, start, skip={fake.path})
