@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.secret_fields import redact
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import CatalogError, validate_catalog
 from ansible_collections.stateshift.k3s.plugins.plugin_utils.docspec import argument_spec
 
@@ -27,7 +28,8 @@ class ActionModule(ActionBase):
                                            "(group_vars/all) or pass workloads to this task")
             return result
         try:
-            catalog = validate_catalog(workloads)
+            # The fact (and this task's result, shown by -v and in AWX job events) holds no secret value.
+            catalog = [redact(workload) for workload in validate_catalog(workloads)]
         except CatalogError as exc:
             result.update(failed=True, msg=str(exc), errors=exc.errors)
             return result

@@ -62,6 +62,15 @@ options:
     description: Database psql connects to.
     type: str
     default: postgres
+  login_check_host:
+    description:
+      - After the password is set (or found set), log in as O(role) with it at this host (for O(transport=pod)
+        the pod's IP, where the server asks for the password), and fail when the server refuses it.
+      - The password is set inside psql (C(\\setenv)) from the script on stdin, never in argv or the pod's environment.
+    type: str
+  login_check_port:
+    description: Port of the login check.
+    type: int
   iterations:
     description: SCRAM iterations of a new verifier.
     type: int
@@ -109,6 +118,11 @@ role:
   returned: success
   type: str
   sample: invoicetron
+login_verified:
+  description: Whether O(role) logged in with the password (only with O(login_check_host)).
+  returned: success
+  type: bool
+  sample: true
 previous_format:
   description: How the previous password was stored (C(scram-sha-256), C(md5), C(none) or C(other)).
   returned: success
@@ -137,6 +151,8 @@ def main():
             login_host=dict(type="str"),
             login_port=dict(type="int"),
             database=dict(type="str", default="postgres"),
+            login_check_host=dict(type="str"),
+            login_check_port=dict(type="int"),
             iterations=dict(type="int", default=4096),
             timeout=dict(type="int", default=60),
             **KUBECTL_ARG_SPEC,
@@ -169,10 +185,13 @@ def pod_runner(module, kubectl):
 def converge(module, execute):
     p = module.params
     try:
-        result = pg_password.ensure(execute, p["role"], p["password"], check_mode=module.check_mode, iterations=p["iterations"])
+        login = {"host": p["login_check_host"], "port": p["login_check_port"], "database": p["database"]} if p["login_check_host"] else None
+        result = pg_password.ensure(execute, p["role"], p["password"], check_mode=module.check_mode, iterations=p["iterations"],
+                                    login=login)
     except ValueError as exc:
         module.fail_json(msg=str(exc), role=p["role"])
-    module.exit_json(changed=result["changed"], role=p["role"], previous_format=result["previous_format"])
+    module.exit_json(changed=result["changed"], role=p["role"], previous_format=result["previous_format"],
+                     login_verified=result["login_verified"])
 
 
 if __name__ == "__main__":

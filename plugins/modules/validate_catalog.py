@@ -25,6 +25,15 @@ description:
   - On success returns the catalog with defaults filled in, and with every workload's object names
     (C(objects), e.g. C(objects.statefulset), C(objects.primary_pod)), C(labels), C(backup_labels)
     and C(selector) added, and sets it as a fact. Roles and modules read object names from there.
+  - "The fact and the returned C(catalog) hold no secret value: the schema's secret fields (no_log)
+    are C(source.password), left out, and C(source.dsn), kept without its password (the C(password=)
+    pair, or the password of a C(postgresql://user:password@host) URI and its C(password) parameter).
+    A problem with a secret field shows its value as C(<hidden>)."
+  - "Code that needs those values reads them from the raw C(stateshift_workloads) with
+    C(secret_values_of()) in C(plugins/module_utils/catalog/secret_fields.py), in a no_log task."
+  - "Names, keys, labels, images, paths and schedules are checked against their syntax (DNS-1123,
+    Kubernetes label and Secret key syntax, PostgreSQL names, image references, cron), so no value can
+    change the structure of the object, script or file it lands in; see C(docs/catalog.md)."
   - Runs on the controller; nothing is contacted or changed.
 author:
   - stateshift maintainers (@stateshift)
@@ -64,7 +73,8 @@ EXAMPLES = r"""
 RETURN = r"""
 catalog:
   description:
-    - The catalog with defaults filled in (namespace, image, replicas, migration, ...).
+    - The catalog with defaults filled in (namespace, image, replicas, migration, ...), without secret
+      values (no C(source.password); C(source.dsn) without its password).
     - Each workload also has C(objects) (every object name by what the object is), C(labels),
       C(backup_labels) and C(selector).
   returned: success

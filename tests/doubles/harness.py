@@ -36,6 +36,14 @@ class FakeOnePassword:
         vault["items"].append(st.make_item(vault, item_title, fields))
         st.write(self.path, state)
 
+    def set_value(self, vault_name, item_title, field_label, value):
+        """Change a field's value, as an operator editing the item in 1Password would."""
+        state = st.read(self.path)
+        item = st.find_item(st.find_vault(state, vault_name), item_title)
+        field = next(field for field in item["fields"] if field["label"].lower() == field_label.lower())
+        field["value"] = value
+        st.write(self.path, state)
+
     def add_vault(self, name):
         state = st.read(self.path)
         st.add_vault(state, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -34,6 +35,23 @@ class Playbook:
         if check and result.returncode != 0:
             pytest.fail("%s failed (rc=%d):\n%s\n%s" % (" ".join(argv), result.returncode, result.stdout, result.stderr))
         return result
+
+
+_RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$", re.MULTILINE)
+
+
+def recap(stdout):
+    """{host: {ok, changed, unreachable, failed, skipped, rescued, ignored}} from the PLAY RECAP; fails without one."""
+    hosts = {match["host"]: {name: int(count) for name, count in re.findall(r"(\w+)=(\d+)", match["counts"])}
+             for match in _RECAP.finditer(stdout.split("PLAY RECAP", 1)[-1])} if "PLAY RECAP" in stdout else {}
+    assert hosts, "no PLAY RECAP in the output:\n%s" % stdout[-2000:]
+    return hosts
+
+
+def nothing_changed(stdout):
+    """Every host of the run: changed=0, failed=0, unreachable=0 (not just some line of the recap)."""
+    return all(counts["changed"] == 0 and counts["failed"] == 0 and counts["unreachable"] == 0
+               for counts in recap(stdout).values())
 
 
 @pytest.fixture(scope="session")

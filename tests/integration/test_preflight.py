@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import REPO, docker_psql
+from .conftest import REPO, docker_psql, recap
 
 PREFLIGHT = REPO / "playbooks" / "preflight.yml"
 SOURCE = {"container": "invoicetron-db", "user": "invoicetron", "database": "invoicetron"}
@@ -45,8 +45,10 @@ def test_preflight_reports_exactly_what_the_source_holds(playbook):
 
 def test_preflight_is_read_only_and_works_in_check_mode(playbook):
     result = playbook.run(PREFLIGHT, "--check", "-e", catalog())
-    assert "changed=0" in result.stdout
-    assert "failed=0" in result.stdout
+    hosts = recap(result.stdout)
+    assert "legacy-vm" in hosts, hosts
+    assert all(counts["changed"] == 0 and counts["failed"] == 0 and counts["unreachable"] == 0
+               for counts in hosts.values()), hosts
 
 
 def test_unknown_container_fails_with_the_field_and_the_fix(playbook):

@@ -8,18 +8,18 @@ import json
 import subprocess
 import time
 
-from .conftest import KUBECONFIG, kubectl
+from .conftest import KUBECONFIG, kubectl, nothing_changed
 from .secrets_helpers import SECRETS_PLAYBOOK, assert_no_value_leaked, run_playbook
 
 
-def catalog(namespace, immutable=False):
+def catalog(namespace, immutable=False, pod_security="baseline"):
     keys = {"postgres-password": {"op": "op://Kubernetes/Invoicetron/postgres-password"},
             "better-auth-secret": {"op": "op://Kubernetes/Invoicetron/better-auth-secret", "generate": "base64_32",
                                    "rotate": True}}
     if immutable:
         keys["$options"] = {"immutable": True}
     return [{"name": "invoicetron", "namespace": namespace, "engine": "postgresql", "storage": {"size": "1Gi"},
-             "clients": [{"kind": "Deployment", "name": "invoicetron"}],
+             "pod_security": pod_security, "clients": [{"kind": "Deployment", "name": "invoicetron"}],
              "secrets": {"invoicetron-secrets": keys}}]
 
 
@@ -54,13 +54,18 @@ def test_secrets_are_applied_idempotent_and_never_logged(fake, namespace):
     assert document["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "stateshift.k3s"
     assert any(entry.get("manager") == "stateshift-k3s-secrets" and entry.get("operation") == "Apply"
                for entry in document["metadata"]["managedFields"])
+    # Server-side apply: no last-applied-configuration copy of the data, and no value anywhere in the metadata.
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in document["metadata"].get("annotations", {})
+    metadata = json.dumps(document["metadata"])
+    for value in data.values():
+        assert value not in metadata and base64.b64encode(value.encode()).decode() not in metadata
 
     second = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog(namespace)}, env_extra=env())
-    assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout[-3000:]
+    assert second.returncode == 0 and nothing_changed(second.stdout), second.stdout[-3000:]
     assert secret_data(namespace)[1] == data  # never regenerated
 
     check = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog(namespace)}, "--check", env_extra=env())
-    assert check.returncode == 0 and "changed=0" in check.stdout
+    assert check.returncode == 0 and nothing_changed(check.stdout), check.stdout[-3000:]
 
     texts = {"stdout": first.stdout + second.stdout, "stderr": first.stderr + second.stderr}
     assert_no_value_leaked(fake.values() | {fake.service_account_token}, texts, start, skip={fake.path})
@@ -99,3 +104,24 @@ def test_immutable_secret_must_be_replaced_explicitly(fake, namespace):
     replaced = run_playbook(SECRETS_PLAYBOOK, fake, dict(rotate, secrets_replace_immutable=True), env_extra=env())
     assert replaced.returncode == 0, replaced.stdout[-3000:]
     assert secret_data(namespace)[1]["better-auth-secret"] == fake.value("Kubernetes", "Invoicetron", "better-auth-secret")
+
+
+def pod_security_labels(namespace):
+    labels = json.loads(kubectl("get", "namespace", namespace, "-o", "json").stdout)["metadata"].get("labels", {})
+    return {key.rsplit("/", 1)[1]: value for key, value in labels.items() if key.startswith("pod-security.kubernetes.io/")}
+
+
+def test_namespaces_it_creates_get_the_pod_security_labels_and_never_lower_them(fake, namespace):
+    created = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog(namespace)}, env_extra=env())
+    assert created.returncode == 0, created.stdout[-3000:]
+    assert pod_security_labels(namespace) == {"enforce": "baseline", "warn": "baseline", "audit": "baseline"}
+
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted", "--overwrite")
+    kept = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog(namespace)}, env_extra=env())
+    assert kept.returncode == 0, kept.stdout[-3000:]
+    assert pod_security_labels(namespace) == {"enforce": "restricted", "warn": "baseline", "audit": "baseline"}
+
+    raised = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog(namespace, pod_security="restricted")},
+                          env_extra=env())
+    assert raised.returncode == 0, raised.stdout[-3000:]
+    assert pod_security_labels(namespace) == {"enforce": "restricted", "warn": "restricted", "audit": "restricted"}

@@ -85,4 +85,5 @@ def test_missing_or_expired_token(fake, token, expected):
     result = run_playbook(SECRETS_PLAYBOOK, fake, {"stateshift_workloads": catalog()}, token=token)
     assert result.returncode != 0
     assert expected in result.stdout
-    assert "ops_double_token" not in result.stdout + result.stderr
+    assert fake.service_account_token == "ops_double_token"
+    assert fake.service_account_token not in result.stdout + result.stderr

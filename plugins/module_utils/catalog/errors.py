@@ -4,12 +4,23 @@
 
     workload 'x' (stateshift_workloads[i]): field = value: problem; fix
 
-The ``= value`` part is left out when the field is missing (pass MISSING as the value).
+The ``= value`` part is left out when the field is missing (pass MISSING as the value); a secret's
+value is shown as ``<hidden>`` (pass HIDDEN).
 """
 
 from __future__ import annotations
 
 MISSING = object()
+
+
+class _Hidden:
+    """Stands for the value of a no_log field in a problem line."""
+
+    def __repr__(self):
+        return "<hidden>"
+
+
+HIDDEN = _Hidden()
 
 
 def workload_label(name, index=None):

@@ -14,24 +14,7 @@ import re
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity, parse_quantity
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
-
-
-def dns_label(value, workload):
-    """DNS-1123 label (at most 63 of a-z, 0-9, '-')"""
-    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
-        return "is not a DNS-1123 label"
-    return None
-
-
-def storage_class(value, workload):
-    """StorageClass name (DNS-1123 subdomain)"""
-    if value is not None and not (isinstance(value, str) and len(value) <= 253 and _DNS_SUBDOMAIN.match(value)):
-        return "is not a StorageClass name"
-    return None
 
 
 def quantity(value, workload):
@@ -48,13 +31,6 @@ def volume_size(value, workload):
     return None
 
 
-def version(value, workload):
-    """a version string; a number is made a string"""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not str(value):
-        return "is not a version"
-    return None
-
-
 def pg_identifier(value, workload):
     """PostgreSQL identifier (a-z, 0-9, '_', at most 63)"""
     if not isinstance(value, str) or not _PG_IDENTIFIER.match(value):
@@ -67,19 +43,6 @@ def source_database(value, workload):
     if workload.get("engine") == "postgresql" and not _PG_IDENTIFIER.match(str(value)):
         return "is not a PostgreSQL database name"
     return None
-
-
-def cron_schedule(value, workload):
-    """five-field cron schedule or @daily"""
-    fields = value.split() if isinstance(value, str) else []
-    if isinstance(value, str) and (value.startswith("@") or (len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields))):
-        return None
-    return "is not a cron schedule"
-
-
-def absolute_path(value, workload):
-    """absolute path"""
-    return None if isinstance(value, str) and value.startswith("/") else "is not an absolute path"
 
 
 def requests_within_limits(workload):

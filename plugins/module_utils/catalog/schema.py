@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names, rules
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names, rules, syntax
 
 ENGINES = ("postgresql", "mongodb", "rabbitmq")
 POSTGRESQL = ("postgresql",)
@@ -69,6 +69,10 @@ def _database(workload):
 
 DNS_LABEL_FIX = "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 PG_NAME_FIX = "use lower-case letters, digits and '_' (at most 63), starting with a letter or '_'"
+PG_ROLE_FIX = "use letters, digits, '_' and '-' (at most 63), starting with a letter or '_'"
+SECRET_NAME_FIX = "use lower-case letters, digits, '-' and '.' (a DNS-1123 subdomain, at most 253)"
+SECRET_KEY_FIX = "use letters, digits, '-', '_' and '.' (at least one letter or digit)"
+LABELS_FIX = "write labels as name: value, names like app or example.com/app, values of at most 63 letters, digits, '-', '_', '.'"
 
 
 def _resources(part):
@@ -80,59 +84,70 @@ def _resources(part):
 
 
 FIELDS = (
-    Field("name", "str", "Names the workload; prefixes every object (`<name>-<engine>`, ...).", rule=rules.dns_label,
+    Field("name", "str", "Names the workload; prefixes every object (`<name>-<engine>`, ...).", rule=syntax.dns_label,
           required="name the workload (a DNS-1123 label, it prefixes every object)", fix=DNS_LABEL_FIX),
     Field("engine", "str", "The database engine.", choices=POSTGRESQL, planned=("mongodb", "rabbitmq"),
           required="set engine: postgresql",
           fix="use engine: postgresql, or leave this workload out of the catalog until its engine is built"),
     Field("namespace", "str", "Namespace of every object; namespace/name is unique across the catalog.", default=lambda w: w["name"],
-          default_doc="name", rule=rules.dns_label, fix=DNS_LABEL_FIX),
-    Field("pod_security", "str", "Pod Security Admission level enforced on the namespace.", default="baseline",
-          choices=("privileged", "baseline", "restricted")),
+          default_doc="name", rule=syntax.dns_label, fix=DNS_LABEL_FIX),
+    Field("pod_security", "str", "Pod Security Admission level enforced on the namespace.", default="restricted",
+          choices=("privileged", "baseline", "restricted"), fix="use restricted (what every object deployed here passes), or baseline"),
     Field("version", "version", "Major version of the server.", default=_version,
-          default_doc=", ".join("%s (%s)" % (v, engine) for engine, v in DEFAULT_VERSIONS.items()), rule=rules.version,
-          fix="quote it, e.g. version: \"18\"", normalize=str),
+          default_doc=", ".join("%s (%s)" % (v, engine) for engine, v in DEFAULT_VERSIONS.items()), rule=syntax.version,
+          fix="write the major version like version: \"18\"", normalize=str),
     Field("image", "str", "Server image.", default=_image,
-          default_doc=", ".join(DEFAULT_IMAGES.values()).replace("{version}", "<version>")),
+          default_doc=", ".join(DEFAULT_IMAGES.values()).replace("{version}", "<version>"), rule=syntax.image,
+          fix="write it like postgres:18-alpine or registry.example.com/postgres:18@sha256:<digest>"),
     Field("replicas", "int", "Pods of the StatefulSet; PostgreSQL runs one primary (no high-availability manager yet).",
           default=1, minimum=1),
     Field("storage", "dict", "The data volume.", required="set storage: {size: 10Gi} (and class: unless the default StorageClass fits)"),
     Field("storage.size", "quantity", "Size of the data volume, at least 1Mi.", rule=rules.volume_size,
           required="set the volume size, e.g. size: 10Gi", fix="write it like 10Gi"),
     Field("storage.class", "str", "StorageClass of the data volume; null uses the cluster's default.", default=None, nullable=True,
-          rule=rules.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
+          rule=syntax.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
     Field("resources", "dict", "Requests and limits of the server container (a request may not exceed its limit).", default={}),
     *_resources("requests"),
     *_resources("limits"),
     Field("auth", "dict", "Superuser credentials the StatefulSet reads.", default={}, engines=POSTGRESQL),
-    Field("auth.user", "str", "Superuser name (POSTGRES_USER).", default=lambda w: w["name"], default_doc="name", engines=POSTGRESQL),
+    Field("auth.user", "str", "Superuser name (POSTGRES_USER).", default=lambda w: w["name"], default_doc="name", engines=POSTGRESQL,
+          rule=syntax.pg_role, fix=PG_ROLE_FIX),
     Field("auth.secret", "str", "Secret holding the superuser password.", default=lambda w: names.default_secret(w["name"]),
-          default_doc=names.default_secret("<name>"), engines=POSTGRESQL),
-    Field("auth.password_key", "str", "Key of the password in that Secret.", default="postgres-password", engines=POSTGRESQL),
+          default_doc=names.default_secret("<name>"), engines=POSTGRESQL, rule=syntax.dns_subdomain, fix=SECRET_NAME_FIX),
+    Field("auth.password_key", "str", "Key of the password in that Secret.", default="postgres-password", engines=POSTGRESQL,
+          rule=syntax.secret_key, fix=SECRET_KEY_FIX),
     Field("databases", "list", "Databases created at first start; the first is POSTGRES_DB.", default=_database,
           default_doc="[name with - as _]", elements="dict", shorthand="name", engines=POSTGRESQL, fix="write a YAML list of databases"),
     Field("databases[].name", "str", "Database name.", rule=rules.pg_identifier, required="name the database", fix=PG_NAME_FIX),
-    Field("databases[].owner", "str", "Owner of a database after the first (default: auth.user)."),
+    Field("databases[].owner", "str", "Owner of a database after the first (default: auth.user).", rule=syntax.pg_role,
+          fix=PG_ROLE_FIX),
     Field("roles", "list", "Roles created at first start.", default=[], elements="dict", shorthand="name", engines=POSTGRESQL,
           fix="write a YAML list of roles"),
     Field("roles[].name", "str", "Role name.", rule=rules.pg_identifier, required="name the role", fix=PG_NAME_FIX),
-    Field("roles[].password_key", "str", "Key of the role's password in auth.secret (declared under secrets when secrets is given)."),
+    Field("roles[].password_key", "str", "Key of the role's password in auth.secret (declared under secrets when secrets is given).",
+          rule=syntax.secret_key, fix=SECRET_KEY_FIX),
     Field("roles[].login", "bool", "Whether the role may log in.", default=True),
-    Field("settings", "dict", "Server settings (name: value), included from postgresql.conf.", default={},
-          fix="write server settings as name: value"),
+    Field("settings", "dict", "Server settings (name: value), included from postgresql.conf; values are quoted there.", default={},
+          rule=syntax.settings, fix="write server settings as name: value, names like shared_buffers, values on one line"),
     Field("secrets", "dict", "Secret -> key -> {op, generate, rotate, role}; see roles/secrets/README.md.", default={},
           fix="write Secret name -> key -> source"),
     Field("source", "dict", "Where the data lives today: a container on an inventory host, or a dsn."),
-    Field("source.host", "str", "Inventory host that runs Docker (required unless dsn)."),
-    Field("source.container", "str", "Container of the source database (required unless dsn)."),
+    Field("source.host", "str", "Inventory host that runs Docker (required unless dsn).", rule=syntax.inventory_host,
+          fix="use the host's name in the inventory"),
+    Field("source.container", "str", "Container of the source database (required unless dsn).", rule=syntax.container_name,
+          fix="use the name shown by 'docker ps'"),
     Field("source.database", "str", "Source database (required unless dsn; a dsn names its own, the target's is then the first of "
           "databases).", default=lambda w: w["databases"][0]["name"], default_doc="databases[0].name", engines=POSTGRESQL,
           rule=rules.source_database, fix="use the name shown by \\l in psql"),
-    Field("source.user", "str", "Role to read the source as.", default="postgres", engines=POSTGRESQL),
-    Field("source.password", "str", "Source password, needed only by the job transport (else the container's POSTGRES_PASSWORD).",
-          no_log=True),
-    Field("source.dsn", "str", "libpq connection string of a source reached directly (instead of host and container)."),
-    Field("source.address", "str", "host[:port] at which the cluster's pods reach the source (found from docker port when omitted)."),
+    Field("source.user", "str", "Role to read the source as.", default="postgres", engines=POSTGRESQL, rule=syntax.pg_role,
+          fix=PG_ROLE_FIX),
+    Field("source.password", "str", "Source password, needed only by the job transport (else the container's POSTGRES_PASSWORD). "
+          "Kept out of the stateshift_catalog fact.", no_log=True, rule=syntax.no_control_characters, fix="give the password on one line"),
+    Field("source.dsn", "str", "libpq connection string of a source reached directly (instead of host and container). Its password "
+          "is kept out of the stateshift_catalog fact.", no_log=True, rule=syntax.connection_string,
+          fix="write it on one line like 'host=db port=5432 dbname=app user=app' or postgresql://app@db:5432/app"),
+    Field("source.address", "str", "host[:port] at which the cluster's pods reach the source (found from docker port when omitted).",
+          rule=syntax.host_port, fix="write it like 192.0.2.10:5432 or db.example.com:5432"),
     Field("source.compose_dir", "str", "Compose project directory, for the cutover.", not_built="cutover phase"),
     Field("migration", "dict", "How the data is copied; see roles/data_migration/README.md.", default={}),
     Field("migration.mode", "str", "offline: streamed dump and restore.", default="offline", choices=("offline",), planned=("online",),
@@ -144,27 +159,33 @@ FIELDS = (
           choices=("auto", "job", "stream")),
     Field("migration.backup", "bool", "Back up the source before the copy.", default=True),
     Field("migration.backup_dir", "str", "Directory for that backup on the source host.", default="/var/backups/stateshift",
-          rule=rules.absolute_path, fix="give a directory on the source host, like /var/backups/stateshift"),
+          rule=syntax.absolute_path, fix="give a directory on the source host, like /var/backups/stateshift"),
     Field("migration.keep_privileged_roles", "bool", "Keep SUPERUSER, REPLICATION and BYPASSRLS of copied roles.", default=False),
     Field("backup", "dict", "The backup CronJob.", default={}, engines=POSTGRESQL),
-    Field("backup.schedule", "str", "Cron schedule (five fields or @daily).", default="0 3 * * *", rule=rules.cron_schedule,
+    Field("backup.schedule", "str", "Cron schedule (five fields or @daily).", default="0 3 * * *", rule=syntax.cron_schedule,
           fix="use five fields, e.g. '0 8 * * *', or @daily"),
     Field("backup.retention_days", "int", "Days a backup is kept.", default=7, minimum=1),
     Field("backup.pvc_size", "quantity", "Size of the backup volume.", default=lambda w: w["storage"]["size"], default_doc="storage.size",
           rule=rules.quantity, fix="write it like 20Gi"),
     Field("backup.storage_class", "str", "StorageClass of the backup volume.", default=lambda w: w["storage"]["class"],
-          default_doc="storage.class", nullable=True, rule=rules.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
+          default_doc="storage.class", nullable=True, rule=syntax.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
     Field("clients", "list", "Workloads that use the database; restarted at rotation.", default=[], elements="dict",
           fix="list the workloads that use this database: [{kind: Deployment, name: app}]"),
     Field("clients[].kind", "str", "Kind of the client.", default="Deployment", choices=("Deployment", "StatefulSet", "DaemonSet")),
-    Field("clients[].name", "str", "Name of the client.", required="name the client"),
-    Field("clients[].namespace", "str", "Namespace of the client.", default=lambda w: w["namespace"], default_doc="namespace"),
-    Field("network", "dict", "Who may connect (the pods of the namespace always may).", default={}),
+    Field("clients[].name", "str", "Name of the client.", required="name the client", rule=syntax.dns_subdomain,
+          fix="use the name shown by 'kubectl get deployment' (a DNS-1123 subdomain)"),
+    Field("clients[].namespace", "str", "Namespace of the client.", default=lambda w: w["namespace"], default_doc="namespace",
+          rule=syntax.dns_label, fix=DNS_LABEL_FIX),
+    Field("network", "dict", "Who may connect besides the workload's backup and migration pods; other pods, even of the "
+          "same namespace, only when listed here (see roles/postgresql/README.md).", default={}),
     Field("network.allow_from", "list", "NetworkPolicy ingress rules.", default=[], elements="dict",
           fix="list the namespaces or pod labels allowed to connect"),
-    Field("network.allow_from[].namespace", "str", "Namespace allowed to connect."),
-    Field("network.allow_from[].namespace_labels", "dict", "Labels of namespaces allowed to connect."),
-    Field("network.allow_from[].pod_labels", "dict", "Labels of pods allowed to connect."),
+    Field("network.allow_from[].namespace", "str", "Namespace allowed to connect.", rule=syntax.dns_label, fix=DNS_LABEL_FIX),
+    Field("network.allow_from[].namespace_labels", "dict", "Labels of namespaces allowed to connect.", rule=syntax.labels, fix=LABELS_FIX),
+    Field("network.allow_from[].pod_labels", "dict", "Labels of pods allowed to connect (in the workload's namespace unless "
+          "namespace or namespace_labels is given).", rule=syntax.labels, fix=LABELS_FIX),
+    Field("network.restrict_egress", "bool", "Let the database pods reach DNS only (they open no connections of their own); false "
+          "leaves their egress open, e.g. for an archive_command that ships WAL elsewhere.", default=True),
     Field("retire", "dict", "Retirement of the source after a soak period.", not_built="retire phase"),
 )
 

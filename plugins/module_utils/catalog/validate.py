@@ -13,7 +13,7 @@ import copy
 import difflib
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import schema
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING, field_error, workload_label
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import HIDDEN, MISSING, field_error, workload_label
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.rules import WORKLOAD_RULES
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.spec import secret_key_conflicts, validate_secrets
 
@@ -54,12 +54,13 @@ class _Checker:
                 self.error(where, MISSING, "is required", field.required)
 
     def value(self, field, value, where):
+        shown = HIDDEN if field.no_log else value
         if field.not_built:
-            self.error(where, value, "is not built yet: the %s does not exist, so nothing would act on it" % field.not_built,
+            self.error(where, shown, "is not built yet: the %s does not exist, so nothing would act on it" % field.not_built,
                        schema.NOT_BUILT_FIX % field.not_built)
             return
         if self.engine in schema.ENGINES and self.engine not in field.engines:
-            self.error(where, value, "is only used by the %s engine" % ", ".join(field.engines), "remove it")
+            self.error(where, shown, "is only used by the %s engine" % ", ".join(field.engines), "remove it")
             return
         if value is None and field.nullable:
             return
@@ -67,7 +68,7 @@ class _Checker:
         if problem is None and field.rule is not None:
             problem = field.rule(value, self.workload)
         if problem is not None:
-            self.error(where, value, problem, _fix(field, problem))
+            self.error(where, shown, problem, _fix(field, problem))
         elif field.kind == "dict" and schema.children(field.path):
             self.mapping(value, field.path, where)
         elif field.kind == "list":

@@ -39,6 +39,8 @@ def _text(value, what):
 def pg_conn_url(password, user, host, port=5432, database=None, scheme="postgresql", params=None):
     """``postgresql://user:password@host:port/database?params`` with every part percent-encoded."""
     password = _text(password, "password")
+    if "\x00" in password:
+        raise ValueError("the password holds a NUL byte, which libpq refuses in a connection URL")
     user = _text(user, "user")
     host = _text(host, "host")
     if not user or not host:

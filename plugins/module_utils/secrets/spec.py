@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import syntax
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING, field_error, field_text, workload_label
 
 GENERATOR_KINDS = ("hex", "base64", "base64url", "alnum", "passphrase")
@@ -35,11 +36,9 @@ KEY_NAMES = ("op", "generate", "rotate", "role")
 
 _SHORTHAND = re.compile(r"^(hex|base64url|base64|alnum|passphrase)[_-]?(\d+)$")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 # Secret reference syntax: op://vault/item[/section]/field; names of alphanumerics, - _ . and spaces.
 _REF_PART = r"[A-Za-z0-9_.\- ]+"
 _REFERENCE = re.compile(r"^op://(%s)/(%s)(?:/(%s))?/(%s)$" % (_REF_PART, _REF_PART, _REF_PART, _REF_PART))
-_ROLE = re.compile(r"^[^\x00]{1,63}$")
 KEY_HINT = "write {op: op://Vault/Item/field, generate: hex32} or just the reference"
 GENERATE_HINT = "use {kind: hex|base64|base64url|alnum|passphrase, length: N} or a shorthand such as hex32, base64_32, passphrase6"
 
@@ -126,8 +125,9 @@ def normalize_key(spec):
     if rotate and generate is None:
         raise SpecError("rotate", rotate, "rotation needs a generator for the new value", "add generate: hex32 (or another generator)")
     role = spec.get("role")
-    if role is not None and (not isinstance(role, str) or not _ROLE.match(role)):
-        raise SpecError("role", role, "is not a PostgreSQL role name (1 to 63 characters)", "give the name of the role")
+    if role is not None and syntax.pg_role(role, None):
+        raise SpecError("role", role, "is not a PostgreSQL role name", "use 1 to 63 letters, digits, '_' and '-', "
+                        "starting with a letter or '_'")
     return {"op": spec["op"], "generate": generate, "rotate": rotate, "role": role}
 
 
@@ -187,8 +187,9 @@ def _key_errors(keys):
         try:
             if key == OPTIONS_KEY:
                 normalize_options(spec)
-            elif not isinstance(key, str) or len(key) > 253 or not _SECRET_KEY.match(key):
-                raise SpecError("", MISSING, "is not a valid Secret key", "use letters, digits, '-', '_' and '.'")
+            elif syntax.secret_key(key, None):
+                raise SpecError("", MISSING, "is not a valid Secret key", "use letters, digits, '-', '_' and '.' "
+                                "(at least one letter or digit)")
             else:
                 normalize_key(spec)
         except SpecError as exc:

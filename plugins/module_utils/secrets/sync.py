@@ -10,7 +10,7 @@ this returns, so a bad reference never leaves a Secret half-written.
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import onepassword
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import onepassword, value_rules
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import spec as secret_spec
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import values as secret_values
 
@@ -91,6 +91,9 @@ def sync(workloads, client, rotate=(), check_mode=False, generate=secret_values.
         raise SecretSyncError([str(exc)]) from None
 
     new_values, rotated_refs = _decide(planned, found, rotate, generate)
+    errors = _unusable_values(planned, found, new_values)
+    if errors:
+        raise SecretSyncError(errors)
 
     written = []
     if new_values and not check_mode:
@@ -133,6 +136,20 @@ def _decide(planned, found, rotate, generate):
     if problems:
         raise SecretSyncError(problems)
     return new_values, rotated_refs
+
+
+def _unusable_values(planned, found, new_values):
+    """One message per key whose value cannot be carried (secrets/value_rules.py), naming the key, never the value."""
+    errors = []
+    for entry in planned:
+        for key, spec in entry["keys"].items():
+            value = new_values.get(spec["op"], found[spec["op"]]["value"])
+            problem = value_rules.value_problem(value, spec["role"])
+            if problem:
+                errors.append("Secret %s/%s key %r: the value of %s %s; change it in 1Password (or rotate it with "
+                              "secrets_rotate if the key has 'generate')" % (entry["namespace"], entry["name"], key,
+                                                                               spec["op"], problem))
+    return errors
 
 
 def _result(planned, found, new_values, rotated_refs, written, calls):

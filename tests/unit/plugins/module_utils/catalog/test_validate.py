@@ -45,7 +45,7 @@ def test_a_valid_catalog_comes_back_with_defaults_filled_in():
     assert wiki["namespace"] == "wiki"
     assert wiki["image"] == "postgres:18-alpine"
     assert wiki["replicas"] == 1
-    assert wiki["pod_security"] == "baseline"
+    assert wiki["pod_security"] == "restricted"
     assert wiki["storage"] == {"class": None, "size": "5Gi"}
     assert wiki["migration"]["mode"] == "offline"
     assert catalog[0]["databases"] == [{"name": "invoicetron"}, {"name": "reports", "owner": "invoicetron"}]
@@ -142,7 +142,7 @@ def test_derived_defaults_follow_the_workload():
     assert wiki["clients"] == [{"name": "app", "kind": "Deployment", "namespace": "my-wiki"}]
     assert wiki["migration"] == {"mode": "offline", "jobs": 2, "verify": "checksum", "force": False, "transport": "auto",
                                  "backup": True, "backup_dir": "/var/backups/stateshift", "keep_privileged_roles": False}
-    assert wiki["network"] == {"allow_from": []}
+    assert wiki["network"] == {"allow_from": [], "restrict_egress": True}
     assert "retire" not in wiki
 
 

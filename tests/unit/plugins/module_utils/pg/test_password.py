@@ -62,7 +62,7 @@ def test_ensure_sets_a_password_postgres_accepts_and_is_idempotent(scram_server)
         return run_psql(scram_server, script)
 
     first = pg_password.ensure(execute, "invoicetron", "n3w+pass/word=")
-    assert first == {"changed": True, "exists": True, "previous_format": "none"}
+    assert first == {"changed": True, "exists": True, "previous_format": "none", "login_verified": False}
     assert pg_password.ensure(execute, "invoicetron", "n3w+pass/word=")["changed"] is False
 
     rc, out, _err = run_psql(scram_server, "SELECT current_user;\n", user="invoicetron", password="n3w+pass/word=")

@@ -132,3 +132,26 @@ def test_bad_keys_raise_spec_errors_with_field_and_fix():
 def test_same_secret_name_in_other_namespaces_is_independent():
     planned, errors = secret_spec.plan([workload("a", "ns-a"), workload("b", "ns-b")])
     assert errors == [] and len(planned) == 2
+
+
+@pytest.mark.parametrize("role", ["bad\nrole", "it's", 'say"hi', "a;b", "x" * 64, "", "1starts_with_digit", "sp ace", "é"])
+def test_a_role_must_be_an_identifier(role):
+    with pytest.raises(secret_spec.SpecError) as caught:
+        secret_spec.normalize_key({"op": REF, "role": role})
+    assert caught.value.field == "role" and "is not a PostgreSQL role name" in str(caught.value)
+
+
+@pytest.mark.parametrize("role", ["invoicetron", "_app", "app-user_2", "a" * 63])
+def test_identifier_roles_are_accepted(role):
+    assert secret_spec.normalize_key({"op": REF, "role": role})["role"] == role
+
+
+@pytest.mark.parametrize("key", ["...", "-", "_.-", "a b", "a\nb", "x" * 254])
+def test_a_secret_key_needs_a_letter_or_digit_and_the_catalog_alphabet(key):
+    errors = secret_spec.validate_secrets("invoicetron", {"invoicetron-secrets": {key: {"op": REF}}})
+    assert len(errors) == 1 and "is not a valid Secret key" in errors[0]
+
+
+@pytest.mark.parametrize("key", [".env", "DB_PASSWORD", "a.b-c_d", "x" * 253])
+def test_catalog_secret_keys_are_accepted(key):
+    assert secret_spec.validate_secrets("invoicetron", {"invoicetron-secrets": {key: {"op": REF}}}) == []

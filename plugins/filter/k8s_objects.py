@@ -1,0 +1,32 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that build Kubernetes objects as data: postgresql_objects, pod_security_kept."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import pod_security
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.postgresql import postgresql_objects
+
+
+def _postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None):
+    if not isinstance(workload, dict) or "objects" not in workload:
+        raise AnsibleFilterError("postgresql_objects: give it one workload of the validated catalog (stateshift_catalog)")
+    try:
+        return postgresql_objects(workload, uid=int(uid), claim_size=claim_size or None, backup_claim_size=backup_claim_size or None,
+                                  namespace_labels=namespace_labels or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("postgresql_objects: workload %r: %s (validate the catalog with stateshift.k3s.validate_catalog)"
+                                 % (workload.get("name"), exc)) from None
+
+
+def _pod_security_kept(wanted, existing_labels=None):
+    if wanted not in pod_security.LEVELS:
+        raise AnsibleFilterError("pod_security_kept: %r is not one of %s" % (wanted, ", ".join(pod_security.LEVELS)))
+    return pod_security.kept_stricter(wanted, existing_labels or {})
+
+
+class FilterModule:
+    def filters(self):
+        return {"postgresql_objects": _postgresql_objects, "pod_security_kept": _pod_security_kept}

@@ -1,0 +1,51 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The NetworkPolicy of a database workload's pods.
+
+Ingress: only the peers the catalog names (network.allow_from), the workload's backup pods and its
+migration Job's pods, on the database port. Other pods of the namespace are not admitted: list them
+under network.allow_from. Egress (unless network.restrict_egress is false): DNS only, since the
+server opens no connections of its own.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+MIGRATION_LABEL = "stateshift.io/migration"  # the label of the migration Job's pods (migrate/worker.py)
+DNS_PORTS = ({"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"})
+
+
+def peer(rule):
+    """The NetworkPolicy peer of one network.allow_from rule."""
+    if "namespace" in rule or "namespace_labels" in rule:
+        match = dict(rule.get("namespace_labels") or {})
+        if "namespace" in rule:
+            match[NAMESPACE_NAME_LABEL] = rule["namespace"]
+        result = {"namespaceSelector": {"matchLabels": match}}
+        if "pod_labels" in rule:
+            result["podSelector"] = {"matchLabels": dict(rule["pod_labels"])}
+        return result
+    return {"podSelector": {"matchLabels": dict(rule["pod_labels"])}}
+
+
+def own_peers(workload):
+    """The workload's own pods that connect to it: the backup CronJob's and the migration Job's."""
+    return [{"podSelector": {"matchLabels": dict(workload["backup_labels"])}},
+            {"podSelector": {"matchLabels": {MIGRATION_LABEL: workload["objects"]["app"]}}}]
+
+
+def policy(workload, port):
+    result = namespaced("networking.k8s.io/v1", "NetworkPolicy", workload["objects"]["network_policy"], workload)
+    peers = own_peers(workload) + [peer(rule) for rule in workload["network"]["allow_from"]]
+    spec = {
+        "podSelector": {"matchLabels": dict(workload["selector"])},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [{"port": port, "protocol": "TCP"}], "from": peers}],
+    }
+    if workload["network"]["restrict_egress"]:
+        spec["policyTypes"].append("Egress")
+        spec["egress"] = [{"ports": [dict(p) for p in DNS_PORTS]}]
+    result["spec"] = spec
+    return result

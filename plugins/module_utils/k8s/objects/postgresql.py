@@ -1,0 +1,67 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every Kubernetes object of a PostgreSQL workload, built as data from the validated catalog entry.
+
+Values are placed in fields, never pasted into YAML, shell or SQL text: the scripts inside the
+objects read them from environment variables (see scripts.py).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, pod_security, scripts, server
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
+
+PORT = 5432
+
+
+def postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None):
+    """The objects of ``workload`` (a validated catalog entry), in the order they are applied.
+
+    claim_size, backup_claim_size: the sizes to write into the claims (default: storage.size and
+    backup.pvc_size); an existing claim keeps its size, which the caller reads from the cluster.
+    namespace_labels: the labels the namespace has now, if it exists (a stricter Pod Security level is kept)."""
+    return [
+        namespace(workload, namespace_labels),
+        settings_config_map(workload),
+        init_config_map(workload),
+        service(workload, headless=True),
+        service(workload, headless=False),
+        server.statefulset(workload, uid, claim_size or workload["storage"]["size"]),
+        disruption_budget(workload),
+        network.policy(workload, PORT),
+        backup.claim(workload, backup_claim_size or workload["backup"]["pvc_size"]),
+        backup.cronjob(workload, uid),
+    ]
+
+
+def namespace(workload, existing_labels=None):
+    labels = pod_security.namespace_labels(workload["pod_security"], existing_labels)
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": workload["namespace"], "labels": labels}}
+
+
+def settings_config_map(workload):
+    config_map = namespaced("v1", "ConfigMap", workload["objects"]["config_map"], workload)
+    config_map["data"] = {"stateshift.conf": scripts.postgresql_conf(workload["settings"])}
+    return config_map
+
+
+def init_config_map(workload):
+    config_map = namespaced("v1", "ConfigMap", workload["objects"]["init_config_map"], workload)
+    config_map["data"] = {"10-stateshift-init.sh": scripts.init_script(workload)}
+    return config_map
+
+
+def service(workload, headless):
+    objects = workload["objects"]
+    result = namespaced("v1", "Service", objects["headless_service"] if headless else objects["service"], workload)
+    spec = {"clusterIP": "None", "publishNotReadyAddresses": True} if headless else {"type": "ClusterIP"}
+    spec.update(selector=dict(workload["selector"]), ports=[{"name": "postgresql", "port": PORT, "targetPort": "postgresql"}])
+    result["spec"] = spec
+    return result
+
+
+def disruption_budget(workload):
+    budget = namespaced("policy/v1", "PodDisruptionBudget", workload["objects"]["pdb"], workload)
+    # A single primary: voluntary evictions (drains) wait until an operator moves it on purpose.
+    budget["spec"] = {"maxUnavailable": 0, "selector": {"matchLabels": dict(workload["selector"])}}
+    return budget
