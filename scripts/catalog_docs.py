@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write what is made from the catalog schema: docs/catalog.md's tables and the roles' workload options.

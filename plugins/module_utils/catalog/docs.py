@@ -63,8 +63,8 @@ def _kind(field):
 def fields_table():
     rows = ["| field | type | default | engines | accepts | what it is |", "|---|---|---|---|---|---|"]
     for field in schema.FIELDS:
-        rows.append("| `%s` | %s | %s | %s | %s | %s |" % (field.path, _kind(field), default_text(field), _engines(field),
-                                                            rule_text(field), field.doc))
+        cells = (field.path, _kind(field), default_text(field), _engines(field), rule_text(field), field.doc)
+        rows.append("| `%s` | %s | %s | %s | %s | %s |" % cells)
     return rows
 
 
