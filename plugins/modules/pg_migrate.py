@@ -13,8 +13,8 @@ description:
   - Runs on the controller (action plugin) for the inventory host that runs the source's Docker engine; it reaches
     that host with the host's own SSH settings and runs C(docker exec -i) there (never C(-t), so dumps stay binary-safe).
   - "Before any write: the source answers and has C(pg_dump), the database exists, the target pod answers, the
-    target is not older than the source, the target database is empty (or was left by an interrupted run of this
-    module, or C(migration.force) or O(force) is set), and the backup fits on the source host's disk."
+    target is not older than the source, the target database is empty (or was left by a run of this module, or
+    O(force) is set), and the backup fits on the source host's disk."
   - Takes an exported snapshot on the source; the backup (C(pg_dump -Fc), sha256 recorded), the copy and the
     verification all read that snapshot, so they agree even while the source keeps taking writes. The source is
     never written to.
@@ -29,11 +29,14 @@ description:
     source address its pod can log in to, otherwise falls back to C(stream)."
   - Prints progress (tables, bytes, rate, ETA) every O(progress_interval) seconds while tables are copied.
   - "Errors that a catalog field can fix name it: C(workload 'x' (stateshift_workloads[i]): field = value: problem; fix)."
-  - Records its state in the ConfigMap C(<workload>-postgresql-migration). A re-run after any interruption redoes
-    the copy from scratch (the target is then known to be this module's); a re-run after a verified copy only
-    re-verifies and reports C(changed=false).
+  - "Records its state in the ConfigMap C(<workload>-postgresql-migration): C(copying), C(verified), C(verify_failed) or
+    C(copied_unverified) (C(migration.verify: none)), with the target's fingerprint (row writes and relation files) once
+    the copy finished. A re-run after an interruption (C(copying)) redoes the copy from scratch (the target is then known
+    to be this module's); a re-run after a finished copy only re-verifies and reports C(changed=false), and one that
+    failed verification is not copied again without O(force)."
   - Verification compares per-table row counts and order-independent checksums, object counts and sequences, writes
-    a JSON and a Markdown report to O(report_dir), and fails the task on any mismatch.
+    a JSON and a Markdown report to O(report_dir), and fails the task on any mismatch. With C(migration.verify: none) the
+    result and the report say C(not verified), never C(passed).
   - Large objects (C(pg_largeobject)) are not copied; a source that has some is refused before any write.
   - MongoDB is not handled by this module. C(mongo_migrate) does not exist yet, because neither a MongoDB server nor
     its tools can be installed in the project's test environment (Debian ships neither).
@@ -50,7 +53,7 @@ options:
       - The name of a PostgreSQL workload of the validated catalog (the fact C(stateshift_catalog) that
         M(stateshift.k3s.validate_catalog) sets; run it earlier in the play).
       - "Everything else comes from that workload: C(namespace), C(image), C(auth), C(source.{container,user,password,dsn,address}),
-        C(migration.{jobs,verify,force,transport,backup,backup_dir,keep_privileged_roles}); the target is its StatefulSet's
+        C(migration.{jobs,verify,transport,backup,backup_dir,keep_privileged_roles}); the target is its StatefulSet's
         primary pod."
     type: str
     required: true
@@ -61,8 +64,12 @@ options:
     type: str
   force:
     description:
-      - For this run only, replace a target database that is not empty and that this module did not write, and copy
-        again over a verified copy. The catalog's C(migration.force) does the same for every run.
+      - For this run only, replace a target database that is not empty and that this module did not write, or copy
+        again over one of its copies that failed verification or was not verified.
+      - Never replaces a copy the marker says was verified, nor one something wrote to after the copy finished (its
+        fingerprint changed): those are refused with what to do (drop the database yourself and delete its marker key).
+      - A one-run choice only; the catalog has no C(migration.force) (refused). The migrate playbook passes
+        C(-e stateshift_force=true) here.
     type: bool
     default: false
   restore_settings:
@@ -89,7 +96,7 @@ attributes:
 notes:
   - The task's host must be the source's Docker host (or C(localhost) for a DSN source).
   - Runs C(DROP DATABASE ... WITH (FORCE)) on the target database before copying into it; that is why a non-empty
-    target is refused without C(migration.force) or O(force).
+    target is refused without O(force).
 """
 
 EXAMPLES = r"""

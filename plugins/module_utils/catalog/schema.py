@@ -21,6 +21,8 @@ POSTGRESQL = ("postgresql",)
 DEFAULT_VERSIONS = {"postgresql": "18"}
 DEFAULT_IMAGES = {"postgresql": "postgres:{version}-alpine"}
 NO_DEFAULT = object()
+FORCE_FIX = ("remove it; to replace a target database in one run, run the migrate playbook with -e stateshift_force=true "
+             "(or give pg_migrate force: true)")
 NOT_BUILT_FIX = "remove it until the %s is built (see the issues); nothing would act on it"
 
 
@@ -29,7 +31,7 @@ class Field:
 
     def __init__(self, path, kind, doc, default=NO_DEFAULT, default_doc=None, required=None, choices=(), planned=(),
                  engines=ENGINES, rule=None, fix="", minimum=None, maximum=None, elements=None, shorthand=None,
-                 not_built=None, normalize=None, nullable=False, no_log=False):
+                 not_built=None, normalize=None, nullable=False, no_log=False, removed=None):
         self.path, self.kind, self.doc = path, kind, doc
         self.default, self.default_doc = default, default_doc
         self.required = required  # the fix when the field is missing, or None when it may be left out
@@ -39,6 +41,12 @@ class Field:
         self.elements, self.shorthand = elements, shorthand  # shorthand: a string element x means {shorthand: x}
         self.not_built = not_built  # the feature that is missing: the field is refused when given
         self.normalize, self.nullable, self.no_log = normalize, nullable, no_log  # nullable: null is a value
+        self.removed = removed  # (why the field is gone, what to do instead): the field is refused when given
+
+    @property
+    def refused(self):
+        """Given, the field is an error: its feature is not built, or it was removed."""
+        return bool(self.not_built or self.removed)
 
     @property
     def name(self):
@@ -154,7 +162,9 @@ FIELDS = (
           fix="use mode: offline (online, with logical replication, is not built yet)"),
     Field("migration.jobs", "int", "Parallel table copies and index builds.", default=2, minimum=1, maximum=64),
     Field("migration.verify", "str", "Verification after the copy.", default="checksum", choices=("checksum", "count", "none")),
-    Field("migration.force", "bool", "Replace a non-empty target database.", default=False),
+    Field("migration.force", "bool", "Removed: replacing a target database is a choice for one run, not a standing default.",
+          removed=("is no longer a catalog field: replacing a target database is a choice for one run, never a standing default",
+                   FORCE_FIX)),
     Field("migration.transport", "str", "auto, job (in-cluster Job) or stream (through the controller).", default="auto",
           choices=("auto", "job", "stream")),
     Field("migration.backup", "bool", "Back up the source before the copy.", default=True),

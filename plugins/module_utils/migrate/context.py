@@ -126,7 +126,7 @@ def build(catalog, name, options, database=None, engines=("postgresql",), secret
                       address=source.get("address")),
         auth_user=auth["user"], auth_secret=auth["secret"], auth_password_key=auth["password_key"],
         mode=migration["mode"], jobs=migration["jobs"], verify=migration["verify"],
-        force=migration["force"] or options.force, transport=migration["transport"], backup=migration["backup"],
+        force=options.force, transport=migration["transport"], backup=migration["backup"],
         backup_dir=migration["backup_dir"], keep_privileged_roles=migration["keep_privileged_roles"],
         objects=types.MappingProxyType(dict(workload.get("objects") or names.object_names(workload))),
         options=options)

@@ -74,9 +74,9 @@ class PostgresEngine(Engine):
         exists = bool(server["database_exists"])
         if target_major > source_major:
             self.notes.append("the target (PostgreSQL %d) is newer than the source (%d)" % (target_major, source_major))
+        content = self.target_json(sql.TARGET_CONTENT_SQL, ctx.database) if exists else {}
         return Plan(tables=tables, source=facts, source_version=facts["version"], target_version=server["version_num"],
-                    target_exists=exists,
-                    target_content=self.target_json(sql.TARGET_CONTENT_SQL, ctx.database) if exists else {},
+                    target_exists=exists, target_fingerprint=content.pop("fingerprint", {}), target_content=content,
                     backup_bytes=facts["data_bytes"])
 
     def _source_facts(self):
@@ -186,12 +186,18 @@ class PostgresEngine(Engine):
         return pg_verify.parse_side(run(self.source, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode()))
 
     def verify_target(self, level):
-        script = pg_verify.side_script(level, sequences=True)
+        script = pg_verify.side_script(level, sequences=True, fingerprint=True)
         return pg_verify.parse_side(run(self.target, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode()))
 
     def compare(self, source_half, target_half, level):
         findings = pg_verify.sequence_findings(target_half.pop("sequences", []))
-        return pg_verify.compare(source_half, target_half, findings, level)
+        report = pg_verify.compare(source_half, target_half, findings, level)
+        if target_half.get("fingerprint"):
+            report["fingerprint"] = target_half["fingerprint"]
+        return report
+
+    def fingerprint(self):
+        return self.target_json(sql.FINGERPRINT_SQL, self.ctx.database, what="the target's fingerprint")["fingerprint"]
 
     def markdown(self, report, title):
         return pg_verify.markdown(report, title)

@@ -44,15 +44,25 @@ SELECT json_build_object(
 FROM pg_database d WHERE d.datname = current_database()
 """.format(user_schemas=USER_SCHEMAS)
 
-# What makes a target database "not empty": any user object at all.
+# What changes when anything writes to a database: row writes (pg_stat_user_tables, kept across clean restarts) and
+# the relations with their files (TRUNCATE, a rewrite or DDL change them). Read-only statements change neither.
+FINGERPRINT = """json_build_object(
+  'writes', (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables),
+  'relations', (SELECT md5(coalesce(string_agg(c.oid || ':' || c.relfilenode, ',' ORDER BY c.oid), ''))
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p', 'm', 'S', 'v', 'f') AND {user_schemas}))""".format(user_schemas=USER_SCHEMAS)
+
+FINGERPRINT_SQL = "SELECT json_build_object('fingerprint', %s)" % FINGERPRINT
+
+# What makes a target database "not empty": any user object at all; and its fingerprint.
 TARGET_CONTENT_SQL = """
-SELECT json_build_object(
+SELECT json_build_object('fingerprint', {fingerprint},
   'relations', (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {user_schemas}),
   'functions', (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {user_schemas}),
   'schemas', (SELECT count(*) FROM pg_namespace n WHERE {user_schemas} AND n.nspname <> 'public'),
   'extensions', (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'))
-""".format(user_schemas=USER_SCHEMAS)
+""".format(user_schemas=USER_SCHEMAS, fingerprint=FINGERPRINT.replace("{", "{{").replace("}", "}}"))
 
 TARGET_SERVER_SQL = ("SELECT json_build_object('version_num', current_setting('server_version_num')::int, "
                      "'database_exists', EXISTS (SELECT 1 FROM pg_database WHERE datname = {name}))")

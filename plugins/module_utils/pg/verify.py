@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import NOT_EXTENSION_MEMBER, USER_SCHEMAS, quote_literal
-from ansible_collections.stateshift.k3s.plugins.module_utils.pg.sql import DETERMINISTIC_OUTPUT, snapshot_statements
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.sql import DETERMINISTIC_OUTPUT, FINGERPRINT_SQL, snapshot_statements
 
 # What the verification covers: plain tables and populated materialized views, not those of extensions.
 _VERIFIED_RELATIONS = "(c.relkind = 'r' OR (c.relkind = 'm' AND c.relispopulated)) AND {user_schemas} AND {not_extension}".format(
@@ -79,9 +79,9 @@ WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass A
 """
 
 
-def side_script(level, snapshot=None, sequences=False):
+def side_script(level, snapshot=None, sequences=False, fingerprint=False):
     """One psql script for one side: every table's checksum (or count) line, the objects line and, for the
-    target, the owned sequences line. Parse its output with parse_side()."""
+    target, the owned sequences line and its fingerprint (sql.FINGERPRINT). Parse its output with parse_side()."""
     per_table = _CHECKSUM_SQL if level == "checksum" else _COUNT_SQL
     lines = ["%s;" % statement for statement in snapshot_statements(snapshot)]
     lines += ["%s;" % statement for statement in DETERMINISTIC_OUTPUT]
@@ -89,13 +89,15 @@ def side_script(level, snapshot=None, sequences=False):
     lines.append(_OBJECTS_SQL.strip())
     if sequences:
         lines.append(_OWNED_SEQUENCES_SQL.strip())
+    if fingerprint:
+        lines.append(FINGERPRINT_SQL + ";")
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"
 
 
 def parse_side(stdout):
     """Parse the output of side_script into {'tables': {name: {...}}, 'objects': {...}}."""
-    tables, objects, sequences = {}, None, None
+    tables, objects, sequences, fingerprint = {}, None, None, None
     for line in (stdout or "").splitlines():
         line = line.strip()
         if line.startswith("["):
@@ -106,11 +108,15 @@ def parse_side(stdout):
         data = json.loads(line)
         if "table" in data:
             tables[data["table"]] = {"rows": data["rows"], "checksum": data["checksum"]}
+        elif "fingerprint" in data:
+            fingerprint = data["fingerprint"]
         else:
             objects = data
     side = {"tables": tables, "objects": objects or {}}
     if sequences is not None:
         side["sequences"] = sequences
+    if fingerprint is not None:
+        side["fingerprint"] = fingerprint
     return side
 
 
@@ -168,7 +174,7 @@ def compare(source, target, sequences, level):
 
 def markdown(report, title):
     """The report as a Markdown document for humans and tickets."""
-    status = "verified" if report["ok"] else "MISMATCH"
+    status = "NOT VERIFIED" if report["level"] == "none" else "verified" if report["ok"] else "MISMATCH"
     lines = ["# %s" % title, "", "Result: **%s** (%s verification)" % (status, report["level"]), ""]
     for key in ("workload", "database", "transport", "source", "target", "started", "finished", "duration_seconds"):
         if key in report:

@@ -1,6 +1,9 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The marker ConfigMap: per database, ``copying`` (the target is ours, a re-run redoes the copy) or ``verified``."""
+"""The marker ConfigMap, per database: ``copying`` (a run is writing it: the target is ours, a re-run redoes the copy),
+``verified``, ``verify_failed`` (copied, but the verification found differences: a re-run re-verifies and copies again only
+when forced) or ``copied_unverified`` (``migration.verify: none``). A finished copy records the target's ``fingerprint``
+so that a forced re-run can tell whether anything wrote to the target since."""
 
 from __future__ import annotations
 
@@ -10,7 +13,16 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import work
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError, run_process, tail
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import utc_now
 
-COPYING, VERIFIED = "copying", "verified"
+COPYING, VERIFIED, VERIFY_FAILED, COPIED_UNVERIFIED = "copying", "verified", "verify_failed", "copied_unverified"
+FINISHED = (VERIFIED, VERIFY_FAILED, COPIED_UNVERIFIED)
+OURS = (COPYING, *FINISHED)
+
+
+def finished_state(report):
+    """The state a finished copy leaves, from its verification report."""
+    if report.get("level") == "none":
+        return COPIED_UNVERIFIED
+    return VERIFIED if report["ok"] else VERIFY_FAILED
 
 
 def read(cluster, ctx):

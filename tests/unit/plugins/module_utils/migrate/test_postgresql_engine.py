@@ -9,6 +9,7 @@ import pwd
 import shutil
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -69,7 +70,7 @@ def servers(local_postgres):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def engine_for(servers, tmp_path, **migration):
+def engine_for(servers, tmp_path, force=False, **migration):
     source, target = servers
     script = tmp_path / "kubectl"
     script.write_text(POD_KUBECTL)
@@ -77,7 +78,7 @@ def engine_for(servers, tmp_path, **migration):
     workload = {"name": "shop", "engine": "postgresql", "version": "15", "storage": {"size": "1Gi"}, "auth": {"user": "postgres"},
                 "source": {"dsn": "host=%s port=%d user=postgres dbname=shop" % (source.socket_dir, source.port), "database": "shop"},
                 "migration": dict({"transport": "stream", "backup_dir": str(tmp_path / "backups")}, **migration)}
-    ctx = context.build(validate_catalog([workload]), "shop", options(progress_interval=0.2))
+    ctx = context.build(validate_catalog([workload]), "shop", options(progress_interval=0.2, force=force))
     cluster = Kubectl("shop", {}, kubectl_bin=str(script))
     cluster.base[1:1] = [str(tmp_path / "maps.json"), target.socket_dir, str(target.port)]
     return PostgresEngine(ctx, LocalDsn(ctx.source.dsn, user="postgres"), cluster)
@@ -114,3 +115,21 @@ def test_tool_major():
     assert tool_major("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)") == 15
     assert tool_major("15.20") == 15
     assert tool_major("nonsense") is None
+
+
+def test_the_fingerprint_changes_when_the_target_is_written_not_when_it_is_read(servers, tmp_path):
+    engine = engine_for(servers, tmp_path, force=True)
+    assert not runbook.migrate(engine)["failed"]
+    target = servers[1]
+    before = engine.fingerprint()
+    target.psql("SELECT count(*) FROM customers; ANALYZE customers;", database="shop")
+    assert engine.fingerprint() == before
+    target.psql("TRUNCATE reporting.totals;", database="shop")
+    truncated = engine.fingerprint()
+    assert truncated["relations"] != before["relations"]
+    target.psql("UPDATE customers SET name = name WHERE id = 1;", database="shop")
+    for _attempt in range(50):  # a backend reports its row writes as it exits
+        if engine.fingerprint()["writes"] != truncated["writes"]:
+            break
+        time.sleep(0.1)
+    assert engine.fingerprint()["writes"] == truncated["writes"] + 1
