@@ -3,6 +3,9 @@
 """The PostgreSQL engine of a migration (interface.py): the source through its side, the target in its primary pod.
 
 Snapshot: an exported snapshot (pg_export_snapshot) held open by one source session. Backup: pg_dump -Fc.
+Every session that reads or writes rows runs with row_security = off (all rows or an error) and extra_float_digits = 3;
+a source role that row security would apply to is refused in preflight. The target database gets the source's
+encoding, locale and locale provider (libc, ICU), or preflight refuses naming the image to use.
 Copy: pg_dumpall --globals-only filtered (pg/globals.py), CREATE DATABASE like the source's, pg_dump's
 pre-data, each table TRUNCATE + COPY FREEZE in one transaction committed only after a clean source end,
 setval, then pg_restore's post-data and ANALYZE in parallel. Restore tuning is ALTER SYSTEM + reload.
@@ -53,15 +56,14 @@ class PostgresEngine(Engine):
     def inspect(self):
         ctx = self.ctx
         facts = self._source_facts()
-        if facts["large_objects"]:
-            raise MigrationError("%s: the source holds %d large objects (pg_largeobject); this engine copies tables only. "
-                                 "Move them into bytea columns or migrate this database with pg_dump/pg_restore"
-                                 % (ctx.label, facts["large_objects"]), "preflight")
+        self._refuse_unreadable(facts)
         tables = self.source_json(sql.TABLES_SQL, what="the table list")
         for table in tables:
             table["key"] = "%s.%s" % (table["schema"], table["name"])
         try:
-            server = self.target_json(sql.TARGET_SERVER_SQL.format(name=sql.quote_literal(ctx.database)), "postgres")
+            server = self.target_json(sql.TARGET_SERVER_SQL.format(
+                name=sql.quote_literal(ctx.database), provider=sql.quote_literal(facts["locale_provider"]),
+                icu_locale=sql.quote_literal(facts["icu_locale"] or ""), collate=sql.quote_literal(facts["collate"])), "postgres")
         except SideError as exc:
             raise MigrationError("%s (run the databases phase first and wait for the pod to be Ready)" % exc, "preflight") from None
         source_major, target_major = facts["version_num"] // 10000, server["version_num"] // 10000
@@ -70,6 +72,7 @@ class PostgresEngine(Engine):
                 "version", ctx.version, "the source runs PostgreSQL %d but the target runs %d: a migration to an older major "
                 "version is not possible" % (source_major, target_major),
                 "Set the workload's version (and image) to %d or newer and re-run the databases phase" % source_major), "preflight")
+        self._refuse_unknown_locale(facts, server)
         self._check_source_tools(source_major)
         exists = bool(server["database_exists"])
         if target_major > source_major:
@@ -78,6 +81,28 @@ class PostgresEngine(Engine):
         return Plan(tables=tables, source=facts, source_version=facts["version"], target_version=server["version_num"],
                     target_exists=exists, target_fingerprint=content.pop("fingerprint", {}), target_content=content,
                     backup_bytes=facts["data_bytes"])
+
+    def _refuse_unreadable(self, facts):
+        """What the copy could not see whole: large objects, rows hidden by row security from this role."""
+        label = self.ctx.label
+        if facts["large_objects"]:
+            raise MigrationError("%s: the source holds %d large objects (pg_largeobject); this engine copies tables only. "
+                                 "Move them into bytea columns or migrate this database with pg_dump/pg_restore"
+                                 % (label, facts["large_objects"]), "preflight")
+        if facts["rls_tables"] and not facts["bypass_rls"]:
+            raise MigrationError(self.ctx.field_problem(
+                "source.user", self.ctx.source.user, "row-level security is enabled on %s and this role neither is a superuser "
+                "nor has BYPASSRLS, so the copy could miss rows" % ", ".join(facts["rls_tables"][:5]),
+                "read the source as a superuser or a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS)"), "preflight")
+
+    def _refuse_unknown_locale(self, facts, server):
+        if not server["locale_known"]:
+            locale = facts["icu_locale"] if facts["locale_provider"] == "i" else facts["collate"]
+            provider = {"i": "ICU", "b": "builtin"}.get(facts["locale_provider"], "libc")
+            raise MigrationError(self.ctx.field_problem(
+                "image", self.ctx.image, "the source database uses the %s locale '%s', which the target server does not have"
+                % (provider, locale), "use an image whose server has that locale (a Debian-based postgres image with locales "
+                "installed, or ICU for ICU locales) and re-run the databases phase"), "preflight")
 
     def _source_facts(self):
         try:
@@ -146,7 +171,7 @@ class PostgresEngine(Engine):
         per_database, roles = copied_globals
         database, facts = self.ctx.database, plan.source
         owner = facts["owner"] if facts["owner"] in roles else self.ctx.auth_user
-        statements = (sql.drop_database_sql(database), sql.create_database_sql(database, owner, facts))
+        statements = (sql.drop_database_sql(database), sql.create_database_sql(database, owner, facts, plan.target_version))
         self.target_script("%s;\n%s;\n%s" % (*statements, per_database.get(database, "")), "postgres")
 
     def copy_schema(self, transport, snapshot):

@@ -32,8 +32,9 @@ def check(run, engine):
 
 def refuse_forced_recopy(ctx, where, plan):
     """Force replaces a copy of ours only when it failed verification or was not verified, and nothing wrote to it since."""
-    state, fix = plan.marker["state"], ("if it is to be replaced, back it up, drop it yourself (DROP DATABASE) and delete the key "
-                                        "'%s' of ConfigMap %s/%s, then re-run" % (ctx.database, ctx.namespace, ctx.objects["migration_marker"]))
+    state = plan.marker["state"]
+    fix = ("if it is to be replaced, back it up, drop it yourself (DROP DATABASE) and delete the key '%s' of ConfigMap %s/%s, "
+           "then re-run" % (ctx.database, ctx.namespace, ctx.objects["migration_marker"]))
     if state == marker.VERIFIED:
         raise MigrationError("%s: %s holds a verified copy (%s) that applications may have written to since; force never replaces "
                              "a verified copy: %s" % (ctx.label, where, plan.marker.get("updated"), fix), "preflight")

@@ -70,15 +70,16 @@ def servers(local_postgres):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def engine_for(servers, tmp_path, force=False, **migration):
+def engine_for(servers, tmp_path, force=False, database="shop", user="postgres", **migration):
     source, target = servers
     script = tmp_path / "kubectl"
     script.write_text(POD_KUBECTL)
     script.chmod(0o755)
     workload = {"name": "shop", "engine": "postgresql", "version": "15", "storage": {"size": "1Gi"}, "auth": {"user": "postgres"},
-                "source": {"dsn": "host=%s port=%d user=postgres dbname=shop" % (source.socket_dir, source.port), "database": "shop"},
+                "source": {"dsn": "host=%s port=%d user=%s dbname=%s" % (source.socket_dir, source.port, user, database),
+                           "database": database},
                 "migration": dict({"transport": "stream", "backup_dir": str(tmp_path / "backups")}, **migration)}
-    ctx = context.build(validate_catalog([workload]), "shop", options(progress_interval=0.2, force=force))
+    ctx = context.build(validate_catalog([workload]), "shop", options(progress_interval=0.2, force=force), database=database)
     cluster = Kubectl("shop", {}, kubectl_bin=str(script))
     cluster.base[1:1] = [str(tmp_path / "maps.json"), target.socket_dir, str(target.port)]
     return PostgresEngine(ctx, LocalDsn(ctx.source.dsn, user="postgres"), cluster)
@@ -133,3 +134,78 @@ def test_the_fingerprint_changes_when_the_target_is_written_not_when_it_is_read(
             break
         time.sleep(0.1)
     assert engine.fingerprint()["writes"] == truncated["writes"] + 1
+
+
+COVERAGE_SQL = """
+CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY, note text);
+INSERT INTO scratch SELECT g, 'n' || g FROM generate_series(1, 30) g;
+CREATE TABLE measurements (at date NOT NULL, value double precision) PARTITION BY RANGE (at);
+CREATE TABLE measurements_2023 PARTITION OF measurements FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+CREATE TABLE measurements_2024 PARTITION OF measurements FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO measurements SELECT date '2023-06-01' + g, 0.1 * g + 0.2 FROM generate_series(1, 400) g;
+CREATE TABLE priced (id int PRIMARY KEY, net numeric NOT NULL, gross numeric GENERATED ALWAYS AS (net * 1.2) STORED);
+INSERT INTO priced (id, net) SELECT g, g FROM generate_series(1, 20) g;
+CREATE TABLE secrets (id int, owner text);
+INSERT INTO secrets SELECT g, 'u' || (g % 3) FROM generate_series(1, 12) g;
+ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE secrets FORCE ROW LEVEL SECURITY;
+CREATE POLICY only_u1 ON secrets USING (owner = 'u1');
+CREATE SEQUENCE ticket_numbers START 1000;
+SELECT setval('ticket_numbers', 4242);
+CREATE ROLE plain_reader LOGIN;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO plain_reader;
+"""
+
+
+@pytest.fixture(scope="module")
+def coverage_source(servers):
+    source = servers[0]
+    source.psql("DROP DATABASE IF EXISTS coverage;")
+    source.psql("DROP ROLE IF EXISTS plain_reader;")
+    source.psql("CREATE DATABASE coverage;")
+    source.psql(COVERAGE_SQL, database="coverage")
+    return servers
+
+
+def test_unlogged_partitioned_generated_rls_and_unowned_sequences_are_copied_and_verified(coverage_source, tmp_path):
+    result = runbook.migrate(engine_for(coverage_source, tmp_path, force=True, database="coverage"))
+    assert not result["failed"], result["msg"]
+    target = coverage_source[1]
+
+    def on_target(query):
+        return target.psql(query, database="coverage").stdout.strip()
+
+    assert on_target("SELECT count(*) FROM measurements;") == "400", "a partition's rows were counted twice or lost"
+    assert on_target("SELECT relpersistence FROM pg_class WHERE relname = 'scratch';") == "u"
+    assert on_target("SELECT sum(gross) = sum(net) * 1.2 FROM priced;") == "t"
+    assert on_target("SET row_security = off; SELECT count(*) FROM secrets;") == "12", "rows hidden by a policy were not copied"
+    assert on_target("SELECT last_value FROM ticket_numbers;") == "4242"
+    tables = {row["table"] for row in result["report"]["tables"]}
+    assert {"public.measurements_2023", "public.measurements_2024", "public.secrets"} <= tables
+    assert "public.measurements" not in tables
+
+
+def test_a_role_that_row_security_applies_to_is_refused_before_any_write(coverage_source, tmp_path):
+    engine = engine_for(coverage_source, tmp_path, database="coverage", user="plain_reader")
+    with pytest.raises(MigrationError) as raised:
+        engine.inspect()
+    assert raised.value.phase == "preflight"
+    assert "row-level security is enabled on public.secrets" in str(raised.value) and "BYPASSRLS" in str(raised.value)
+
+
+def test_a_sequence_behind_on_the_target_is_a_mismatch(coverage_source, tmp_path):
+    engine = engine_for(coverage_source, tmp_path, force=True, database="coverage")
+    runbook.migrate(engine)
+    coverage_source[1].psql("SELECT setval('ticket_numbers', 1000);", database="coverage")
+    report = runbook.compare(engine, "count")["report"]
+    assert "sequence public.ticket_numbers: at 4242 on the source, 1000 on the target" in report["mismatches"]
+
+
+def test_an_icu_database_is_created_with_its_provider_and_locale(servers, tmp_path):
+    source, target = servers
+    source.psql("DROP DATABASE IF EXISTS icu_db;")
+    source.psql("CREATE DATABASE icu_db TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' LOCALE 'C.UTF-8';")
+    source.psql("CREATE TABLE words (w text); INSERT INTO words VALUES ('a'), ('B');", database="icu_db")
+    result = runbook.migrate(engine_for(servers, tmp_path, force=True, database="icu_db"))
+    assert not result["failed"], result["msg"]
+    assert target.psql("SELECT datlocprovider, daticulocale FROM pg_database WHERE datname = 'icu_db';").stdout.strip() == "i|de-DE"
