@@ -138,6 +138,9 @@ class Engine(abc.ABC):
     def markdown(self, report, title):
         """The report as Markdown."""
 
+    def remove_temporary(self, transport):
+        """Remove the files the copy left where the transport's target programs run (called on every path)."""
+
     def fingerprint(self):
         """What changes when anything writes to the target database (compared before a forced re-run drops it); {} if unknown."""
         return {}

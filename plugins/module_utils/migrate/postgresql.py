@@ -177,7 +177,7 @@ class PostgresEngine(Engine):
     def copy_schema(self, transport, snapshot):
         # The sections, not --schema-only: only then does the archive refresh materialized views after the data.
         transport.pipe(("pg_dump", ["-Fc", "--section=pre-data", "--section=post-data", "--snapshot=%s" % snapshot], self.ctx.database),
-                       ("sh", ["-c", "cat > %s" % shlex.quote(self.schema_path)], None))
+                       ("sh", ["-c", "umask 077 && cat > %s" % shlex.quote(self.schema_path)], None))
         run(transport.data_target, "pg_restore", ["--section=pre-data", "--single-transaction", "--exit-on-error", self.schema_path],
             self.ctx.database)
 
@@ -186,6 +186,9 @@ class PostgresEngine(Engine):
         source_args = psql.FLAGS + [part for statement in statements for part in ("-c", statement)]
         transport.pipe(("psql", source_args, self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
                        prefix=sql.copy_in_prefix(table), commit=sql.copy_in_commit())
+
+    def remove_temporary(self, transport):
+        run(transport.data_target, "rm", ["-f", self.schema_path], None, timeout=60)
 
     def copy_progress(self):
         return self.target_json(PROGRESS_COPY_SQL, self.ctx.database, what="copy progress")
@@ -235,9 +238,9 @@ class PostgresEngine(Engine):
         for host, port in candidates:
             env = "PGHOST=%s PGPORT=%d PGUSER=%s PGPASSWORD=\"$SRC_PASSWORD\" PGCONNECT_TIMEOUT=5" % (
                 shlex.quote(host), port, shlex.quote(user))
-            tries.append("if env %s psql -X -A -t -d %s -c 'SELECT 1' >/dev/null 2>&1; then echo %s; exit 0; fi"
+            tries.append("if %s psql -X -A -t -d %s -c 'SELECT 1' >/dev/null 2>&1; then echo %s; exit 0; fi"
                          % (env, shlex.quote(self.ctx.database), shlex.quote("%s:%d" % (host, port))))
-        target_check = ("env PGHOST=%s PGUSER=%s PGPASSWORD=\"$TGT_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -A -t -d postgres "
+        target_check = ("PGHOST=%s PGUSER=%s PGPASSWORD=\"$TGT_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -A -t -d postgres "
                         "-c 'SELECT 1' >/dev/null || { echo 'the migration pod cannot log in to the target' >&2; exit 3; }"
                         % (shlex.quote(self.ctx.objects["service"]), shlex.quote(self.ctx.auth_user)))
         return target_check + "\n" + "\n".join(tries) + "\nexit 1"

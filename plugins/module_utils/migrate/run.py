@@ -86,7 +86,7 @@ def copy_and_verify(run, engine, plan):
             before = tuning.settings_before(engine, plan.marker)
             record = marker.write(engine.cluster, ctx, marker.COPYING, started=run.started_at, backup=taken,
                                   transport=transport.name, settings_before=before)
-            with tuning.tuned(engine, before):
+            with tuning.tuned(engine, before), cleaned_up(run, engine, transport):
                 copy.globals_and_database(run, engine, plan)
                 copy.schema(run, engine, transport, snapshot_id)
                 source_half = verify.begin_source(engine, ctx.verify, snapshot_id)
@@ -103,6 +103,18 @@ def copy_and_verify(run, engine, plan):
         choosing.join()
         choose_transport.stop_worker(run, engine, wait=False)
     return report.result(run, engine, plan, checked, final, backup=taken, transport=transport.name)
+
+
+@contextlib.contextmanager
+def cleaned_up(run, engine, transport):
+    """The copy's temporary files are removed whatever happens; a failure to remove them is a note, never the error."""
+    try:
+        yield
+    finally:
+        try:
+            engine.remove_temporary(transport)
+        except Exception as exc:  # noqa: BLE001 - the copy's own outcome is what the run reports
+            run.notes.append("could not remove the copy's temporary files: %s" % exc)
 
 
 def compare(engine, level):

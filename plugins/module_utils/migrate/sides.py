@@ -16,14 +16,16 @@ import shlex
 import subprocess
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import explain_psql_error
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.redact import redact
 
 
 class SideError(Exception):
-    """A program could not be run or failed; the message says where, why and what to do; ``stderr`` is the program's own."""
+    """A program could not be run or failed; the message says where, why and what to do; ``stderr`` is the program's own.
+    Both are redacted: psql quotes a failed statement, which may carry a password verifier."""
 
     def __init__(self, message, stderr=""):
-        super().__init__(message)
-        self.stderr = stderr
+        super().__init__(redact(message))
+        self.stderr = redact(stderr or "")
 
 
 class Side:
@@ -83,16 +85,18 @@ class WorkerSide(Side):
         self.label = "migration pod %s/%s" % (kubectl.namespace, pod)
 
     def connect_env(self):
+        """Assignments bash puts in the program's environment: never ``env NAME=value``, whose argv a process list shows."""
         return "PGHOST=%s PGPORT=%s PGUSER=%s PGPASSWORD=\"${%s_PASSWORD}\"" % (
             shlex.quote(str(self.host)), shlex.quote(str(self.port)), shlex.quote(self.user), self.prefix)
 
     def shell(self, program, args, database):
         if database is None:
             return shlex.join([program, *list(args)])
-        return "env %s %s" % (self.connect_env(), shlex.join([program, "-d", database, *list(args)]))
+        return "%s %s" % (self.connect_env(), shlex.join([program, "-d", database, *list(args)]))
 
     def argv(self, program, args, database):
-        return self.script_argv("exec " + self.shell(program, args, database))
+        return self.script_argv("exec " + self.shell(program, args, database) if database is None
+                                else self.connect_env() + " exec " + shlex.join([program, "-d", database, *list(args)]))
 
     def script_argv(self, script):
         return self.kubectl("exec", "-i", self.pod, "--", "bash", "-c", "set -euo pipefail\n" + script)

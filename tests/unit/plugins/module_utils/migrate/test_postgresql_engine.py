@@ -7,7 +7,9 @@ import json
 import os
 import pwd
 import shutil
+import subprocess
 import sys
+import threading
 import tempfile
 import time
 
@@ -15,10 +17,11 @@ import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, credentials
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine, tool_major
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import LocalDsn
 from tests.fixtures.postgres import LocalPostgres
 
@@ -209,3 +212,44 @@ def test_an_icu_database_is_created_with_its_provider_and_locale(servers, tmp_pa
     result = runbook.migrate(engine_for(servers, tmp_path, force=True, database="icu_db"))
     assert not result["failed"], result["msg"]
     assert target.psql("SELECT datlocprovider, daticulocale FROM pg_database WHERE datname = 'icu_db';").stdout.strip() == "i|de-DE"
+
+
+def test_no_password_ever_appears_in_the_process_list(servers, tmp_path):
+    source = servers[0]
+    password = "Sekr1t-%s" % os.urandom(6).hex()
+    raw_dsn = "host=%s port=%d user=postgres password=%s dbname=shop" % (source.socket_dir, source.port, password)
+    secrets = credentials.source_secrets([{"name": "shop", "source": {"dsn": raw_dsn}}], "shop", {"dsn": raw_dsn})
+    engine = engine_for(servers, tmp_path, force=True)
+    engine.source = LocalDsn(secrets["dsn"], secrets["password"], user="postgres")
+    seen, done = [], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            seen.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False).stdout)
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = runbook.migrate(engine)
+    finally:
+        done.set()
+        sampler.join()
+    assert not result["failed"], result["msg"]
+    assert len(seen) > 10 and any("psql" in listing for listing in seen), "the sampler saw no client program"
+    assert not [listing for listing in seen if password in listing]
+
+
+def test_the_schema_dump_is_private_and_removed_when_the_copy_fails(servers, tmp_path, monkeypatch):
+    engine = engine_for(servers, tmp_path, force=True)
+    modes = []
+
+    def fail_table(transport, table, snapshot):
+        modes.append(os.stat(engine.schema_path).st_mode & 0o777)
+        raise SideError("target pod: psql failed (rc=2): connection lost")
+
+    monkeypatch.setattr(engine, "copy_table", fail_table)
+    with pytest.raises(MigrationError):
+        runbook.migrate(engine)
+    assert modes and modes[0] == 0o600
+    assert not os.path.exists(engine.schema_path)

@@ -226,7 +226,7 @@ def test_pod_side_uses_exec_i_and_the_container():
 def test_worker_shell_references_the_password_variable_never_a_value():
     side = WorkerSide(kubectl(), "invoicetron-migration-abc", "SRC", "10.0.0.5", 5432, "app user")
     shell = side.shell("pg_dump", ["-Fc"], "invoicetron")
-    assert shell == "env PGHOST=10.0.0.5 PGPORT=5432 PGUSER='app user' PGPASSWORD=\"${SRC_PASSWORD}\" pg_dump -d invoicetron -Fc"
+    assert shell == "PGHOST=10.0.0.5 PGPORT=5432 PGUSER='app user' PGPASSWORD=\"${SRC_PASSWORD}\" pg_dump -d invoicetron -Fc"
     assert side.shell("gzip", ["-c"], None) == "gzip -c"
 
 
@@ -234,7 +234,7 @@ def test_worker_argv_runs_bash_with_pipefail_in_the_pod():
     side = WorkerSide(kubectl(), "pod-1", "TGT", "invoicetron-db", 5432, "app")
     argv = side.argv("psql", ["-X"], "invoicetron")
     assert argv[:-1] == kubectl()("exec", "-i", "pod-1", "--", "bash", "-c")
-    assert argv[-1].startswith("set -euo pipefail\nexec env PGHOST=invoicetron-db ")
+    assert argv[-1].startswith("set -euo pipefail\nPGHOST=invoicetron-db ") and " exec psql -d invoicetron -X" in argv[-1]
     assert 'PGPASSWORD="${TGT_PASSWORD}"' in argv[-1]
 
 
