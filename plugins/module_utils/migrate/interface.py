@@ -138,7 +138,7 @@ class Engine(abc.ABC):
     def markdown(self, report, title):
         """The report as Markdown."""
 
-    def remove_temporary(self, transport):
+    def remove_temporary(self, transport):  # noqa: B027 - an engine without temporary files has nothing to do
         """Remove the files the copy left where the transport's target programs run (called on every path)."""
 
     def fingerprint(self):

@@ -113,7 +113,7 @@ def cleaned_up(run, engine, transport):
     finally:
         try:
             engine.remove_temporary(transport)
-        except Exception as exc:  # noqa: BLE001 - the copy's own outcome is what the run reports
+        except Exception as exc:  # the copy's own outcome is what the run reports
             run.notes.append("could not remove the copy's temporary files: %s" % exc)
 
 

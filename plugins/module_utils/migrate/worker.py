@@ -13,6 +13,7 @@ password comes from the workload's Secret.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_wait import PodNotReady, wait_for_ready_pod
@@ -82,9 +83,11 @@ def start(kubectl, objects, manifest, timeout=180):
     secret, job = manifest["items"]
     try:
         for body in (secret, job):
-            kubectl_run(kubectl, ["apply", "--server-side", "--force-conflicts", "--field-manager=stateshift-migrate", "-f", "-"], stdin=json.dumps(body).encode())
+            kubectl_run(kubectl, ["apply", "--server-side", "--force-conflicts", "--field-manager=stateshift-migrate", "-f", "-"],
+                        stdin=json.dumps(body).encode())
         uid = json.loads(kubectl_run(kubectl, ["get", "job", job["metadata"]["name"], "-o", "json"]))["metadata"]["uid"]
-        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": uid, "blockOwnerDeletion": True}
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": uid,
+                 "blockOwnerDeletion": True}
         kubectl_run(kubectl, ["patch", "secret", secret["metadata"]["name"], "--type=merge", "-p",
                               json.dumps({"metadata": {"ownerReferences": [owner]}})])
         return wait_for_ready_pod(kubectl, "%s=%s" % (LABEL, app), timeout)
@@ -98,7 +101,5 @@ def start(kubectl, objects, manifest, timeout=180):
 
 def remove_quietly(kubectl, app):
     """remove() on a failure path: the failure being reported matters more than a failed clean-up."""
-    try:
+    with contextlib.suppress(Exception):
         remove(kubectl, app, wait=False)
-    except Exception:  # noqa: BLE001 - the original error is raised by the caller
-        pass

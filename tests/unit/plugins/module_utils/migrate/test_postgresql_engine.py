@@ -9,8 +9,8 @@ import pwd
 import shutil
 import subprocess
 import sys
-import threading
 import tempfile
+import threading
 import time
 
 import pytest

@@ -52,7 +52,7 @@ def test_no_source_password_gives_an_empty_value():
 
 
 def test_the_password_appears_only_in_the_secret_and_never_in_plain_text():
-    secret, job = parts(build())
+    _secret, job = parts(build())
     assert ENCODED not in json.dumps(job)
     manifest = json.dumps(build())
     assert manifest.count(ENCODED) == 1 and PASSWORD not in manifest
@@ -97,7 +97,7 @@ def test_the_secret_is_applied_server_side_then_owned_by_the_job(tmp_path, monke
     applies = [call for call in log if "apply" in call["args"]]
     assert len(applies) == 2 and all("--server-side" in call["args"] for call in applies)
     assert json.loads(applies[0]["stdin"])["kind"] == "Secret" and json.loads(applies[1]["stdin"])["kind"] == "Job"
-    patch = [call for call in log if "patch" in call["args"]][0]["args"]
+    patch = next(call for call in log if "patch" in call["args"])["args"]
     owner = json.loads(patch[patch.index("-p") + 1])["metadata"]["ownerReferences"][0]
     assert owner == {"apiVersion": "batch/v1", "kind": "Job", "name": "invoicetron-db-migration", "uid": "job-uid-1",
                      "blockOwnerDeletion": True}
