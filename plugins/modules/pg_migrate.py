@@ -34,9 +34,9 @@ description:
     the copy finished. A re-run after an interruption (C(copying)) redoes the copy from scratch (the target is then known
     to be this module's); a re-run after a finished copy only re-verifies and reports C(changed=false), and one that
     failed verification is not copied again without O(force)."
-  - Verification compares per-table row counts and order-independent checksums, object counts and sequences, writes
+  - "Verification compares per-table row counts and order-independent checksums, object counts and sequences, writes
     a JSON and a Markdown report to O(report_dir), and fails the task on any mismatch. With C(migration.verify: none) the
-    result and the report say C(not verified), never C(passed).
+    result and the report say C(not verified), never C(passed)."
   - Large objects (C(pg_largeobject)) are not copied; a source that has some is refused before any write.
   - MongoDB is not handled by this module. C(mongo_migrate) does not exist yet, because neither a MongoDB server nor
     its tools can be installed in the project's test environment (Debian ships neither).
@@ -67,7 +67,7 @@ options:
       - For this run only, replace a target database that is not empty and that this module did not write, or copy
         again over one of its copies that failed verification or was not verified.
       - Never replaces a copy the marker says was verified, nor one something wrote to after the copy finished (its
-        fingerprint changed): those are refused with what to do (drop the database yourself and delete its marker key).
+        fingerprint changed); those are refused with what to do (drop the database yourself and delete its marker key).
       - A one-run choice only; the catalog has no C(migration.force) (refused). The migrate playbook passes
         C(-e stateshift_force=true) here.
     type: bool

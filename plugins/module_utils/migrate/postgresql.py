@@ -6,7 +6,7 @@ Snapshot: an exported snapshot (pg_export_snapshot) held open by one source sess
 Every session that reads or writes rows runs with row_security = off (all rows or an error) and extra_float_digits = 3;
 a source role that row security would apply to is refused in preflight. The target database gets the source's
 encoding, locale and locale provider (libc, ICU), or preflight refuses naming the image to use.
-Copy: pg_dumpall --globals-only filtered (pg/globals.py), CREATE DATABASE like the source's, pg_dump's
+Copy: roles and memberships read as JSON and generated as SQL (pg/globals.py), CREATE DATABASE like the source's, pg_dump's
 pre-data, each table TRUNCATE + COPY FREEZE in one transaction committed only after a clean source end,
 setval, then pg_restore's post-data and ANALYZE in parallel. Restore tuning is ALTER SYSTEM + reload.
 """
@@ -119,7 +119,7 @@ class PostgresEngine(Engine):
         return run(self.source, "psql", psql.FLAGS, "postgres", stdin=(psql.LIST_DATABASES_SQL + ";").encode())
 
     def _check_source_tools(self, source_major):
-        for program in ("pg_dump", "pg_dumpall"):
+        for program in ("pg_dump",):
             try:
                 version = run(self.source, program, ["--version"], None)
             except SideError as exc:
@@ -154,15 +154,12 @@ class PostgresEngine(Engine):
     # -- 5. copy -------------------------------------------------------------------------------------
 
     def copy_globals(self):
-        try:
-            dumped = run(self.source, "pg_dumpall", ["--globals-only", "--no-tablespaces"], self.ctx.database)
-        except SideError as exc:
-            if "permission denied" not in str(exc):
-                raise
-            dumped = run(self.source, "pg_dumpall", ["--globals-only", "--no-tablespaces", "--no-role-passwords"], self.ctx.database)
-            self.notes.append("the source user may not read role passwords: roles were created without passwords")
+        source = pg_globals.parse(run(self.source, "psql", psql.FLAGS, self.ctx.database, stdin=pg_globals.READ_SCRIPT.encode()))
         existing = self.target_json(sql.ROLE_NAMES_SQL, "postgres")
-        roles_sql, per_database, summary = pg_globals.filter_globals(dumped, existing, keep_privileged=self.ctx.keep_privileged_roles)
+        roles_sql, per_database, summary = pg_globals.generate(source, existing, keep_privileged=self.ctx.keep_privileged_roles)
+        if summary["without_password"]:
+            self.notes.append("the source user may not read role passwords (pg_authid): %s were created without a password; "
+                              "set them with ALTER ROLE ... PASSWORD" % ", ".join(summary["without_password"]))
         self.target_script(roles_sql, "postgres")
         return (per_database, set(existing) | set(summary["created"])), summary
 
