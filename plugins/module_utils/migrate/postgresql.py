@@ -20,6 +20,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import post
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import Engine, Plan
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import PROGRESS_COPY_SQL
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import PodSide, SideError, WorkerSide, run, run_script
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import globals as pg_globals
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
@@ -33,7 +34,7 @@ class PostgresEngine(Engine):
         super().__init__(ctx, source, cluster)
         self._target = PodSide(cluster, ctx.objects["primary_pod"], ctx.objects["container"], ctx.auth_user)
         self.restore_settings = dict(ctx.options.restore_settings or sql.RESTORE_SETTINGS)
-        self.schema_path = "/tmp/stateshift-%s-schema.dump" % ctx.database
+        self.schema_path = "/tmp/stateshift-%s-schema.dump" % safe_name(ctx.database)
 
     @property
     def target(self):
@@ -251,3 +252,4 @@ def tool_major(version_output):
     """17 from 'pg_dump (PostgreSQL) 17.2', 15 from 'pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)' or '15.20'; None if unreadable."""
     match = re.search(r"\(PostgreSQL\)\s+(\d+)", version_output) or re.search(r"(\d+)(?:\.\d+)?", version_output)
     return int(match.group(1)) if match else None
+

@@ -15,7 +15,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import explain_psql_error
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import dbname, explain_psql_error
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.redact import redact
 
 
@@ -59,12 +59,12 @@ class PodSide(Side):
     def argv(self, program, args, database):
         if database is None:
             return self.exec_argv([program, *list(args)])
-        return self.exec_argv([program, "-U", self.user, "-d", database, *list(args)])
+        return self.exec_argv([program, "-U", self.user, "-d", dbname(database), *list(args)])
 
     def shell(self, program, args, database):
         if database is None:
             return shlex.join([program, *args])
-        return shlex.join([program, "-U", self.user, "-d", database, *args])
+        return shlex.join([program, "-U", self.user, "-d", dbname(database), *args])
 
     def script_argv(self, script):
         return self.exec_argv(["sh", "-c", "set -e\n" + script])
@@ -92,11 +92,11 @@ class WorkerSide(Side):
     def shell(self, program, args, database):
         if database is None:
             return shlex.join([program, *list(args)])
-        return "%s %s" % (self.connect_env(), shlex.join([program, "-d", database, *list(args)]))
+        return "%s %s" % (self.connect_env(), shlex.join([program, "-d", dbname(database), *list(args)]))
 
     def argv(self, program, args, database):
         return self.script_argv("exec " + self.shell(program, args, database) if database is None
-                                else self.connect_env() + " exec " + shlex.join([program, "-d", database, *list(args)]))
+                                else self.connect_env() + " exec " + shlex.join([program, "-d", dbname(database), *list(args)]))
 
     def script_argv(self, script):
         return self.kubectl("exec", "-i", self.pod, "--", "bash", "-c", "set -euo pipefail\n" + script)

@@ -23,7 +23,7 @@ import tempfile
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import Side, SideError, describe, run_process
-from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import explain_psql_error
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import dbname, explain_psql_error
 
 SSH_UNREACHABLE_RC = 255
 # The catalog leaves source.user optional; the official images' superuser is this one.
@@ -160,7 +160,7 @@ class DockerOverSsh(SourceSide):
         if database is None:
             return [program, *list(args)]
         database_option = "-l" if program == "pg_dumpall" else "-d"
-        return [program, "-U", self.user, database_option, database, *list(args)]
+        return [program, "-U", self.user, database_option, dbname(database), *list(args)]
 
     def argv(self, program, args, database):
         return self.host_argv(self.remote_command(self.program_argv(program, args, database)))

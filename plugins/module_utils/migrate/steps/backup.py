@@ -13,6 +13,7 @@ import time
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import Ticker, human_bytes, human_seconds
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import utc_now
 
@@ -25,7 +26,7 @@ def directory(ctx):
 
 
 def file_name(ctx, suffix, now=None):
-    return "%s-%s-%s%s" % (ctx.workload, ctx.database, (now or utc_now()).replace(":", ""), suffix)
+    return "%s-%s-%s%s" % (ctx.workload, safe_name(ctx.database), (now or utc_now()).replace(":", ""), suffix)
 
 
 def check_space(run, source, data_bytes):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import worker
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError, run_process, tail
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import utc_now
 
@@ -33,7 +34,8 @@ def read(cluster, ctx):
     if not completed.stdout.strip():
         return {}
     data = json.loads(completed.stdout).get("data") or {}
-    return json.loads(data[ctx.database]) if ctx.database in data else {}
+    key = safe_name(ctx.database)
+    return json.loads(data[key]) if key in data else {}
 
 
 def write(cluster, ctx, state, **fields):
@@ -42,8 +44,8 @@ def write(cluster, ctx, state, **fields):
     body = {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": ctx.objects["migration_marker"],
                          "labels": {"app.kubernetes.io/managed-by": "stateshift", worker.LABEL: ctx.app}},
-            "data": {ctx.database: json.dumps(record, sort_keys=True)}}
+            "data": {safe_name(ctx.database): json.dumps(record, sort_keys=True)}}
     worker.kubectl_run(cluster, ["apply", "--server-side", "--force-conflicts",
-                                 "--field-manager=stateshift-migrate-%s" % ctx.database.replace("_", "-").lower(),
+                                 "--field-manager=stateshift-migrate-%s" % safe_name(ctx.database).replace("_", "-").lower(),
                                  "-f", "-"], stdin=json.dumps(body).encode())
     return record

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import backup, marker
 
 FORCE_HOW = "run the migrate playbook with -e stateshift_force=true (pg_migrate: force: true)"
@@ -34,7 +35,7 @@ def refuse_forced_recopy(ctx, where, plan):
     """Force replaces a copy of ours only when it failed verification or was not verified, and nothing wrote to it since."""
     state = plan.marker["state"]
     fix = ("if it is to be replaced, back it up, drop it yourself (DROP DATABASE) and delete the key '%s' of ConfigMap %s/%s, "
-           "then re-run" % (ctx.database, ctx.namespace, ctx.objects["migration_marker"]))
+           "then re-run" % (safe_name(ctx.database), ctx.namespace, ctx.objects["migration_marker"]))
     if state == marker.VERIFIED:
         raise MigrationError("%s: %s holds a verified copy (%s) that applications may have written to since; force never replaces "
                              "a verified copy: %s" % (ctx.label, where, plan.marker.get("updated"), fix), "preflight")

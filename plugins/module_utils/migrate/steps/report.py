@@ -9,6 +9,7 @@ import os
 import tempfile
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import human_bytes, human_seconds
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import utc_now
 
 
@@ -50,7 +51,8 @@ def result(run, engine, plan, report, marker, backup=None, transport=None, alrea
                   duration_seconds=run.duration(), source=engine.source.label, target=engine.target.label,
                   transport=transport or marker.get("transport"), backup=backup or marker.get("backup"),
                   timings=run.timings, notes=run.notes + engine.notes, roles=run.roles, verified=verified(report))
-    files = write_files(report, ctx.options.report_dir, "%s-%s" % (ctx.workload, ctx.database), _titled(engine, "Migration of %s"))
+    files = write_files(report, ctx.options.report_dir, "%s-%s" % (ctx.workload, safe_name(ctx.database)),
+                        _titled(engine, "Migration of %s"))
     if already:
         msg = "%s: already %s (%s); re-verified: %s" % (ctx.label, ALREADY.get(marker.get("state"), "migrated"), marker.get("updated"),
                                                          outcome(report))
@@ -84,7 +86,8 @@ def outcome(report, passed="ok", failed="MISMATCH"):
 def comparison(ctx, engine, report):
     """pg_compare's result: the report of both sides as they are now."""
     report.update(workload=ctx.workload, database=ctx.database, source=engine.source.label, target=engine.target.label)
-    files = write_files(report, ctx.options.report_dir, "%s-%s-compare" % (ctx.workload, ctx.database), _titled(engine, "Migration of %s"))
+    files = write_files(report, ctx.options.report_dir, "%s-%s-compare" % (ctx.workload, safe_name(ctx.database)),
+                        _titled(engine, "Migration of %s"))
     if report["ok"]:
         msg = "%s: %d tables, %s rows: source and target match (%s)" % (
             ctx.label, report["totals"]["tables"], report["totals"]["rows_source"], report["level"])

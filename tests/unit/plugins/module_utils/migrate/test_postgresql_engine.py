@@ -79,13 +79,17 @@ def engine_for(servers, tmp_path, force=False, database="shop", user="postgres",
     script.write_text(POD_KUBECTL)
     script.chmod(0o755)
     workload = {"name": "shop", "engine": "postgresql", "version": "15", "storage": {"size": "1Gi"}, "auth": {"user": "postgres"},
-                "source": {"dsn": "host=%s port=%d user=%s dbname=%s" % (source.socket_dir, source.port, user, database),
-                           "database": database},
+                "source": {"dsn": "host=%s port=%d user=%s %s" % (source.socket_dir, source.port, user, dbname_pair(database))},
                 "migration": dict({"transport": "stream", "backup_dir": str(tmp_path / "backups")}, **migration)}
     ctx = context.build(validate_catalog([workload]), "shop", options(progress_interval=0.2, force=force), database=database)
+    assert ctx.database == database  # the module's database option, which the catalog's rules do not check
     cluster = Kubectl("shop", {}, kubectl_bin=str(script))
     cluster.base[1:1] = [str(tmp_path / "maps.json"), target.socket_dir, str(target.port)]
     return PostgresEngine(ctx, LocalDsn(ctx.source.dsn, user="postgres"), cluster)
+
+
+def dbname_pair(database):
+    return "dbname='%s'" % database.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def test_a_stream_migration_between_real_servers_is_verified_then_only_reverified(servers, tmp_path):
@@ -107,7 +111,7 @@ def test_a_stream_migration_between_real_servers_is_verified_then_only_reverifie
 
 def test_a_missing_source_database_is_refused_in_preflight(servers, tmp_path):
     engine = engine_for(servers, tmp_path)
-    engine.source = LocalDsn(engine.ctx.source.dsn.replace("dbname=shop", "dbname=shopx"), user="postgres")
+    engine.source = LocalDsn(engine.ctx.source.dsn.replace("dbname='shop'", "dbname='shopx'"), user="postgres")
     with pytest.raises(MigrationError) as raised:
         engine.inspect()
     assert raised.value.phase == "preflight"
@@ -167,7 +171,9 @@ def coverage_source(servers):
     source.psql("DROP ROLE IF EXISTS plain_reader;")
     source.psql("CREATE DATABASE coverage;")
     source.psql(COVERAGE_SQL, database="coverage")
-    return servers
+    yield servers
+    source.psql("DROP DATABASE coverage;")
+    source.psql("DROP ROLE plain_reader;")
 
 
 def test_unlogged_partitioned_generated_rls_and_unowned_sequences_are_copied_and_verified(coverage_source, tmp_path):
@@ -253,3 +259,28 @@ def test_the_schema_dump_is_private_and_removed_when_the_copy_fails(servers, tmp
         runbook.migrate(engine)
     assert modes and modes[0] == 0o600
     assert not os.path.exists(engine.schema_path)
+
+
+HOSTILE_DATABASE = "we\"ird db; $(touch /tmp/stateshift-pwned) =x'q"
+HOSTILE_TABLE = '"My ""Schema""; --"."line\nbreak $(id)"'
+HOSTILE_COLUMNS = ['id; DROP TABLE x', "Quote's \"col\"", "a b"]
+HOSTILE_SQL = "\n".join((
+    'CREATE SCHEMA "My ""Schema""; --";',
+    "CREATE TABLE {t} ({c[0]} serial PRIMARY KEY, {c[1]} text, {c[2]} double precision);",
+    "INSERT INTO {t} ({c[1]}, {c[2]}) SELECT E'v\\t' || g || E'\\n''x', g / 3.0 FROM generate_series(1, 50) g;",
+    'CREATE INDEX "idx ""x""" ON {t} ({c[2]});',
+)).format(t=HOSTILE_TABLE, c=['"%s"' % name.replace('"', '""') for name in HOSTILE_COLUMNS])
+
+
+def test_hostile_database_schema_table_and_column_names_are_copied_and_verified(servers, tmp_path):
+    source, target = servers
+    quoted = '"%s"' % HOSTILE_DATABASE.replace('"', '""')
+    source.psql("DROP DATABASE IF EXISTS %s;" % quoted)
+    source.psql("CREATE DATABASE %s;" % quoted)
+    source.psql(HOSTILE_SQL, database="dbname='%s'" % HOSTILE_DATABASE.replace("'", "\\'"))
+    result = runbook.migrate(engine_for(servers, tmp_path, force=True, database=HOSTILE_DATABASE))
+    assert not result["failed"], result["msg"]
+    assert result["report"]["level"] == "checksum" and result["report"]["totals"]["rows_target"] == 50
+    assert not os.path.exists("/tmp/stateshift-pwned")
+    assert target.psql("SELECT count(*) FROM %s;" % HOSTILE_TABLE,
+                       database="dbname='%s'" % HOSTILE_DATABASE.replace("'", "\\'")).stdout.strip() == "50"

@@ -69,7 +69,7 @@ def copy_roles(servers, keep_privileged=False):
 def test_hostile_role_names_are_created_with_their_verifiers_and_no_privilege(servers):
     source, target = servers
     summary = copy_roles(servers)
-    assert sorted(summary["created"]) == sorted(HOSTILE)
+    assert set(HOSTILE) <= set(summary["created"])  # other tests' roles may be on the shared source server too
     assert summary["privileges_dropped"] == ["Admin'; DROP ROLE x; --"]
     assert sorted(summary["memberships_dropped"]) == ["superuser in pg_execute_server_program", "superuser in pg_read_server_files",
                                                       "superuser in pg_signal_backend"]
@@ -98,7 +98,7 @@ def test_privileges_are_kept_only_when_asked(servers):
 
 
 def test_roles_the_target_has_are_left_alone(servers):
-    source, target = servers
+    source = servers[0]
     read = pg_globals.parse(psql(source, pg_globals.READ_SCRIPT))
     roles_sql, _per_database, summary = pg_globals.generate(read, ["postgres", "superuser"])
     assert "superuser" in summary["kept_existing"] and "postgres" in summary["kept_existing"]

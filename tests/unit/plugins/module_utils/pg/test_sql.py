@@ -246,3 +246,12 @@ def test_an_extensions_configuration_table_is_copied_and_its_other_members_are_n
         assert names == ["ext_settings"]
     finally:
         local_postgres.psql("DROP DATABASE extcfg;")
+
+
+@pytest.mark.parametrize(("name", "argument"), [
+    ("shop", "shop"), ("a=b", "dbname='a=b'"), ("it's=1", "dbname='it\\'s=1'"), ("postgresql://evil", "dbname='postgresql://evil'"),
+    ("back\\slash=", "dbname='back\\\\slash='"),
+])
+def test_a_database_name_that_reads_as_a_connection_string_is_given_as_one(name, argument):
+    from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import dbname
+    assert dbname(name) == argument
