@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import sql as pg_copy_sql
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import dbname
 
 INVOICES = {"schema": "public", "name": "invoices", "columns": ["id", "Customer", 'say "hi"', "total"]}
 
@@ -253,5 +254,4 @@ def test_an_extensions_configuration_table_is_copied_and_its_other_members_are_n
     ("back\\slash=", "dbname='back\\\\slash='"),
 ])
 def test_a_database_name_that_reads_as_a_connection_string_is_given_as_one(name, argument):
-    from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import dbname
     assert dbname(name) == argument
