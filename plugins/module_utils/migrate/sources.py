@@ -174,7 +174,13 @@ class DockerOverSsh(SourceSide):
         return shlex.join(self.exec_words(self.program_argv(program, args, database)))
 
     def stdin_prefix(self):
-        return (self.password + "\n").encode() if self.password else b""
+        """The password as the first line the remote shell reads: it must be one line (the catalog refuses control characters)."""
+        if not self.password:
+            return b""
+        if any(char in self.password for char in "\n\r\x00"):
+            raise SideError("%s: the source password holds a line break or NUL byte, which cannot be handed to the Docker host "
+                            "on one line: set a password without control characters" % self.label)
+        return (self.password + "\n").encode()
 
     def where(self):
         return self.ssh.where() if self.ssh else "the controller"

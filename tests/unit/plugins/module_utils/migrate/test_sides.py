@@ -281,3 +281,39 @@ def test_run_timeout_and_missing_program():
     missing = LocalDsn("host=x")
     with pytest.raises(SideError, match="'stateshift-no-such-program' is not installed on the controller"):
         sides.run(missing, "stateshift-no-such-program", [], None)
+
+
+ODD_PASSWORDS = ["it's \"quoted\"", "back\\slash\\n", "$(touch /tmp/stateshift-pwned) `id` $HOME", "ünïcødé ✓ пароль",
+                 " leading and trailing ", "semi;colon|pipe&amp*glob?"]
+
+
+@pytest.mark.parametrize("password", ODD_PASSWORDS)
+def test_a_password_with_odd_bytes_reaches_the_docker_host_unchanged(password):
+    side = DockerOverSsh(None, "db", "app", password)
+    assert side.host_output('printf %s "$PGPASSWORD"') == password
+    assert not os.path.exists("/tmp/stateshift-pwned")
+    assert all(password not in word for word in side.argv("psql", ["-X"], "db"))
+
+
+@pytest.mark.parametrize("password", ["two\nlines", "carriage\rreturn", "nul\x00byte"])
+def test_a_password_that_cannot_be_one_line_is_refused_without_showing_it(password):
+    side = DockerOverSsh(None, "db", "app", password)
+    with pytest.raises(SideError) as raised:
+        side.stdin_prefix()
+    assert "line break or NUL byte" in str(raised.value) and password not in str(raised.value)
+
+
+@pytest.mark.parametrize("password", ODD_PASSWORDS + ["two\nlines"])
+def test_a_dsn_source_hands_any_password_to_libpq_in_the_environment(password):
+    side = LocalDsn("host=db dbname=app", password)
+    assert side.env()["PGPASSWORD"] == password
+    assert all(password not in word for word in side.argv("psql", ["-X"], "app"))
+
+
+@pytest.mark.parametrize("password", ODD_PASSWORDS + ["two\nlines"])
+def test_the_jobs_pod_hands_any_password_to_libpq_unchanged(password):
+    side = WorkerSide(kubectl(), "pod-1", "SRC", "db", 5432, "app")
+    script = side.shell("sh", ["-c", 'printf %s "$PGPASSWORD"'], "ignored").replace(" -d ignored", "")
+    out = subprocess.run(["bash", "-c", script], env={"SRC_PASSWORD": password, "PATH": os.environ["PATH"]},
+                         capture_output=True, text=True, check=True).stdout
+    assert out == password and not os.path.exists("/tmp/stateshift-pwned")
