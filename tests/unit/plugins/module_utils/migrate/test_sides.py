@@ -303,14 +303,14 @@ def test_a_password_that_cannot_be_one_line_is_refused_without_showing_it(passwo
     assert "line break or NUL byte" in str(raised.value) and password not in str(raised.value)
 
 
-@pytest.mark.parametrize("password", ODD_PASSWORDS + ["two\nlines"])
+@pytest.mark.parametrize("password", [*ODD_PASSWORDS, "two\nlines"])
 def test_a_dsn_source_hands_any_password_to_libpq_in_the_environment(password):
     side = LocalDsn("host=db dbname=app", password)
     assert side.env()["PGPASSWORD"] == password
     assert all(password not in word for word in side.argv("psql", ["-X"], "app"))
 
 
-@pytest.mark.parametrize("password", ODD_PASSWORDS + ["two\nlines"])
+@pytest.mark.parametrize("password", [*ODD_PASSWORDS, "two\nlines"])
 def test_the_jobs_pod_hands_any_password_to_libpq_unchanged(password):
     side = WorkerSide(kubectl(), "pod-1", "SRC", "db", 5432, "app")
     script = side.shell("sh", ["-c", 'printf %s "$PGPASSWORD"'], "ignored").replace(" -d ignored", "")
