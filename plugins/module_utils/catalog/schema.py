@@ -156,6 +156,12 @@ FIELDS = (
           fix="write it on one line like 'host=db port=5432 dbname=app user=app' or postgresql://app@db:5432/app"),
     Field("source.address", "str", "host[:port] at which the cluster's pods reach the source (found from docker port when omitted).",
           rule=syntax.host_port, fix="write it like 192.0.2.10:5432 or db.example.com:5432"),
+    Field("source.sslmode", "str", "libpq sslmode of the connections that reach the source over the network (the Job's, a dsn's).",
+          default="prefer", engines=POSTGRESQL, choices=("disable", "allow", "prefer", "require", "verify-ca", "verify-full")),
+    Field("source.require_auth", "str", "Authentication methods those connections accept from the source server (libpq "
+          "require_auth, applied where the client's libpq is 16 or newer); 'password' sends the password in clear and must be "
+          "listed to be allowed.", default="scram-sha-256,md5", engines=POSTGRESQL, rule=rules.auth_methods,
+          fix="write it like scram-sha-256 or scram-sha-256,md5"),
     Field("source.compose_dir", "str", "Compose project directory, for the cutover.", not_built="cutover phase"),
     Field("migration", "dict", "How the data is copied; see roles/data_migration/README.md.", default={}),
     Field("migration.mode", "str", "offline: streamed dump and restore.", default="offline", choices=("offline",), planned=("online",),

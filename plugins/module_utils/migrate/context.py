@@ -30,6 +30,15 @@ class Source:
     password: str | None = dataclasses.field(repr=False)
     dsn: str | None = dataclasses.field(repr=False)
     address: str | None
+    sslmode: str = "prefer"
+    require_auth: str = "scram-sha-256,md5"
+
+    def network_env(self, libpq_major):
+        """libpq's environment for a connection over the network: sslmode, and require_auth where libpq has it (16+)."""
+        env = {"PGSSLMODE": self.sslmode}
+        if libpq_major is not None and libpq_major >= 16:
+            env["PGREQUIREAUTH"] = self.require_auth
+        return env
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +132,7 @@ def build(catalog, name, options, database=None, engines=("postgresql",), secret
         namespace=workload["namespace"], image=workload["image"], database=database or source["database"],
         source=Source(host=source.get("host"), container=source.get("container"), database=source.get("database"),
                       user=source["user"], password=secrets.get("password"), dsn=secrets.get("dsn") or source.get("dsn"),
-                      address=source.get("address")),
+                      address=source.get("address"), sslmode=source["sslmode"], require_auth=source["require_auth"]),
         auth_user=auth["user"], auth_secret=auth["secret"], auth_password_key=auth["password_key"],
         mode=migration["mode"], jobs=migration["jobs"], verify=migration["verify"],
         force=options.force, transport=migration["transport"], backup=migration["backup"],

@@ -230,12 +230,18 @@ class PostgresEngine(Engine):
 
     # -- 8. the Job transport ------------------------------------------------------------------------
 
+    def worker_network_env(self):
+        """The Job's pod runs the target's image: its libpq is the workload's major version."""
+        major = re.match(r"\d+", self.ctx.version)
+        return self.ctx.source.network_env(int(major.group()) if major else None)
+
     def reach_script(self, candidates):
         user = self.source.user
+        settings = " ".join("%s=%s" % (name, shlex.quote(value)) for name, value in sorted(self.worker_network_env().items()))
         tries = []
         for host, port in candidates:
-            env = "PGHOST=%s PGPORT=%d PGUSER=%s PGPASSWORD=\"$SRC_PASSWORD\" PGCONNECT_TIMEOUT=5" % (
-                shlex.quote(host), port, shlex.quote(user))
+            env = "PGHOST=%s PGPORT=%d PGUSER=%s %s PGPASSWORD=\"$SRC_PASSWORD\" PGCONNECT_TIMEOUT=5" % (
+                shlex.quote(host), port, shlex.quote(user), settings)
             tries.append("if %s psql -X -A -t -d %s -c 'SELECT 1' >/dev/null 2>&1; then echo %s; exit 0; fi"
                          % (env, shlex.quote(self.ctx.database), shlex.quote("%s:%d" % (host, port))))
         target_check = ("PGHOST=%s PGUSER=%s PGPASSWORD=\"$TGT_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -A -t -d postgres "
@@ -244,7 +250,7 @@ class PostgresEngine(Engine):
         return target_check + "\n" + "\n".join(tries) + "\nexit 1"
 
     def job_sides(self, cluster, pod, address):
-        return (WorkerSide(cluster, pod, "SRC", address[0], address[1], self.source.user),
+        return (WorkerSide(cluster, pod, "SRC", address[0], address[1], self.source.user, self.worker_network_env()),
                 WorkerSide(cluster, pod, "TGT", self.ctx.objects["service"], 5432, self.ctx.auth_user))
 
 

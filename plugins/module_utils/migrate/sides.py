@@ -79,15 +79,17 @@ class PodSide(Side):
 class WorkerSide(Side):
     """Programs in the migration Job's pod; ``prefix`` selects the SRC_* or TGT_* connection variables."""
 
-    def __init__(self, kubectl, pod, prefix, host, port, user):
+    def __init__(self, kubectl, pod, prefix, host, port, user, network_env=None):
         self.kubectl, self.pod, self.prefix = kubectl, pod, prefix
         self.host, self.port, self.user = host, port, user
+        self.network_env = dict(network_env or {})
         self.label = "migration pod %s/%s" % (kubectl.namespace, pod)
 
     def connect_env(self):
         """Assignments bash puts in the program's environment: never ``env NAME=value``, whose argv a process list shows."""
-        return "PGHOST=%s PGPORT=%s PGUSER=%s PGPASSWORD=\"${%s_PASSWORD}\"" % (
-            shlex.quote(str(self.host)), shlex.quote(str(self.port)), shlex.quote(self.user), self.prefix)
+        settings = "".join(" %s=%s" % (name, shlex.quote(value)) for name, value in sorted(self.network_env.items()))
+        return "PGHOST=%s PGPORT=%s PGUSER=%s%s PGPASSWORD=\"${%s_PASSWORD}\"" % (
+            shlex.quote(str(self.host)), shlex.quote(str(self.port)), shlex.quote(self.user), settings, self.prefix)
 
     def shell(self, program, args, database):
         if database is None:

@@ -15,10 +15,12 @@ to docker as ``-e PGPASSWORD``), LocalDsn puts it in the child's environment.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shlex
 import shutil
+import subprocess
 import tempfile
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec
@@ -81,7 +83,7 @@ def source_side(source, connection, inventory_name):
     """The side of a catalog ``source`` (a Source of context.py) for the task's host: a DSN source runs here, a
     container source on the task's host over SSH with a private ControlMaster directory removed afterwards."""
     if source.dsn:
-        yield LocalDsn(source.dsn, source.password, source.address, source.user)
+        yield LocalDsn(source.dsn, source.password, source.address, source.user, network_env=source.network_env(local_libpq_major()))
         return
     control_dir = tempfile.mkdtemp(prefix="stateshift-ssh-")
     try:
@@ -193,22 +195,26 @@ class DockerOverSsh(SourceSide):
         return docker_exec.explain_failure(self.container, rc, stderr, host=self.where()) or explain_psql_error(stderr)
 
     def discovered_addresses(self):
-        """The container's published port on the host's address (not loopback), then the container's own IPs."""
+        """Addresses the Docker host itself reports for the container, never a guessed one (the Job sends the password
+        there): a port published on a given address, the container's own IPs, then a port published on all addresses
+        at the SSH host's address when that is one of the host's own (hostname -I)."""
         container, docker = shlex.quote(self.container), shlex.quote(self.docker_bin)
         out = self.host_output("%s port %s 5432/tcp 2>/dev/null || true; echo ---; "
-                               "%s inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' %s"
-                               % (docker, container, docker, container))
-        published, _sep, addresses = out.partition("---")
+                               "%s inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' %s; echo ---; "
+                               "hostname -I 2>/dev/null || true" % (docker, container, docker, container))
+        published, _sep, rest = out.partition("---")
+        addresses, _sep, own = rest.partition("---")
         ssh_host = self.ssh.host if self.ssh else None
-        candidates = []
+        bound, everywhere = [], []
         for line in published.split():
             host, _sep, port = line.rpartition(":")
             host = host.strip("[]")
-            if host in ("0.0.0.0", "::") and ssh_host and not ssh_host.startswith("127."):
-                candidates.append((ssh_host, int(port)))
-            elif host not in ("0.0.0.0", "::") and not host.startswith("127.") and host != "::1":
-                candidates.append((host, int(port)))
-        return candidates + [(ip, DEFAULT_PORT) for ip in addresses.split()]
+            if host in ("0.0.0.0", "::"):
+                if ssh_host in own.split() and not ssh_host.startswith("127."):
+                    everywhere.append((ssh_host, int(port)))
+            elif not host.startswith("127.") and host != "::1":
+                bound.append((host, int(port)))
+        return bound + [(ip, DEFAULT_PORT) for ip in addresses.split()] + everywhere
 
     def password_for_cluster(self):
         """source.password, else the container's POSTGRES_PASSWORD."""
@@ -225,8 +231,9 @@ class DockerOverSsh(SourceSide):
 class LocalDsn(SourceSide):
     """``user`` is only the role the Job logs in with; the programs here connect as the DSN says."""
 
-    def __init__(self, dsn, password=None, address=None, user="postgres"):
+    def __init__(self, dsn, password=None, address=None, user="postgres", network_env=None):
         self.dsn, self.password, self.address, self.user = dsn, password, address, user
+        self.network_env = dict(network_env or {})  # settings the DSN itself sets win over these
         self.label = "source %s" % redact_dsn(dsn)
 
     def argv(self, program, args, database):
@@ -241,7 +248,7 @@ class LocalDsn(SourceSide):
         return shlex.join(self.argv(program, args, database))
 
     def env(self):
-        environ = dict(os.environ)
+        environ = dict(os.environ, **self.network_env)
         if self.password:
             environ["PGPASSWORD"] = self.password
         return environ
@@ -258,3 +265,14 @@ class LocalDsn(SourceSide):
 def redact_dsn(dsn):
     """The connection string without its password (key=value, quoted or not, and URI forms)."""
     return _URI_PASSWORD.sub(r"\1***@", _DSN_PASSWORD.sub(r"\1***", dsn))
+
+
+@functools.lru_cache(maxsize=1)
+def local_libpq_major():
+    """The major version of the controller's psql (its libpq), or None when it cannot be told."""
+    try:
+        completed = run_process(["psql", "--version"], timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"(\d+)(?:\.\d+)?", completed.stdout.decode("utf-8", "replace"))
+    return int(match.group(1)) if completed.returncode == 0 and match else None

@@ -317,3 +317,40 @@ def test_the_jobs_pod_hands_any_password_to_libpq_unchanged(password):
     out = subprocess.run(["bash", "-c", script], env={"SRC_PASSWORD": password, "PATH": os.environ["PATH"]},
                          capture_output=True, text=True, check=True).stdout
     assert out == password and not os.path.exists("/tmp/stateshift-pwned")
+
+
+class ReportingHost(DockerOverSsh):
+    """The Docker host's answers to discovered_addresses' one script, canned."""
+
+    def __init__(self, ssh_host, published, container_ips, own):
+        super().__init__(SshTarget(ssh_host), "db", "app", "pw")
+        self.answer = "%s\n---\n%s\n---\n%s\n" % (published, container_ips, own)
+
+    def host_output(self, script, stdin=b""):
+        assert "hostname -I" in script and "docker port" in script
+        return self.answer
+
+
+def test_only_addresses_the_docker_host_reports_get_the_password():
+    host = ReportingHost("db.example.com", "0.0.0.0:15432\n[::]:15432\n192.0.2.7:25432\n127.0.0.1:35432", "172.18.0.5", "192.0.2.7 10.0.0.9")
+    assert host.address_candidates() == [("192.0.2.7", 25432), ("172.18.0.5", 5432)], "a host name was guessed"
+
+
+def test_a_port_published_everywhere_is_tried_at_the_ssh_address_only_when_it_is_the_hosts_own():
+    assert ReportingHost("10.0.0.9", "0.0.0.0:15432", "", "192.0.2.7 10.0.0.9").address_candidates() == [("10.0.0.9", 15432)]
+    assert ReportingHost("10.0.0.8", "0.0.0.0:15432", "", "192.0.2.7 10.0.0.9").address_candidates() == []
+
+
+def test_source_address_is_the_only_candidate_when_set():
+    side = ReportingHost("10.0.0.9", "0.0.0.0:15432", "172.18.0.5", "10.0.0.9")
+    side.address = "db.example.com:6432"
+    assert side.address_candidates() == [("db.example.com", 6432)]
+
+
+def test_the_source_connection_settings_reach_the_jobs_pod_and_the_dsn_client():
+    side = WorkerSide(kubectl(), "pod-1", "SRC", "db", 5432, "app", {"PGSSLMODE": "require", "PGREQUIREAUTH": "scram-sha-256"})
+    script = side.shell("sh", ["-c", 'printf "%s|%s" "$PGSSLMODE" "$PGREQUIREAUTH"'], "ignored").replace(" -d ignored", "")
+    out = subprocess.run(["bash", "-c", script], env={"SRC_PASSWORD": "x", "PATH": os.environ["PATH"]},
+                         capture_output=True, text=True, check=True).stdout
+    assert out == "require|scram-sha-256"
+    assert LocalDsn("host=db", "pw", network_env={"PGSSLMODE": "verify-full"}).env()["PGSSLMODE"] == "verify-full"
