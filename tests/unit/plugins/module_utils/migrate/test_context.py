@@ -69,5 +69,5 @@ def test_the_source_network_settings_default_to_prefer_and_no_plaintext_password
 
 def test_require_auth_is_checked_by_the_catalog():
     bad = dict(workload(), source=dict(workload()["source"], require_auth="scram-sha-256,kerberos"))
-    with pytest.raises(Exception, match="source.require_auth = 'scram-sha-256,kerberos': is not a comma-separated list"):
+    with pytest.raises(Exception, match=r"source\.require_auth = 'scram-sha-256,kerberos': is not a comma-separated list"):
         validate_catalog([bad])

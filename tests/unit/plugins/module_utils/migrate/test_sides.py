@@ -332,7 +332,8 @@ class ReportingHost(DockerOverSsh):
 
 
 def test_only_addresses_the_docker_host_reports_get_the_password():
-    host = ReportingHost("db.example.com", "0.0.0.0:15432\n[::]:15432\n192.0.2.7:25432\n127.0.0.1:35432", "172.18.0.5", "192.0.2.7 10.0.0.9")
+    host = ReportingHost("db.example.com", "0.0.0.0:15432\n[::]:15432\n192.0.2.7:25432\n127.0.0.1:35432", "172.18.0.5",
+                         "192.0.2.7 10.0.0.9")
     assert host.address_candidates() == [("192.0.2.7", 25432), ("172.18.0.5", 5432)], "a host name was guessed"
 
 
