@@ -21,7 +21,15 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors impo
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import Engine, Plan
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import PROGRESS_COPY_SQL
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import PodSide, SideError, WorkerSide, run, run_script
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import (
+    LONG,
+    QUICK,
+    PodSide,
+    SideError,
+    WorkerSide,
+    run,
+    run_script,
+)
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import globals as pg_globals
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import verify as pg_verify
@@ -35,6 +43,7 @@ class PostgresEngine(Engine):
         self._target = PodSide(cluster, ctx.objects["primary_pod"], ctx.objects["container"], ctx.auth_user)
         self.restore_settings = dict(ctx.options.restore_settings or sql.RESTORE_SETTINGS)
         self.schema_path = "/tmp/stateshift-%s-schema.dump" % safe_name(ctx.database)
+        self.long = ctx.options.timeout or LONG  # the deadline of a step that reads or writes all the data
 
     @property
     def target(self):
@@ -49,8 +58,8 @@ class PostgresEngine(Engine):
     def target_json(self, query, database, what="the target"):
         return sql.parse_json(run(self.target, "psql", psql.FLAGS, database, stdin=query.encode()), what)
 
-    def target_script(self, script, database):
-        return run(self.target, "psql", psql.FLAGS, database, stdin=script.encode())
+    def target_script(self, script, database, timeout=QUICK):
+        return run(self.target, "psql", psql.FLAGS, database, stdin=script.encode(), timeout=timeout)
 
     # -- 1. preflight --------------------------------------------------------------------------------
 
@@ -170,14 +179,14 @@ class PostgresEngine(Engine):
         database, facts = self.ctx.database, plan.source
         owner = facts["owner"] if facts["owner"] in roles else self.ctx.auth_user
         statements = (sql.drop_database_sql(database), sql.create_database_sql(database, owner, facts, plan.target_version))
-        self.target_script("%s;\n%s;\n%s" % (*statements, per_database.get(database, "")), "postgres")
+        self.target_script("%s;\n%s;\n%s" % (*statements, per_database.get(database, "")), "postgres", timeout=self.long)
 
     def copy_schema(self, transport, snapshot):
         # The sections, not --schema-only: only then does the archive refresh materialized views after the data.
         transport.pipe(("pg_dump", ["-Fc", "--section=pre-data", "--section=post-data", "--snapshot=%s" % snapshot], self.ctx.database),
                        ("sh", ["-c", "umask 077 && cat > %s" % shlex.quote(self.schema_path)], None))
         run(transport.data_target, "pg_restore", ["--section=pre-data", "--single-transaction", "--exit-on-error", self.schema_path],
-            self.ctx.database)
+            self.ctx.database, timeout=self.long)
 
     def copy_table(self, transport, table, snapshot):
         statements = [*sql.snapshot_statements(snapshot), sql.copy_out_sql(table), "COMMIT"]
@@ -203,17 +212,18 @@ class PostgresEngine(Engine):
         run_script(target, "\n".join((
             target.shell("pg_restore", ["--section=post-data", "-j", jobs, "--exit-on-error", self.schema_path], database),
             target.shell("vacuumdb", ["--analyze-only", "-j", jobs, "-q"], database),
-            target.shell("rm", ["-f", self.schema_path], None))), "pg_restore --section=post-data, vacuumdb --analyze-only")
+            target.shell("rm", ["-f", self.schema_path], None))), "pg_restore --section=post-data, vacuumdb --analyze-only",
+            timeout=self.long)
 
     # -- 7. verification -----------------------------------------------------------------------------
 
     def verify_source(self, level, snapshot):
         script = pg_verify.side_script(level, snapshot)
-        return pg_verify.parse_side(run(self.source, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode()))
+        return pg_verify.parse_side(run(self.source, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode(), timeout=self.long))
 
     def verify_target(self, level):
         script = pg_verify.side_script(level, sequences=True, fingerprint=True)
-        return pg_verify.parse_side(run(self.target, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode()))
+        return pg_verify.parse_side(run(self.target, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode(), timeout=self.long))
 
     def compare(self, source_half, target_half, level):
         findings = pg_verify.sequence_findings(target_half.pop("sequences", []))

@@ -86,7 +86,7 @@ def copy_and_verify(run, engine, plan):
             before = tuning.settings_before(engine, plan.marker)
             record = marker.write(engine.cluster, ctx, marker.COPYING, started=run.started_at, backup=taken,
                                   transport=transport.name, settings_before=before)
-            with tuning.tuned(engine, before), cleaned_up(run, engine, transport):
+            with tuning.tuned(engine, before, run.notes), cleaned_up(run, engine, transport):
                 copy.globals_and_database(run, engine, plan)
                 copy.schema(run, engine, transport, snapshot_id)
                 source_half = verify.begin_source(engine, ctx.verify, snapshot_id)
@@ -101,7 +101,10 @@ def copy_and_verify(run, engine, plan):
         raise MigrationError("%s: %s" % (ctx.label, exc), "copy") from None
     finally:
         choosing.join()
-        choose_transport.stop_worker(run, engine, wait=False)
+        try:
+            choose_transport.stop_worker(run, engine, wait=False)
+        except Exception as exc:  # the run's own outcome is what is reported
+            run.notes.append("could not remove the migration Job (it ends by its deadline): %s" % exc)
     return report.result(run, engine, plan, checked, final, backup=taken, transport=transport.name)
 
 

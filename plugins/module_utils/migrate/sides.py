@@ -12,6 +12,7 @@ A *side* turns (program, arguments, database) into a local argv:
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 
@@ -104,20 +105,30 @@ class WorkerSide(Side):
         return self.kubectl("exec", "-i", self.pod, "--", "bash", "-c", "set -euo pipefail\n" + script)
 
 
-def run_process(argv, stdin=b"", env=None, timeout=None):
-    """subprocess.run for the controller side of the action plugins (AnsibleModule.run_command does not exist there)."""
-    return subprocess.run(argv, input=stdin, capture_output=True, env=env, timeout=timeout, check=False)  # pylint: disable=ansible-bad-function
+# Deadlines: a call that reads or changes a few rows or objects gets QUICK seconds; one that moves or reads all the
+# data gets the run's timeout (the module's timeout option), passed by its caller.
+QUICK = 300
+LONG = 86400  # a run without a timeout option (pg_compare) still ends
 
 
-def run(side, program, args, database, stdin=b"", timeout=None):
+def run_process(argv, stdin=b"", env=None, timeout=QUICK, what=None):
+    """subprocess.run for the controller side of the action plugins (AnsibleModule.run_command does not exist there).
+    A call that outlives its deadline is killed and raises SideError naming ``what`` (default: the program)."""
+    try:
+        return subprocess.run(argv, input=stdin, capture_output=True, env=env, timeout=timeout,  # pylint: disable=ansible-bad-function
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise SideError("%s did not finish within %s seconds and was stopped: check that the host, pod or server it talks to "
+                        "answers" % (what or os.path.basename(str(argv[0])), timeout)) from None
+
+
+def run(side, program, args, database, stdin=b"", timeout=QUICK):
     """Run to completion; returns stdout as text. Raises SideError with the side's explanation."""
     argv = side.argv(program, args, database)
     try:
-        completed = run_process(argv, side.stdin_prefix() + stdin, env=side.env(), timeout=timeout)
+        completed = run_process(argv, side.stdin_prefix() + stdin, env=side.env(), timeout=timeout, what="%s: %s" % (side.label, program))
     except FileNotFoundError:
         raise SideError("%s: '%s' is not installed on the controller" % (side.label, argv[0])) from None
-    except subprocess.TimeoutExpired:
-        raise SideError("%s: %s did not finish within %s seconds" % (side.label, program, timeout)) from None
     if completed.returncode != 0:
         # docker prints some exec failures (a missing program) on stdout
         stderr = completed.stderr.decode("utf-8", "replace") + "\n" + completed.stdout[-2000:].decode("utf-8", "replace")
@@ -125,9 +136,9 @@ def run(side, program, args, database, stdin=b"", timeout=None):
     return completed.stdout.decode("utf-8", "replace")
 
 
-def run_script(side, script, what, timeout=None):
+def run_script(side, script, what, timeout=QUICK):
     """Run a shell script where the side's programs run (the target pod, the Job's pod); returns stdout."""
-    completed = run_process(side.script_argv(script), timeout=timeout)
+    completed = run_process(side.script_argv(script), timeout=timeout, what="%s: %s" % (side.label, what))
     if completed.returncode != 0:
         stderr = completed.stderr.decode("utf-8", "replace") + "\n" + completed.stdout[-2000:].decode("utf-8", "replace")
         raise SideError(describe(side, what, completed.returncode, stderr), stderr)

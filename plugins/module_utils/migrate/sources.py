@@ -20,11 +20,10 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import tempfile
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import Side, SideError, describe, run_process
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import QUICK, Side, SideError, describe, run_process
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import dbname, explain_psql_error
 
 SSH_UNREACHABLE_RC = 255
@@ -127,9 +126,10 @@ class SourceSide(Side):
             return [(host, int(port or DEFAULT_PORT))]
         return self.discovered_addresses()
 
-    def host_output(self, script, stdin=b""):
+    def host_output(self, script, stdin=b"", timeout=QUICK):
         """Run a shell script on the source's host; returns its stdout."""
-        completed = run_process(self.host_script(script), self.stdin_prefix() + stdin, env=self.env())
+        completed = run_process(self.host_script(script), self.stdin_prefix() + stdin, env=self.env(), timeout=timeout,
+                                what="a script on %s" % self.where())
         if completed.returncode != 0:
             stderr = completed.stderr.decode("utf-8", "replace")
             raise SideError(describe(self, "sh", completed.returncode, stderr), stderr)
@@ -272,7 +272,7 @@ def local_libpq_major():
     """The major version of the controller's psql (its libpq), or None when it cannot be told."""
     try:
         completed = run_process(["psql", "--version"], timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, SideError):
         return None
     match = re.search(r"(\d+)(?:\.\d+)?", completed.stdout.decode("utf-8", "replace"))
     return int(match.group(1)) if completed.returncode == 0 and match else None

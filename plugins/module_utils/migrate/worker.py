@@ -63,7 +63,7 @@ def manifests(objects, image, source_password, target_secret, target_password_ke
 
 
 def kubectl_run(kubectl, args, stdin=None, timeout=180):
-    completed = run_process(kubectl(*args), stdin or b"", timeout=timeout)
+    completed = run_process(kubectl(*args), stdin or b"", timeout=timeout, what="kubectl %s" % " ".join(args[:2]))
     if completed.returncode != 0:
         raise SideError("kubectl %s failed: %s" % (args[0], tail(completed.stderr.decode("utf-8", "replace"))))
     return completed.stdout.decode("utf-8", "replace")

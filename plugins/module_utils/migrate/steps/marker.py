@@ -28,7 +28,8 @@ def finished_state(report):
 
 def read(cluster, ctx):
     """This database's record, or {} when no run wrote one."""
-    completed = run_process(cluster("get", "configmap", ctx.objects["migration_marker"], "-o", "json", "--ignore-not-found"))
+    completed = run_process(cluster("get", "configmap", ctx.objects["migration_marker"], "-o", "json", "--ignore-not-found"),
+                            what="kubectl get configmap %s" % ctx.objects["migration_marker"])
     if completed.returncode != 0:
         raise SideError("cannot read the migration marker: %s" % tail(completed.stderr.decode()))
     if not completed.stdout.strip():

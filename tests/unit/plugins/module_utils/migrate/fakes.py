@@ -86,7 +86,7 @@ class FakeSource(SourceSide):
     def where(self):
         return "legacy (10.0.0.5)"
 
-    def host_output(self, script, stdin=b""):
+    def host_output(self, script, stdin=b"", timeout=None):
         self.scripts.append(script)
         if "df -Pk" in script:
             return "/dev/sda1 100 0 %d 0%% /\n" % (self.free_bytes // 1024)

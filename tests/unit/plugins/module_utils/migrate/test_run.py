@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import marker
 
 from .fakes import FakeCluster, FakeEngine, make_context, run_state
@@ -154,3 +155,22 @@ def test_the_compare_entry_point_reads_both_sides_and_writes_no_marker(tmp_path)
     assert result["msg"] == "shop/shop: 2 tables, 3 rows: source and target match (count)"
     assert result["report_files"][0].endswith("shop-shop-compare.json")
     assert cluster.calls() == []
+
+
+def test_a_failed_clean_up_never_hides_the_copys_own_error(tmp_path, monkeypatch):
+    ctx, cluster = make_context(), FakeCluster(tmp_path)
+    engine = FakeEngine(ctx, cluster.kubectl, fail_table="public.a")
+
+    def untune(before):
+        raise SideError("target pod: psql failed (rc=2): the pod is gone")
+
+    def remove_temporary(transport):
+        raise SideError("target pod: rm failed")
+
+    monkeypatch.setattr(engine, "untune", untune)
+    monkeypatch.setattr(engine, "remove_temporary", remove_temporary)
+    run = run_state(ctx)
+    with pytest.raises(MigrationError, match=r"copying table public\.a failed"):
+        runbook.migrate(engine, run=run)
+    assert any("the restore settings were not put back" in note for note in run.notes)
+    assert any("could not remove the copy's temporary files" in note for note in run.notes)

@@ -355,3 +355,8 @@ def test_the_source_connection_settings_reach_the_jobs_pod_and_the_dsn_client():
                          capture_output=True, text=True, check=True).stdout
     assert out == "require|scram-sha-256"
     assert LocalDsn("host=db", "pw", network_env={"PGSSLMODE": "verify-full"}).env()["PGSSLMODE"] == "verify-full"
+
+
+def test_a_call_that_hangs_is_stopped_at_its_deadline_naming_what_hung():
+    with pytest.raises(SideError, match=r"^kubectl get configmap m did not finish within 0.5 seconds and was stopped"):
+        sides.run_process(["sleep", "30"], timeout=0.5, what="kubectl get configmap m")
