@@ -18,8 +18,11 @@ description:
   - Takes an exported snapshot on the source; the backup (C(pg_dump -Fc), sha256 recorded), the copy and the
     verification all read that snapshot, so they agree even while the source keeps taking writes. The source is
     never written to.
-  - "Copies filtered globals (roles; no SUPERUSER, REPLICATION or BYPASSRLS unless C(migration.keep_privileged_roles);
-    roles the target has are left alone), creates the database afresh, restores the schema without indexes, copies
+  - "Copies roles and memberships read as data (pg_roles, pg_authid when readable, pg_auth_members) and generated as SQL
+    with quoted names; no SUPERUSER, REPLICATION, BYPASSRLS or CREATEROLE and no membership in
+    pg_execute_server_program, pg_read_server_files, pg_write_server_files or pg_signal_backend unless
+    C(migration.keep_privileged_roles); roles the target has are left alone. Creates the database afresh (same encoding,
+    locale and locale provider, or refused in preflight when the target lacks the locale), restores the schema without indexes, copies
     the tables C(migration.jobs) at a time (each table C(TRUNCATE) + C(COPY FREEZE) in one transaction, committed only when the
     source side ended cleanly), sets the sequences, builds indexes and constraints in parallel, runs ANALYZE.
     Restore-friendly settings are applied with C(ALTER SYSTEM) for the copy and put back afterwards."
@@ -37,7 +40,23 @@ description:
   - "Verification compares per-table row counts and order-independent checksums, object counts and sequences, writes
     a JSON and a Markdown report to O(report_dir), and fails the task on any mismatch. With C(migration.verify: none) the
     result and the report say C(not verified), never C(passed)."
-  - Large objects (C(pg_largeobject)) are not copied; a source that has some is refused before any write.
+  - Large objects (C(pg_largeobject)) are not copied; a source that has some is refused before any write (move them
+    into C(bytea) columns first).
+  - "Sees all the data or refuses: every session runs with C(row_security = off) and C(extra_float_digits = 3); a source
+    role that row security applies to (neither superuser nor BYPASSRLS) is refused in preflight. Unlogged tables are
+    recreated unlogged, partitioned tables are copied through their leaf partitions only (no row twice), generated
+    columns are computed again (left out of the COPY), extensions' configuration tables are copied, and every
+    sequence (owned by a column or not) is set and verified."
+  - "Secrets: the source password (C(source.password), or a C(source.dsn)'s own) is read from the variable
+    C(stateshift_workloads), never from the C(stateshift_catalog) fact; it never appears on a command line (PGPASSWORD
+    in the child's environment, the first stdin line over SSH), in a result or in a message (verifiers and password
+    literals are redacted from program output). The Job's Secret is applied server-side, owned by the Job and removed
+    on every failure. Temporary files are private (umask 077) and removed on every path."
+  - "Network: the Job sends the source password only to C(source.address) or to addresses the Docker host reports for
+    the container, never to a guessed host; its connections (and a DSN's) use C(source.sslmode) and
+    C(source.require_auth) (libpq 16+)."
+  - Every program and Kubernetes call has a deadline (300 seconds for small calls, O(timeout) for the ones that move or
+    read all the data) and a message naming what hung; clean-up after a failure never hides the failure.
   - MongoDB is not handled by this module. C(mongo_migrate) does not exist yet, because neither a MongoDB server nor
     its tools can be installed in the project's test environment (Debian ships neither).
 author:
@@ -76,7 +95,9 @@ options:
     description: Settings applied with ALTER SYSTEM during the copy (reload-only settings); defaults to a tuned set.
     type: dict
   timeout:
-    description: Seconds after which the Job's pod ends by itself.
+    description:
+      - Seconds after which the Job's pod ends by itself, and the deadline of each step that moves or reads all the data
+        (the backup, each table's copy, the schema restore, the index build, each side of the verification).
     type: int
     default: 86400
   progress_interval:
