@@ -70,8 +70,8 @@ method() {
   case "$method" in
     runbook)
       t=$(now)
-      # shellcheck disable=SC2029 # expanded here on purpose: the command line a user would type
-      legacy "docker exec $SOURCE_CONTAINER pg_dump -U $DB_USER $db > /tmp/$db.sql"
+      # shellcheck disable=SC2029 # expanded here on purpose (each word quoted for the remote shell): the command a user would type
+      legacy "docker exec $(printf %q "$SOURCE_CONTAINER") pg_dump -U $(printf %q "$DB_USER") $(printf %q "$db") > $(printf %q "/tmp/$db.sql")"
       step "pg_dump on the source host" "$t"; t=$(now)
       scp -q "${SSH_OPTS[@]}" -P "$LEGACY_PORT" "$LEGACY_USER@$LEGACY_HOST:/tmp/$db.sql" "$RUNDIR/$db.sql"
       step "scp to the controller" "$t"; t=$(now)

@@ -9,8 +9,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_options
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, run
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
+from ansible_collections.stateshift.k3s.plugins.plugin_utils import migration_task
 from ansible_collections.stateshift.k3s.plugins.plugin_utils.docspec import argument_spec
 
 display = Display()
@@ -25,14 +24,15 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("pg_compare"))
         host = task_vars.get("inventory_hostname", "localhost")
         options = context.run_options(args, True, connection_options(args))
+        ctx = None
         try:
-            ctx = context.build(context.catalog_fact(task_vars), args["workload"], options, args["database"], tuple(run.ENGINES))
+            ctx = migration_task.migration_context(self._templar, task_vars, args, options)
             # a comparison always reads rows: count when the catalog verifies by count, else checksum
             level = "count" if ctx.verify == "count" else "checksum"
             with run.opened_engine(ctx, self._connection, host) as engine:
                 outcome = run.compare(engine, level)
-        except (context.CatalogLookupError, MigrationError, SideError) as exc:
-            result.update(failed=True, changed=False, msg=str(exc))
+        except Exception as exc:  # every failure is reported as a result, never as a traceback
+            result.update(migration_task.failure(exc, migration_task.secrets_of(ctx)))
             return result
         result.update(outcome)
         if not outcome["failed"]:

@@ -10,8 +10,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_options
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, run
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
+from ansible_collections.stateshift.k3s.plugins.plugin_utils import migration_task
 from ansible_collections.stateshift.k3s.plugins.plugin_utils.docspec import argument_spec
 
 display = Display()
@@ -26,15 +25,13 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec("pg_migrate"))
         host = task_vars.get("inventory_hostname", "localhost")
         options = context.run_options(args, self._task.check_mode, connection_options(args))
+        ctx = None
         try:
-            ctx = context.build(context.catalog_fact(task_vars), args["workload"], options, args["database"], tuple(run.ENGINES))
+            ctx = migration_task.migration_context(self._templar, task_vars, args, options)
             with run.opened_engine(ctx, self._connection, host) as engine:
                 outcome = run.migrate(engine, emit=lambda line: display.display("[%s] %s" % (host, line)))
-        except context.CatalogLookupError as exc:
-            result.update(failed=True, changed=False, msg=str(exc), phase="catalog", source_changed=False)
-            return result
-        except (MigrationError, SideError) as exc:
-            result.update(failed=True, changed=False, msg=str(exc), phase=getattr(exc, "phase", "copy"), source_changed=False)
+        except Exception as exc:  # every failure is reported as a result, never as a traceback
+            result.update(migration_task.failure(exc, migration_task.secrets_of(ctx)))
             return result
         result.update(outcome)
         if not result.get("failed"):

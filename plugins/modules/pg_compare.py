@@ -17,6 +17,11 @@ description:
     and extensions.
   - Fails on any mismatch, naming each one. Writes C(<workload>-<database>-compare.json) and C(.md) to O(report_dir).
   - Compares the source as it is now; if the source took writes since the copy, that shows as a mismatch.
+  - Every sequence's position is compared too (the target's may only be ahead); both sides read with
+    C(row_security = off) and C(extra_float_digits = 3), so no row is hidden by a policy and floats compare exactly.
+  - "The source's password (C(source.password), or a C(source.dsn)'s own) is read from the variable
+    C(stateshift_workloads), never from the C(stateshift_catalog) fact, and never returned. Every failure is a result
+    with a message (no traceback), with password verifiers and passwords taken out."
 author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:

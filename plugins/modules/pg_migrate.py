@@ -13,13 +13,16 @@ description:
   - Runs on the controller (action plugin) for the inventory host that runs the source's Docker engine; it reaches
     that host with the host's own SSH settings and runs C(docker exec -i) there (never C(-t), so dumps stay binary-safe).
   - "Before any write: the source answers and has C(pg_dump), the database exists, the target pod answers, the
-    target is not older than the source, the target database is empty (or was left by an interrupted run of this
-    module, or C(migration.force) or O(force) is set), and the backup fits on the source host's disk."
+    target is not older than the source, the target database is empty (or was left by a run of this module, or
+    O(force) is set), and the backup fits on the source host's disk."
   - Takes an exported snapshot on the source; the backup (C(pg_dump -Fc), sha256 recorded), the copy and the
     verification all read that snapshot, so they agree even while the source keeps taking writes. The source is
     never written to.
-  - "Copies filtered globals (roles; no SUPERUSER, REPLICATION or BYPASSRLS unless C(migration.keep_privileged_roles);
-    roles the target has are left alone), creates the database afresh, restores the schema without indexes, copies
+  - "Copies roles and memberships read as data (pg_roles, pg_authid when readable, pg_auth_members) and generated as SQL
+    with quoted names; no SUPERUSER, REPLICATION, BYPASSRLS or CREATEROLE and no membership in
+    pg_execute_server_program, pg_read_server_files, pg_write_server_files or pg_signal_backend unless
+    C(migration.keep_privileged_roles); roles the target has are left alone. Creates the database afresh (same encoding,
+    locale and locale provider, or refused in preflight when the target lacks the locale), restores the schema without indexes, copies
     the tables C(migration.jobs) at a time (each table C(TRUNCATE) + C(COPY FREEZE) in one transaction, committed only when the
     source side ended cleanly), sets the sequences, builds indexes and constraints in parallel, runs ANALYZE.
     Restore-friendly settings are applied with C(ALTER SYSTEM) for the copy and put back afterwards."
@@ -29,12 +32,31 @@ description:
     source address its pod can log in to, otherwise falls back to C(stream)."
   - Prints progress (tables, bytes, rate, ETA) every O(progress_interval) seconds while tables are copied.
   - "Errors that a catalog field can fix name it: C(workload 'x' (stateshift_workloads[i]): field = value: problem; fix)."
-  - Records its state in the ConfigMap C(<workload>-postgresql-migration). A re-run after any interruption redoes
-    the copy from scratch (the target is then known to be this module's); a re-run after a verified copy only
-    re-verifies and reports C(changed=false).
-  - Verification compares per-table row counts and order-independent checksums, object counts and sequences, writes
-    a JSON and a Markdown report to O(report_dir), and fails the task on any mismatch.
-  - Large objects (C(pg_largeobject)) are not copied; a source that has some is refused before any write.
+  - "Records its state in the ConfigMap C(<workload>-postgresql-migration): C(copying), C(verified), C(verify_failed) or
+    C(copied_unverified) (C(migration.verify: none)), with the target's fingerprint (row writes and relation files) once
+    the copy finished. A re-run after an interruption (C(copying)) redoes the copy from scratch (the target is then known
+    to be this module's); a re-run after a finished copy only re-verifies and reports C(changed=false), and one that
+    failed verification is not copied again without O(force)."
+  - "Verification compares per-table row counts and order-independent checksums, object counts and sequences, writes
+    a JSON and a Markdown report to O(report_dir), and fails the task on any mismatch. With C(migration.verify: none) the
+    result and the report say C(not verified), never C(passed)."
+  - Large objects (C(pg_largeobject)) are not copied; a source that has some is refused before any write (move them
+    into C(bytea) columns first).
+  - "Sees all the data or refuses: every session runs with C(row_security = off) and C(extra_float_digits = 3); a source
+    role that row security applies to (neither superuser nor BYPASSRLS) is refused in preflight. Unlogged tables are
+    recreated unlogged, partitioned tables are copied through their leaf partitions only (no row twice), generated
+    columns are computed again (left out of the COPY), extensions' configuration tables are copied, and every
+    sequence (owned by a column or not) is set and verified."
+  - "Secrets: the source password (C(source.password), or a C(source.dsn)'s own) is read from the variable
+    C(stateshift_workloads), never from the C(stateshift_catalog) fact; it never appears on a command line (PGPASSWORD
+    in the child's environment, the first stdin line over SSH), in a result or in a message (verifiers and password
+    literals are redacted from program output). The Job's Secret is applied server-side, owned by the Job and removed
+    on every failure. Temporary files are private (umask 077) and removed on every path."
+  - "Network: the Job sends the source password only to C(source.address) or to addresses the Docker host reports for
+    the container, never to a guessed host; its connections (and a DSN's) use C(source.sslmode) and
+    C(source.require_auth) (libpq 16+)."
+  - Every program and Kubernetes call has a deadline (300 seconds for small calls, O(timeout) for the ones that move or
+    read all the data) and a message naming what hung; clean-up after a failure never hides the failure.
   - MongoDB is not handled by this module. C(mongo_migrate) does not exist yet, because neither a MongoDB server nor
     its tools can be installed in the project's test environment (Debian ships neither).
 author:
@@ -50,7 +72,7 @@ options:
       - The name of a PostgreSQL workload of the validated catalog (the fact C(stateshift_catalog) that
         M(stateshift.k3s.validate_catalog) sets; run it earlier in the play).
       - "Everything else comes from that workload: C(namespace), C(image), C(auth), C(source.{container,user,password,dsn,address}),
-        C(migration.{jobs,verify,force,transport,backup,backup_dir,keep_privileged_roles}); the target is its StatefulSet's
+        C(migration.{jobs,verify,transport,backup,backup_dir,keep_privileged_roles}); the target is its StatefulSet's
         primary pod."
     type: str
     required: true
@@ -61,15 +83,21 @@ options:
     type: str
   force:
     description:
-      - For this run only, replace a target database that is not empty and that this module did not write, and copy
-        again over a verified copy. The catalog's C(migration.force) does the same for every run.
+      - For this run only, replace a target database that is not empty and that this module did not write, or copy
+        again over one of its copies that failed verification or was not verified.
+      - Never replaces a copy the marker says was verified, nor one something wrote to after the copy finished (its
+        fingerprint changed); those are refused with what to do (drop the database yourself and delete its marker key).
+      - A one-run choice only; the catalog has no C(migration.force) (refused). The migrate playbook passes
+        C(-e stateshift_force=true) here.
     type: bool
     default: false
   restore_settings:
     description: Settings applied with ALTER SYSTEM during the copy (reload-only settings); defaults to a tuned set.
     type: dict
   timeout:
-    description: Seconds after which the Job's pod ends by itself.
+    description:
+      - Seconds after which the Job's pod ends by itself, and the deadline of each step that moves or reads all the data
+        (the backup, each table's copy, the schema restore, the index build, each side of the verification).
     type: int
     default: 86400
   progress_interval:
@@ -89,7 +117,7 @@ attributes:
 notes:
   - The task's host must be the source's Docker host (or C(localhost) for a DSN source).
   - Runs C(DROP DATABASE ... WITH (FORCE)) on the target database before copying into it; that is why a non-empty
-    target is refused without C(migration.force) or O(force).
+    target is refused without O(force).
 """
 
 EXAMPLES = r"""

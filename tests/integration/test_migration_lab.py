@@ -81,12 +81,27 @@ def test_compare_names_the_table_that_differs(target):
     assert "table public.payments: 2509 rows on the source, 2506 on the target" in result.stdout
 
 
-def test_stream_transport_with_force_copies_again(target):
-    result = target.migrate("-v", migration={"transport": "stream", "force": True})
+def test_force_never_replaces_a_verified_copy(target):
+    result = target.migrate(migration={"transport": "stream"}, stateshift_force=True)
+    assert result.returncode != 0
+    assert "force never replaces a verified copy" in result.stdout
+    assert target.marker()["state"] == "verified"
+
+
+def test_stream_transport_copies_again_once_the_target_was_dropped(target):
+    target.reset()
+    result = target.migrate("-v", migration={"transport": "stream"})
     assert result.returncode == 0, result.stdout[-4000:]
     assert "transport stream (set by migration.transport)" in result.stdout
     assert "via stream; verification passed" in result.stdout
     assert target.psql(FINGERPRINT_SQL) == source_fingerprint()
+
+
+def test_force_in_the_catalog_is_refused_naming_the_run_option(target):
+    result = target.migrate(migration={"force": True})
+    assert result.returncode != 0
+    assert "migration.force = True: is no longer a catalog field" in result.stdout
+    assert "-e stateshift_force=true" in result.stdout
 
 
 def test_a_target_with_data_of_its_own_is_refused(target):
@@ -95,6 +110,6 @@ def test_a_target_with_data_of_its_own_is_refused(target):
     result = target.migrate()
     assert result.returncode != 0
     assert "is not empty (1 relations)" in result.stdout
-    assert "migration.force: true" in result.stdout
+    assert "-e stateshift_force=true" in result.stdout
     assert target.psql("SELECT count(*) FROM keep_me;") == "1"
     assert target.marker() == {}

@@ -39,7 +39,7 @@ def _option(field):
 
 
 def _options(path):
-    return {field.name: _option(field) for field in schema.children(path) if not field.not_built}
+    return {field.name: _option(field) for field in schema.children(path) if not field.refused}
 
 
 def workload_options():

@@ -31,6 +31,8 @@ def rule_text(field):
     """What the field accepts: required, choices, bounds, the rule; or that it is refused."""
     if field.not_built:
         return "**refused**: the %s is not built yet" % field.not_built
+    if field.removed:
+        return "**refused**: %s; %s" % field.removed
     parts = ["required"] if field.required else []
     if field.choices:
         parts.append(", ".join(_code(choice) for choice in field.choices))

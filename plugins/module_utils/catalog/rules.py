@@ -45,6 +45,17 @@ def source_database(value, workload):
     return None
 
 
+AUTH_METHODS = ("scram-sha-256", "md5", "password", "none")
+
+
+def auth_methods(value, workload):
+    """comma-separated libpq authentication methods: scram-sha-256, md5, password (sends the password in clear), none"""
+    methods = [method.strip() for method in str(value).split(",")]
+    if not value or any(method not in AUTH_METHODS for method in methods):
+        return "is not a comma-separated list of %s" % ", ".join(AUTH_METHODS)
+    return None
+
+
 def requests_within_limits(workload):
     """A resource request is not above its limit."""
     resources = workload.get("resources") if isinstance(workload.get("resources"), dict) else {}

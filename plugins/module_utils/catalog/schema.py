@@ -21,6 +21,8 @@ POSTGRESQL = ("postgresql",)
 DEFAULT_VERSIONS = {"postgresql": "18"}
 DEFAULT_IMAGES = {"postgresql": "postgres:{version}-alpine"}
 NO_DEFAULT = object()
+FORCE_FIX = ("remove it; to replace a target database in one run, run the migrate playbook with -e stateshift_force=true "
+             "(or give pg_migrate force: true)")
 NOT_BUILT_FIX = "remove it until the %s is built (see the issues); nothing would act on it"
 
 
@@ -29,7 +31,7 @@ class Field:
 
     def __init__(self, path, kind, doc, default=NO_DEFAULT, default_doc=None, required=None, choices=(), planned=(),
                  engines=ENGINES, rule=None, fix="", minimum=None, maximum=None, elements=None, shorthand=None,
-                 not_built=None, normalize=None, nullable=False, no_log=False):
+                 not_built=None, normalize=None, nullable=False, no_log=False, removed=None):
         self.path, self.kind, self.doc = path, kind, doc
         self.default, self.default_doc = default, default_doc
         self.required = required  # the fix when the field is missing, or None when it may be left out
@@ -39,6 +41,12 @@ class Field:
         self.elements, self.shorthand = elements, shorthand  # shorthand: a string element x means {shorthand: x}
         self.not_built = not_built  # the feature that is missing: the field is refused when given
         self.normalize, self.nullable, self.no_log = normalize, nullable, no_log  # nullable: null is a value
+        self.removed = removed  # (why the field is gone, what to do instead): the field is refused when given
+
+    @property
+    def refused(self):
+        """Given, the field is an error: its feature is not built, or it was removed."""
+        return bool(self.not_built or self.removed)
 
     @property
     def name(self):
@@ -148,13 +156,21 @@ FIELDS = (
           fix="write it on one line like 'host=db port=5432 dbname=app user=app' or postgresql://app@db:5432/app"),
     Field("source.address", "str", "host[:port] at which the cluster's pods reach the source (found from docker port when omitted).",
           rule=syntax.host_port, fix="write it like 192.0.2.10:5432 or db.example.com:5432"),
+    Field("source.sslmode", "str", "libpq sslmode of the connections that reach the source over the network (the Job's, a dsn's).",
+          default="prefer", engines=POSTGRESQL, choices=("disable", "allow", "prefer", "require", "verify-ca", "verify-full")),
+    Field("source.require_auth", "str", "Authentication methods those connections accept from the source server (libpq "
+          "require_auth, applied where the client's libpq is 16 or newer); 'password' sends the password in clear and must be "
+          "listed to be allowed.", default="scram-sha-256,md5", engines=POSTGRESQL, rule=rules.auth_methods,
+          fix="write it like scram-sha-256 or scram-sha-256,md5"),
     Field("source.compose_dir", "str", "Compose project directory, for the cutover.", not_built="cutover phase"),
     Field("migration", "dict", "How the data is copied; see roles/data_migration/README.md.", default={}),
     Field("migration.mode", "str", "offline: streamed dump and restore.", default="offline", choices=("offline",), planned=("online",),
           fix="use mode: offline (online, with logical replication, is not built yet)"),
     Field("migration.jobs", "int", "Parallel table copies and index builds.", default=2, minimum=1, maximum=64),
     Field("migration.verify", "str", "Verification after the copy.", default="checksum", choices=("checksum", "count", "none")),
-    Field("migration.force", "bool", "Replace a non-empty target database.", default=False),
+    Field("migration.force", "bool", "Removed: replacing a target database is a choice for one run, not a standing default.",
+          removed=("is no longer a catalog field: replacing a target database is a choice for one run, never a standing default",
+                   FORCE_FIX)),
     Field("migration.transport", "str", "auto, job (in-cluster Job) or stream (through the controller).", default="auto",
           choices=("auto", "job", "stream")),
     Field("migration.backup", "bool", "Back up the source before the copy.", default=True),

@@ -59,6 +59,9 @@ class _Checker:
             self.error(where, shown, "is not built yet: the %s does not exist, so nothing would act on it" % field.not_built,
                        schema.NOT_BUILT_FIX % field.not_built)
             return
+        if field.removed:
+            self.error(where, shown, *field.removed)
+            return
         if self.engine in schema.ENGINES and self.engine not in field.engines:
             self.error(where, shown, "is only used by the %s engine" % ", ".join(field.engines), "remove it")
             return
@@ -157,7 +160,7 @@ def fill(workload):
 
 def _fill_mapping(mapping, path, workload):
     for field in schema.children(path):
-        if field.not_built or workload["engine"] not in field.engines:
+        if field.refused or workload["engine"] not in field.engines:
             continue
         if field.name not in mapping:
             if field.default is schema.NO_DEFAULT:

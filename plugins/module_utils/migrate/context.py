@@ -30,6 +30,15 @@ class Source:
     password: str | None = dataclasses.field(repr=False)
     dsn: str | None = dataclasses.field(repr=False)
     address: str | None
+    sslmode: str = "prefer"
+    require_auth: str = "scram-sha-256,md5"
+
+    def network_env(self, libpq_major):
+        """libpq's environment for a connection over the network: sslmode, and require_auth where libpq has it (16+)."""
+        env = {"PGSSLMODE": self.sslmode}
+        if libpq_major is not None and libpq_major >= 16:
+            env["PGREQUIREAUTH"] = self.require_auth
+        return env
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,9 +114,9 @@ def find_workload(catalog, name):
                              "or add the workload to stateshift_workloads" % (name, known))
 
 
-def build(catalog, name, options, database=None, engines=("postgresql",)):
+def build(catalog, name, options, database=None, engines=("postgresql",), secrets=None):
     """The MigrationContext of workload ``name``; ``database`` overrides the workload's source.database; ``engines``: those
-    a migration engine exists for (run.ENGINES)."""
+    a migration engine exists for (run.ENGINES); ``secrets``: credentials.source_secrets() (the fact holds none)."""
     index, workload = find_workload(catalog, name)
     if workload["engine"] not in engines:
         raise CatalogLookupError(field_error(workload_label(name, index), "engine", workload["engine"],
@@ -117,15 +126,16 @@ def build(catalog, name, options, database=None, engines=("postgresql",)):
         raise CatalogLookupError(field_error(workload_label(name, index), "source", MISSING, "is not set, so there is nothing to migrate",
                                              "set source.host, source.container and source.database (or source.dsn)"))
     source, migration, auth = workload["source"], workload["migration"], workload["auth"]
+    secrets = secrets or {}
     return MigrationContext(
         workload=workload["name"], index=index, engine=workload["engine"], version=str(workload["version"]),
         namespace=workload["namespace"], image=workload["image"], database=database or source["database"],
         source=Source(host=source.get("host"), container=source.get("container"), database=source.get("database"),
-                      user=source["user"], password=source.get("password"), dsn=source.get("dsn"),
-                      address=source.get("address")),
+                      user=source["user"], password=secrets.get("password"), dsn=secrets.get("dsn") or source.get("dsn"),
+                      address=source.get("address"), sslmode=source["sslmode"], require_auth=source["require_auth"]),
         auth_user=auth["user"], auth_secret=auth["secret"], auth_password_key=auth["password_key"],
         mode=migration["mode"], jobs=migration["jobs"], verify=migration["verify"],
-        force=migration["force"] or options.force, transport=migration["transport"], backup=migration["backup"],
+        force=options.force, transport=migration["transport"], backup=migration["backup"],
         backup_dir=migration["backup_dir"], keep_privileged_roles=migration["keep_privileged_roles"],
         objects=types.MappingProxyType(dict(workload.get("objects") or names.object_names(workload))),
         options=options)

@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.redact import redact
+
 
 class MigrationError(Exception):
     """The migration stopped; ``phase`` says where and the message what to do. The source is unchanged."""
 
     def __init__(self, message, phase):
-        super().__init__(message)
+        super().__init__(redact(message))
         self.phase = phase

@@ -43,6 +43,7 @@ class Plan:
     target_content: dict
     backup_bytes: int
     marker: dict = dataclasses.field(default_factory=dict)
+    target_fingerprint: dict = dataclasses.field(default_factory=dict)
 
     @property
     def data_bytes(self):
@@ -136,6 +137,13 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def markdown(self, report, title):
         """The report as Markdown."""
+
+    def remove_temporary(self, transport):  # noqa: B027 - an engine without temporary files has nothing to do
+        """Remove the files the copy left where the transport's target programs run (called on every path)."""
+
+    def fingerprint(self):
+        """What changes when anything writes to the target database (compared before a forced re-run drops it); {} if unknown."""
+        return {}
 
     @abc.abstractmethod
     def reach_script(self, candidates):

@@ -3,7 +3,10 @@
 """The PostgreSQL engine of a migration (interface.py): the source through its side, the target in its primary pod.
 
 Snapshot: an exported snapshot (pg_export_snapshot) held open by one source session. Backup: pg_dump -Fc.
-Copy: pg_dumpall --globals-only filtered (pg/globals.py), CREATE DATABASE like the source's, pg_dump's
+Every session that reads or writes rows runs with row_security = off (all rows or an error) and extra_float_digits = 3;
+a source role that row security would apply to is refused in preflight. The target database gets the source's
+encoding, locale and locale provider (libc, ICU), or preflight refuses naming the image to use.
+Copy: roles and memberships read as JSON and generated as SQL (pg/globals.py), CREATE DATABASE like the source's, pg_dump's
 pre-data, each table TRUNCATE + COPY FREEZE in one transaction committed only after a clean source end,
 setval, then pg_restore's post-data and ANALYZE in parallel. Restore tuning is ALTER SYSTEM + reload.
 """
@@ -17,7 +20,16 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import post
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import Engine, Plan
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import PROGRESS_COPY_SQL
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import PodSide, SideError, WorkerSide, run, run_script
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import (
+    LONG,
+    QUICK,
+    PodSide,
+    SideError,
+    WorkerSide,
+    run,
+    run_script,
+)
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import globals as pg_globals
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import verify as pg_verify
@@ -30,7 +42,8 @@ class PostgresEngine(Engine):
         super().__init__(ctx, source, cluster)
         self._target = PodSide(cluster, ctx.objects["primary_pod"], ctx.objects["container"], ctx.auth_user)
         self.restore_settings = dict(ctx.options.restore_settings or sql.RESTORE_SETTINGS)
-        self.schema_path = "/tmp/stateshift-%s-schema.dump" % ctx.database
+        self.schema_path = "/tmp/stateshift-%s-schema.dump" % safe_name(ctx.database)
+        self.long = ctx.options.timeout or LONG  # the deadline of a step that reads or writes all the data
 
     @property
     def target(self):
@@ -45,23 +58,22 @@ class PostgresEngine(Engine):
     def target_json(self, query, database, what="the target"):
         return sql.parse_json(run(self.target, "psql", psql.FLAGS, database, stdin=query.encode()), what)
 
-    def target_script(self, script, database):
-        return run(self.target, "psql", psql.FLAGS, database, stdin=script.encode())
+    def target_script(self, script, database, timeout=QUICK):
+        return run(self.target, "psql", psql.FLAGS, database, stdin=script.encode(), timeout=timeout)
 
     # -- 1. preflight --------------------------------------------------------------------------------
 
     def inspect(self):
         ctx = self.ctx
         facts = self._source_facts()
-        if facts["large_objects"]:
-            raise MigrationError("%s: the source holds %d large objects (pg_largeobject); this engine copies tables only. "
-                                 "Move them into bytea columns or migrate this database with pg_dump/pg_restore"
-                                 % (ctx.label, facts["large_objects"]), "preflight")
+        self._refuse_unreadable(facts)
         tables = self.source_json(sql.TABLES_SQL, what="the table list")
         for table in tables:
             table["key"] = "%s.%s" % (table["schema"], table["name"])
         try:
-            server = self.target_json(sql.TARGET_SERVER_SQL.format(name=sql.quote_literal(ctx.database)), "postgres")
+            server = self.target_json(sql.TARGET_SERVER_SQL.format(
+                name=sql.quote_literal(ctx.database), provider=sql.quote_literal(facts["locale_provider"]),
+                icu_locale=sql.quote_literal(facts["icu_locale"] or ""), collate=sql.quote_literal(facts["collate"])), "postgres")
         except SideError as exc:
             raise MigrationError("%s (run the databases phase first and wait for the pod to be Ready)" % exc, "preflight") from None
         source_major, target_major = facts["version_num"] // 10000, server["version_num"] // 10000
@@ -70,14 +82,37 @@ class PostgresEngine(Engine):
                 "version", ctx.version, "the source runs PostgreSQL %d but the target runs %d: a migration to an older major "
                 "version is not possible" % (source_major, target_major),
                 "Set the workload's version (and image) to %d or newer and re-run the databases phase" % source_major), "preflight")
+        self._refuse_unknown_locale(facts, server)
         self._check_source_tools(source_major)
         exists = bool(server["database_exists"])
         if target_major > source_major:
             self.notes.append("the target (PostgreSQL %d) is newer than the source (%d)" % (target_major, source_major))
+        content = self.target_json(sql.TARGET_CONTENT_SQL, ctx.database) if exists else {}
         return Plan(tables=tables, source=facts, source_version=facts["version"], target_version=server["version_num"],
-                    target_exists=exists,
-                    target_content=self.target_json(sql.TARGET_CONTENT_SQL, ctx.database) if exists else {},
+                    target_exists=exists, target_fingerprint=content.pop("fingerprint", {}), target_content=content,
                     backup_bytes=facts["data_bytes"])
+
+    def _refuse_unreadable(self, facts):
+        """What the copy could not see whole: large objects, rows hidden by row security from this role."""
+        label = self.ctx.label
+        if facts["large_objects"]:
+            raise MigrationError("%s: the source holds %d large objects (pg_largeobject); this engine copies tables only. "
+                                 "Move them into bytea columns or migrate this database with pg_dump/pg_restore"
+                                 % (label, facts["large_objects"]), "preflight")
+        if facts["rls_tables"] and not facts["bypass_rls"]:
+            raise MigrationError(self.ctx.field_problem(
+                "source.user", self.ctx.source.user, "row-level security is enabled on %s and this role neither is a superuser "
+                "nor has BYPASSRLS, so the copy could miss rows" % ", ".join(facts["rls_tables"][:5]),
+                "read the source as a superuser or a role with BYPASSRLS (ALTER ROLE ... BYPASSRLS)"), "preflight")
+
+    def _refuse_unknown_locale(self, facts, server):
+        if not server["locale_known"]:
+            locale = facts["icu_locale"] if facts["locale_provider"] == "i" else facts["collate"]
+            provider = {"i": "ICU", "b": "builtin"}.get(facts["locale_provider"], "libc")
+            raise MigrationError(self.ctx.field_problem(
+                "image", self.ctx.image, "the source database uses the %s locale '%s', which the target server does not have"
+                % (provider, locale), "use an image whose server has that locale (a Debian-based postgres image with locales "
+                "installed, or ICU for ICU locales) and re-run the databases phase"), "preflight")
 
     def _source_facts(self):
         try:
@@ -94,7 +129,7 @@ class PostgresEngine(Engine):
         return run(self.source, "psql", psql.FLAGS, "postgres", stdin=(psql.LIST_DATABASES_SQL + ";").encode())
 
     def _check_source_tools(self, source_major):
-        for program in ("pg_dump", "pg_dumpall"):
+        for program in ("pg_dump",):
             try:
                 version = run(self.source, program, ["--version"], None)
             except SideError as exc:
@@ -129,15 +164,12 @@ class PostgresEngine(Engine):
     # -- 5. copy -------------------------------------------------------------------------------------
 
     def copy_globals(self):
-        try:
-            dumped = run(self.source, "pg_dumpall", ["--globals-only", "--no-tablespaces"], self.ctx.database)
-        except SideError as exc:
-            if "permission denied" not in str(exc):
-                raise
-            dumped = run(self.source, "pg_dumpall", ["--globals-only", "--no-tablespaces", "--no-role-passwords"], self.ctx.database)
-            self.notes.append("the source user may not read role passwords: roles were created without passwords")
+        source = pg_globals.parse(run(self.source, "psql", psql.FLAGS, self.ctx.database, stdin=pg_globals.READ_SCRIPT.encode()))
         existing = self.target_json(sql.ROLE_NAMES_SQL, "postgres")
-        roles_sql, per_database, summary = pg_globals.filter_globals(dumped, existing, keep_privileged=self.ctx.keep_privileged_roles)
+        roles_sql, per_database, summary = pg_globals.generate(source, existing, keep_privileged=self.ctx.keep_privileged_roles)
+        if summary["without_password"]:
+            self.notes.append("the source user may not read role passwords (pg_authid): %s were created without a password; "
+                              "set them with ALTER ROLE ... PASSWORD" % ", ".join(summary["without_password"]))
         self.target_script(roles_sql, "postgres")
         return (per_database, set(existing) | set(summary["created"])), summary
 
@@ -146,21 +178,24 @@ class PostgresEngine(Engine):
         per_database, roles = copied_globals
         database, facts = self.ctx.database, plan.source
         owner = facts["owner"] if facts["owner"] in roles else self.ctx.auth_user
-        statements = (sql.drop_database_sql(database), sql.create_database_sql(database, owner, facts))
-        self.target_script("%s;\n%s;\n%s" % (*statements, per_database.get(database, "")), "postgres")
+        statements = (sql.drop_database_sql(database), sql.create_database_sql(database, owner, facts, plan.target_version))
+        self.target_script("%s;\n%s;\n%s" % (*statements, per_database.get(database, "")), "postgres", timeout=self.long)
 
     def copy_schema(self, transport, snapshot):
         # The sections, not --schema-only: only then does the archive refresh materialized views after the data.
         transport.pipe(("pg_dump", ["-Fc", "--section=pre-data", "--section=post-data", "--snapshot=%s" % snapshot], self.ctx.database),
-                       ("sh", ["-c", "cat > %s" % shlex.quote(self.schema_path)], None))
+                       ("sh", ["-c", "umask 077 && cat > %s" % shlex.quote(self.schema_path)], None))
         run(transport.data_target, "pg_restore", ["--section=pre-data", "--single-transaction", "--exit-on-error", self.schema_path],
-            self.ctx.database)
+            self.ctx.database, timeout=self.long)
 
     def copy_table(self, transport, table, snapshot):
         statements = [*sql.snapshot_statements(snapshot), sql.copy_out_sql(table), "COMMIT"]
         source_args = psql.FLAGS + [part for statement in statements for part in ("-c", statement)]
         transport.pipe(("psql", source_args, self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
                        prefix=sql.copy_in_prefix(table), commit=sql.copy_in_commit())
+
+    def remove_temporary(self, transport):
+        run(transport.data_target, "rm", ["-f", self.schema_path], None, timeout=60)
 
     def copy_progress(self):
         return self.target_json(PROGRESS_COPY_SQL, self.ctx.database, what="copy progress")
@@ -177,42 +212,55 @@ class PostgresEngine(Engine):
         run_script(target, "\n".join((
             target.shell("pg_restore", ["--section=post-data", "-j", jobs, "--exit-on-error", self.schema_path], database),
             target.shell("vacuumdb", ["--analyze-only", "-j", jobs, "-q"], database),
-            target.shell("rm", ["-f", self.schema_path], None))), "pg_restore --section=post-data, vacuumdb --analyze-only")
+            target.shell("rm", ["-f", self.schema_path], None))), "pg_restore --section=post-data, vacuumdb --analyze-only",
+            timeout=self.long)
 
     # -- 7. verification -----------------------------------------------------------------------------
 
     def verify_source(self, level, snapshot):
         script = pg_verify.side_script(level, snapshot)
-        return pg_verify.parse_side(run(self.source, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode()))
+        return pg_verify.parse_side(run(self.source, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode(), timeout=self.long))
 
     def verify_target(self, level):
-        script = pg_verify.side_script(level, sequences=True)
-        return pg_verify.parse_side(run(self.target, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode()))
+        script = pg_verify.side_script(level, sequences=True, fingerprint=True)
+        return pg_verify.parse_side(run(self.target, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode(), timeout=self.long))
 
     def compare(self, source_half, target_half, level):
         findings = pg_verify.sequence_findings(target_half.pop("sequences", []))
-        return pg_verify.compare(source_half, target_half, findings, level)
+        report = pg_verify.compare(source_half, target_half, findings, level)
+        if target_half.get("fingerprint"):
+            report["fingerprint"] = target_half["fingerprint"]
+        return report
+
+    def fingerprint(self):
+        return self.target_json(sql.FINGERPRINT_SQL, self.ctx.database, what="the target's fingerprint")["fingerprint"]
 
     def markdown(self, report, title):
         return pg_verify.markdown(report, title)
 
     # -- 8. the Job transport ------------------------------------------------------------------------
 
+    def worker_network_env(self):
+        """The Job's pod runs the target's image: its libpq is the workload's major version."""
+        major = re.match(r"\d+", self.ctx.version)
+        return self.ctx.source.network_env(int(major.group()) if major else None)
+
     def reach_script(self, candidates):
         user = self.source.user
+        settings = " ".join("%s=%s" % (name, shlex.quote(value)) for name, value in sorted(self.worker_network_env().items()))
         tries = []
         for host, port in candidates:
-            env = "PGHOST=%s PGPORT=%d PGUSER=%s PGPASSWORD=\"$SRC_PASSWORD\" PGCONNECT_TIMEOUT=5" % (
-                shlex.quote(host), port, shlex.quote(user))
-            tries.append("if env %s psql -X -A -t -d %s -c 'SELECT 1' >/dev/null 2>&1; then echo %s; exit 0; fi"
+            env = "PGHOST=%s PGPORT=%d PGUSER=%s %s PGPASSWORD=\"$SRC_PASSWORD\" PGCONNECT_TIMEOUT=5" % (
+                shlex.quote(host), port, shlex.quote(user), settings)
+            tries.append("if %s psql -X -A -t -d %s -c 'SELECT 1' >/dev/null 2>&1; then echo %s; exit 0; fi"
                          % (env, shlex.quote(self.ctx.database), shlex.quote("%s:%d" % (host, port))))
-        target_check = ("env PGHOST=%s PGUSER=%s PGPASSWORD=\"$TGT_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -A -t -d postgres "
+        target_check = ("PGHOST=%s PGUSER=%s PGPASSWORD=\"$TGT_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -A -t -d postgres "
                         "-c 'SELECT 1' >/dev/null || { echo 'the migration pod cannot log in to the target' >&2; exit 3; }"
                         % (shlex.quote(self.ctx.objects["service"]), shlex.quote(self.ctx.auth_user)))
         return target_check + "\n" + "\n".join(tries) + "\nexit 1"
 
     def job_sides(self, cluster, pod, address):
-        return (WorkerSide(cluster, pod, "SRC", address[0], address[1], self.source.user),
+        return (WorkerSide(cluster, pod, "SRC", address[0], address[1], self.source.user, self.worker_network_env()),
                 WorkerSide(cluster, pod, "TGT", self.ctx.objects["service"], 5432, self.ctx.auth_user))
 
 
@@ -220,3 +268,4 @@ def tool_major(version_output):
     """17 from 'pg_dump (PostgreSQL) 17.2', 15 from 'pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)' or '15.20'; None if unreadable."""
     match = re.search(r"\(PostgreSQL\)\s+(\d+)", version_output) or re.search(r"(\d+)(?:\.\d+)?", version_output)
     return int(match.group(1)) if match else None
+

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError, describe, spawn
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import QUICK, SideError, describe, spawn
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql
 
 
@@ -21,7 +22,15 @@ class ExportedSnapshot:
         self.process.stdin.write(self.side.stdin_prefix()
                                  + b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot();\n")
         self.process.stdin.flush()
-        line = self.process.stdout.readline().decode().strip()
+        timer = threading.Timer(QUICK, self.process.kill)
+        timer.start()
+        try:
+            line = self.process.stdout.readline().decode().strip()
+        finally:
+            timer.cancel()
+        if not line and not timer.is_alive() and self.process.poll() is not None and self.process.returncode < 0:
+            self._close_pipes()
+            raise SideError("%s: the source did not export a snapshot within %d seconds (the connection hung)" % (self.side.label, QUICK))
         if not line:
             self.process.stdin.close()
             stderr = self.process.stderr.read().decode("utf-8", "replace")

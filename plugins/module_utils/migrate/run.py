@@ -9,9 +9,11 @@
  5. restore tuning (undone whatever happens), globals, a fresh database, the schema, the tables;
  6. sequences;  7. indexes, constraints, statistics;
  8. verification against the snapshot (its source half runs while the target is written);
-    the marker says "verified" only if it passed;
+    the marker says "verified" only if it passed ("verify_failed", "copied_unverified" else), with the target's
+    fingerprint, so a forced re-run can tell whether anything wrote to the target since;
  9. the result and the report files.
-A re-run after a verified copy only re-verifies (changed=false); check mode stops after step 1.
+A re-run after a finished copy only re-verifies (changed=false); force never replaces a verified copy; check mode stops
+after step 1.
 """
 
 from __future__ import annotations
@@ -55,12 +57,21 @@ def migrate(engine, emit=None, run=None):
     """Run the runbook; returns the task's result. Raises MigrationError (the source is unchanged)."""
     run = run or RunState(engine.ctx, emit)
     plan = run.timed("preflight", preflight.check, run, engine)
-    if plan.marker.get("state") == marker.VERIFIED and not run.ctx.force:
-        checked = run.timed("verify", verify.compare, engine, run.ctx.verify)
-        return report.result(run, engine, plan, checked, plan.marker, already=True)
+    if plan.marker.get("state") in marker.FINISHED and not run.ctx.force:
+        return reverify(run, engine, plan)
     if run.ctx.options.check_mode:
         return report.plan_only(run, engine, plan)
     return copy_and_verify(run, engine, plan)
+
+
+def reverify(run, engine, plan):
+    """A finished copy is verified again, never copied again without force; one that now passes is marked verified."""
+    checked = run.timed("verify", verify.compare, engine, run.ctx.verify)
+    record = plan.marker
+    if marker.finished_state(checked) == marker.VERIFIED != record["state"] and not run.ctx.options.check_mode:
+        kept = {key: value for key, value in record.items() if key not in ("state", "updated")}
+        record = marker.write(engine.cluster, run.ctx, marker.VERIFIED, **dict(kept, verified=True, mismatches=0))
+    return report.result(run, engine, plan, checked, record, already=True)
 
 
 def copy_and_verify(run, engine, plan):
@@ -75,7 +86,7 @@ def copy_and_verify(run, engine, plan):
             before = tuning.settings_before(engine, plan.marker)
             record = marker.write(engine.cluster, ctx, marker.COPYING, started=run.started_at, backup=taken,
                                   transport=transport.name, settings_before=before)
-            with tuning.tuned(engine, before):
+            with tuning.tuned(engine, before, run.notes), cleaned_up(run, engine, transport):
                 copy.globals_and_database(run, engine, plan)
                 copy.schema(run, engine, transport, snapshot_id)
                 source_half = verify.begin_source(engine, ctx.verify, snapshot_id)
@@ -83,15 +94,30 @@ def copy_and_verify(run, engine, plan):
                 sequences.copy(run, engine, snapshot_id)
                 indexes.build(run, engine, transport)
             checked = run.timed("verify", verify.compare, engine, ctx.verify, snapshot_id, source_half)
-        final = marker.write(engine.cluster, ctx, marker.VERIFIED if checked["ok"] else marker.COPYING, started=record["started"],
-                             finished=utc_now(), backup=taken, transport=transport.name, verified=checked["ok"],
-                             mismatches=len(checked["mismatches"]))
+        final = marker.write(engine.cluster, ctx, marker.finished_state(checked), started=record["started"], finished=utc_now(),
+                             backup=taken, transport=transport.name, verified=report.verified(checked),
+                             mismatches=len(checked["mismatches"]), fingerprint=checked.get("fingerprint") or engine.fingerprint())
     except SideError as exc:
         raise MigrationError("%s: %s" % (ctx.label, exc), "copy") from None
     finally:
         choosing.join()
-        choose_transport.stop_worker(run, engine, wait=False)
+        try:
+            choose_transport.stop_worker(run, engine, wait=False)
+        except Exception as exc:  # the run's own outcome is what is reported
+            run.notes.append("could not remove the migration Job (it ends by its deadline): %s" % exc)
     return report.result(run, engine, plan, checked, final, backup=taken, transport=transport.name)
+
+
+@contextlib.contextmanager
+def cleaned_up(run, engine, transport):
+    """The copy's temporary files are removed whatever happens; a failure to remove them is a note, never the error."""
+    try:
+        yield
+    finally:
+        try:
+            engine.remove_temporary(transport)
+        except Exception as exc:  # the copy's own outcome is what the run reports
+            run.notes.append("could not remove the copy's temporary files: %s" % exc)
 
 
 def compare(engine, level):

@@ -15,6 +15,7 @@ to docker as ``-e PGPASSWORD``), LocalDsn puts it in the child's environment.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shlex
@@ -22,8 +23,8 @@ import shutil
 import tempfile
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import Side, SideError, describe, run_process
-from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import explain_psql_error
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import QUICK, Side, SideError, describe, run_process
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import dbname, explain_psql_error
 
 SSH_UNREACHABLE_RC = 255
 # The catalog leaves source.user optional; the official images' superuser is this one.
@@ -81,7 +82,7 @@ def source_side(source, connection, inventory_name):
     """The side of a catalog ``source`` (a Source of context.py) for the task's host: a DSN source runs here, a
     container source on the task's host over SSH with a private ControlMaster directory removed afterwards."""
     if source.dsn:
-        yield LocalDsn(source.dsn, source.password, source.address, source.user)
+        yield LocalDsn(source.dsn, source.password, source.address, source.user, network_env=source.network_env(local_libpq_major()))
         return
     control_dir = tempfile.mkdtemp(prefix="stateshift-ssh-")
     try:
@@ -125,9 +126,10 @@ class SourceSide(Side):
             return [(host, int(port or DEFAULT_PORT))]
         return self.discovered_addresses()
 
-    def host_output(self, script, stdin=b""):
+    def host_output(self, script, stdin=b"", timeout=QUICK):
         """Run a shell script on the source's host; returns its stdout."""
-        completed = run_process(self.host_script(script), self.stdin_prefix() + stdin, env=self.env())
+        completed = run_process(self.host_script(script), self.stdin_prefix() + stdin, env=self.env(), timeout=timeout,
+                                what="a script on %s" % self.where())
         if completed.returncode != 0:
             stderr = completed.stderr.decode("utf-8", "replace")
             raise SideError(describe(self, "sh", completed.returncode, stderr), stderr)
@@ -160,7 +162,7 @@ class DockerOverSsh(SourceSide):
         if database is None:
             return [program, *list(args)]
         database_option = "-l" if program == "pg_dumpall" else "-d"
-        return [program, "-U", self.user, database_option, database, *list(args)]
+        return [program, "-U", self.user, database_option, dbname(database), *list(args)]
 
     def argv(self, program, args, database):
         return self.host_argv(self.remote_command(self.program_argv(program, args, database)))
@@ -174,7 +176,13 @@ class DockerOverSsh(SourceSide):
         return shlex.join(self.exec_words(self.program_argv(program, args, database)))
 
     def stdin_prefix(self):
-        return (self.password + "\n").encode() if self.password else b""
+        """The password as the first line the remote shell reads: it must be one line (the catalog refuses control characters)."""
+        if not self.password:
+            return b""
+        if any(char in self.password for char in "\n\r\x00"):
+            raise SideError("%s: the source password holds a line break or NUL byte, which cannot be handed to the Docker host "
+                            "on one line: set a password without control characters" % self.label)
+        return (self.password + "\n").encode()
 
     def where(self):
         return self.ssh.where() if self.ssh else "the controller"
@@ -187,22 +195,26 @@ class DockerOverSsh(SourceSide):
         return docker_exec.explain_failure(self.container, rc, stderr, host=self.where()) or explain_psql_error(stderr)
 
     def discovered_addresses(self):
-        """The container's published port on the host's address (not loopback), then the container's own IPs."""
+        """Addresses the Docker host itself reports for the container, never a guessed one (the Job sends the password
+        there): a port published on a given address, the container's own IPs, then a port published on all addresses
+        at the SSH host's address when that is one of the host's own (hostname -I)."""
         container, docker = shlex.quote(self.container), shlex.quote(self.docker_bin)
         out = self.host_output("%s port %s 5432/tcp 2>/dev/null || true; echo ---; "
-                               "%s inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' %s"
-                               % (docker, container, docker, container))
-        published, _sep, addresses = out.partition("---")
+                               "%s inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' %s; echo ---; "
+                               "hostname -I 2>/dev/null || true" % (docker, container, docker, container))
+        published, _sep, rest = out.partition("---")
+        addresses, _sep, own = rest.partition("---")
         ssh_host = self.ssh.host if self.ssh else None
-        candidates = []
+        bound, everywhere = [], []
         for line in published.split():
             host, _sep, port = line.rpartition(":")
             host = host.strip("[]")
-            if host in ("0.0.0.0", "::") and ssh_host and not ssh_host.startswith("127."):
-                candidates.append((ssh_host, int(port)))
-            elif host not in ("0.0.0.0", "::") and not host.startswith("127.") and host != "::1":
-                candidates.append((host, int(port)))
-        return candidates + [(ip, DEFAULT_PORT) for ip in addresses.split()]
+            if host in ("0.0.0.0", "::"):
+                if ssh_host in own.split() and not ssh_host.startswith("127."):
+                    everywhere.append((ssh_host, int(port)))
+            elif not host.startswith("127.") and host != "::1":
+                bound.append((host, int(port)))
+        return bound + [(ip, DEFAULT_PORT) for ip in addresses.split()] + everywhere
 
     def password_for_cluster(self):
         """source.password, else the container's POSTGRES_PASSWORD."""
@@ -219,8 +231,9 @@ class DockerOverSsh(SourceSide):
 class LocalDsn(SourceSide):
     """``user`` is only the role the Job logs in with; the programs here connect as the DSN says."""
 
-    def __init__(self, dsn, password=None, address=None, user="postgres"):
+    def __init__(self, dsn, password=None, address=None, user="postgres", network_env=None):
         self.dsn, self.password, self.address, self.user = dsn, password, address, user
+        self.network_env = dict(network_env or {})  # settings the DSN itself sets win over these
         self.label = "source %s" % redact_dsn(dsn)
 
     def argv(self, program, args, database):
@@ -235,7 +248,7 @@ class LocalDsn(SourceSide):
         return shlex.join(self.argv(program, args, database))
 
     def env(self):
-        environ = dict(os.environ)
+        environ = dict(os.environ, **self.network_env)
         if self.password:
             environ["PGPASSWORD"] = self.password
         return environ
@@ -252,3 +265,14 @@ class LocalDsn(SourceSide):
 def redact_dsn(dsn):
     """The connection string without its password (key=value, quoted or not, and URI forms)."""
     return _URI_PASSWORD.sub(r"\1***@", _DSN_PASSWORD.sub(r"\1***", dsn))
+
+
+@functools.lru_cache(maxsize=1)
+def local_libpq_major():
+    """The major version of the controller's psql (its libpq), or None when it cannot be told."""
+    try:
+        completed = run_process(["psql", "--version"], timeout=10)
+    except (OSError, SideError):
+        return None
+    match = re.search(r"(\d+)(?:\.\d+)?", completed.stdout.decode("utf-8", "replace"))
+    return int(match.group(1)) if completed.returncode == 0 and match else None

@@ -20,7 +20,7 @@ import shlex
 import signal
 import threading
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError, describe, spawn
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import LONG, SideError, describe, spawn
 
 CHUNK = 1 << 20
 STDERR_KEEP = 1 << 16
@@ -76,17 +76,52 @@ class _Running:
                 kill(process)
 
 
+class _Deadline:
+    """Stops the processes of one pipe that outlive ``seconds``; check() then says what hung."""
+
+    def __init__(self, seconds):
+        self.seconds, self.processes, self.expired = seconds, [], False
+        self.timer = threading.Timer(seconds, self._expire)
+        self.timer.daemon = True
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.cancel()
+        return False
+
+    def watch(self, process):
+        self.processes.append(process)
+        return process
+
+    def _expire(self):
+        self.expired = True
+        for process in self.processes:
+            kill(process)
+
+    def check(self, what):
+        if self.expired:
+            raise SideError("%s did not finish within %d seconds and was stopped: check that both ends answer (the pipe hung), "
+                            "or raise the timeout option for a larger database" % (what, self.seconds))
+
+
 class StreamTransport:
     name = "stream"
 
-    def __init__(self, source, target):
-        self.data_source, self.data_target = source, target
+    def __init__(self, source, target, deadline=LONG):
+        self.data_source, self.data_target, self.deadline = source, target, deadline
         self.running = _Running()
 
     def pipe(self, source_cmd, target_cmd, prefix=b"", commit=b""):
         """source_cmd/target_cmd are (program, args, database). Returns the number of bytes relayed."""
+        with _Deadline(self.deadline) as deadline:
+            return self._pipe(deadline, source_cmd, target_cmd, prefix, commit)
+
+    def _pipe(self, deadline, source_cmd, target_cmd, prefix, commit):
         src_side, tgt_side = self.data_source, self.data_target
-        src = spawn(src_side.argv(*source_cmd), env=src_side.env())
+        src = deadline.watch(spawn(src_side.argv(*source_cmd), env=src_side.env()))
         self.running.add(src)
         tgt = None
         try:
@@ -97,7 +132,7 @@ class StreamTransport:
                 src.stdin.close()
             except BrokenPipeError:
                 raise SideError(describe(src_side, source_cmd[0], src.wait(), src_err.text())) from None
-            tgt = spawn(tgt_side.argv(*target_cmd), env=tgt_side.env(), stdout=False)
+            tgt = deadline.watch(spawn(tgt_side.argv(*target_cmd), env=tgt_side.env(), stdout=False))
             self.running.add(tgt)
             tgt_err = _Drain(tgt.stderr)
             tgt_err.start()
@@ -118,6 +153,7 @@ class StreamTransport:
             tgt_rc = tgt.wait()
             if self.running.cancelled.is_set():
                 raise Cancelled()
+            deadline.check("%s | %s" % (source_cmd[0], target_cmd[0]))
             if broken or (tgt_rc != 0 and src_rc == 0):
                 raise SideError(describe(tgt_side, target_cmd[0], tgt_rc, tgt_err.text()))
             if src_rc != 0:
@@ -139,8 +175,8 @@ class StreamTransport:
 class JobTransport:
     name = "job"
 
-    def __init__(self, worker_source, worker_target):
-        self.data_source, self.data_target = worker_source, worker_target
+    def __init__(self, worker_source, worker_target, deadline=LONG):
+        self.data_source, self.data_target, self.deadline = worker_source, worker_target, deadline
         self.running = _Running()
 
     def pipe(self, source_cmd, target_cmd, prefix=b"", commit=b""):
@@ -153,9 +189,12 @@ class JobTransport:
         try:
             err = _Drain(process.stderr)
             err.start()
-            rc = process.wait()
+            with _Deadline(self.deadline) as deadline:
+                deadline.watch(process)
+                rc = process.wait()
             if self.running.cancelled.is_set():
                 raise Cancelled()
+            deadline.check("%s | %s in the migration pod" % (source_cmd[0], target_cmd[0]))
             if rc != 0:
                 raise SideError(describe(self.data_target, "%s | %s" % (source_cmd[0], target_cmd[0]), rc, err.text()))
             return None

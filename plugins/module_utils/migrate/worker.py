@@ -5,11 +5,15 @@ connects to the source database directly and to the target over the pod network.
 
 The pod only sleeps; the engine runs each step in it with ``kubectl exec`` so every step reports its
 own exit code, and the data goes source -> pod -> target. The source password reaches the pod through
-a Secret created here and deleted with the Job; the target password comes from the workload's Secret.
+a Secret applied server-side here (``data``, so no last-applied annotation holds it in plain text), owned by the Job
+once the Job exists (the garbage collector removes it with the Job) and deleted on every failure path; the target
+password comes from the workload's Secret.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_wait import PodNotReady, wait_for_ready_pod
@@ -25,7 +29,7 @@ def manifests(objects, image, source_password, target_secret, target_password_ke
     labels = {LABEL: objects["app"], "app.kubernetes.io/managed-by": "stateshift", "app.kubernetes.io/component": "migration"}
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
               "metadata": {"name": objects["migration_source_secret"], "labels": labels},
-              "stringData": {"password": source_password or ""}}
+              "data": {"password": base64.b64encode((source_password or "").encode()).decode()}}
     env = [
         {"name": "SRC_PASSWORD", "valueFrom": {"secretKeyRef": {"name": objects["migration_source_secret"], "key": "password"}}},
         {"name": "TGT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": target_secret, "key": target_password_key}}},
@@ -59,7 +63,7 @@ def manifests(objects, image, source_password, target_secret, target_password_ke
 
 
 def kubectl_run(kubectl, args, stdin=None, timeout=180):
-    completed = run_process(kubectl(*args), stdin or b"", timeout=timeout)
+    completed = run_process(kubectl(*args), stdin or b"", timeout=timeout, what="kubectl %s" % " ".join(args[:2]))
     if completed.returncode != 0:
         raise SideError("kubectl %s failed: %s" % (args[0], tail(completed.stderr.decode("utf-8", "replace"))))
     return completed.stdout.decode("utf-8", "replace")
@@ -72,11 +76,30 @@ def remove(kubectl, app, wait=True):
 
 
 def start(kubectl, objects, manifest, timeout=180):
-    """Create the Job and return its pod's name once the pod is Ready."""
+    """Create the Secret and the Job, make the Job own the Secret, and return the pod's name once it is Ready.
+    Anything that fails on the way removes what was created."""
     app = objects["app"]
     remove(kubectl, app)
-    kubectl_run(kubectl, ["apply", "-f", "-"], stdin=json.dumps(manifest).encode())
+    secret, job = manifest["items"]
     try:
+        for body in (secret, job):
+            kubectl_run(kubectl, ["apply", "--server-side", "--force-conflicts", "--field-manager=stateshift-migrate", "-f", "-"],
+                        stdin=json.dumps(body).encode())
+        uid = json.loads(kubectl_run(kubectl, ["get", "job", job["metadata"]["name"], "-o", "json"]))["metadata"]["uid"]
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": uid,
+                 "blockOwnerDeletion": True}
+        kubectl_run(kubectl, ["patch", "secret", secret["metadata"]["name"], "--type=merge", "-p",
+                              json.dumps({"metadata": {"ownerReferences": [owner]}})])
         return wait_for_ready_pod(kubectl, "%s=%s" % (LABEL, app), timeout)
     except PodNotReady as exc:
+        remove_quietly(kubectl, app)
         raise SideError("the migration Job's pod did not become Ready in %ds: %s" % (timeout, exc)) from None
+    except BaseException:
+        remove_quietly(kubectl, app)
+        raise
+
+
+def remove_quietly(kubectl, app):
+    """remove() on a failure path: the failure being reported matters more than a failed clean-up."""
+    with contextlib.suppress(Exception):
+        remove(kubectl, app, wait=False)

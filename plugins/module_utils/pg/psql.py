@@ -35,9 +35,17 @@ _PSQL_ERRORS = (
 )
 
 
+def dbname(database):
+    """The -d value that names ``database``: the client programs read a value with '=' or a URI prefix as a connection
+    string, so such a name is given as one (dbname='...')."""
+    if "=" in database or database.startswith(("postgresql:", "postgres:")):
+        return "dbname='%s'" % database.replace("\\", "\\\\").replace("'", "\\'")
+    return database
+
+
 def argv(user, database, host=None, port=None, command=None, psql="psql"):
     """psql with FLAGS as user on database; the script comes from ``command`` (-c) or stdin (-f -)."""
-    words = [psql, *FLAGS, "-U", user, "-d", database]
+    words = [psql, *FLAGS, "-U", user, "-d", dbname(database)]
     if host:
         words += ["-h", host]
     if port:

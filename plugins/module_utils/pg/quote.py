@@ -13,6 +13,11 @@ USER_SCHEMAS = (
 # An object that belongs to an extension (the extension creates it on the target); format with oid=<column>.
 NOT_EXTENSION_MEMBER = "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = {oid} AND d.deptype = 'e')"
 
+# A table whose rows are the user's: not part of an extension, or an extension's configuration table
+# (pg_extension_config_dump), whose rows pg_dump would dump as data too.
+USER_DATA = ("(" + NOT_EXTENSION_MEMBER + " OR {oid} IN (SELECT unnest(e.extconfig) FROM pg_extension e "
+             "WHERE e.extconfig IS NOT NULL))")
+
 
 def quote_ident(name):
     """Always quote: an unquoted keyword such as user or current_date would be read as a function call."""

@@ -12,13 +12,14 @@ import json
 import re
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import (
-    NOT_EXTENSION_MEMBER,
+    USER_DATA,
     USER_SCHEMAS,
     quote_ident,
     quote_literal,
 )
 
-# Plain tables and partitions (the rows live there), never partitioned parents or foreign tables.
+# Plain and unlogged tables and leaf partitions (the rows live there: a partitioned parent is never read, so no row is
+# counted twice), extensions' configuration tables; no foreign table. Generated columns are left out (computed again).
 TABLES_SQL = """
 SELECT coalesce(json_agg(json_build_object(
          'schema', n.nspname, 'name', c.relname,
@@ -27,8 +28,8 @@ SELECT coalesce(json_agg(json_build_object(
          'rows_estimate', greatest(c.reltuples, 0)::bigint,
          'size_bytes', pg_table_size(c.oid)) ORDER BY pg_table_size(c.oid) DESC, n.nspname, c.relname), '[]'::json)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND {user_schemas} AND {not_extension}
-""".format(user_schemas=USER_SCHEMAS, not_extension=NOT_EXTENSION_MEMBER.format(oid="c.oid"))
+WHERE c.relkind = 'r' AND {user_schemas} AND {user_data}
+""".format(user_schemas=USER_SCHEMAS, user_data=USER_DATA.format(oid="c.oid"))
 
 SOURCE_FACTS_SQL = """
 SELECT json_build_object(
@@ -40,22 +41,49 @@ SELECT json_build_object(
   'data_bytes', (SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c
                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm') AND {user_schemas}),
   'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
-  'is_superuser', current_setting('is_superuser') = 'on')
+  'is_superuser', current_setting('is_superuser') = 'on',
+  'bypass_rls', (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user),
+  'rls_tables', (SELECT coalesce(json_agg(format('%I.%I', n.nspname, c.relname) ORDER BY 1), '[]'::json) FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity AND {user_schemas}),
+  'locale_provider', coalesce(to_jsonb(d) ->> 'datlocprovider', 'c'),
+  'icu_locale', coalesce(to_jsonb(d) ->> 'daticulocale', to_jsonb(d) ->> 'datlocale'))
 FROM pg_database d WHERE d.datname = current_database()
 """.format(user_schemas=USER_SCHEMAS)
 
-# What makes a target database "not empty": any user object at all.
+# What changes when anything writes to a database: row writes (pg_stat_user_tables, kept across clean restarts) and
+# the relations with their files (TRUNCATE, a rewrite or DDL change them). Read-only statements change neither.
+FINGERPRINT = """json_build_object(
+  'writes', (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint FROM pg_stat_user_tables),
+  'relations', (SELECT md5(coalesce(string_agg(c.oid || ':' || c.relfilenode, ',' ORDER BY c.oid), ''))
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'p', 'm', 'S', 'v', 'f') AND {user_schemas}))""".format(user_schemas=USER_SCHEMAS)
+
+FINGERPRINT_SQL = "SELECT json_build_object('fingerprint', %s)" % FINGERPRINT
+
+# What makes a target database "not empty": any user object at all; and its fingerprint.
 TARGET_CONTENT_SQL = """
-SELECT json_build_object(
+SELECT json_build_object('fingerprint', {fingerprint},
   'relations', (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {user_schemas}),
   'functions', (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {user_schemas}),
   'schemas', (SELECT count(*) FROM pg_namespace n WHERE {user_schemas} AND n.nspname <> 'public'),
   'extensions', (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'))
-""".format(user_schemas=USER_SCHEMAS)
+""".format(user_schemas=USER_SCHEMAS, fingerprint=FINGERPRINT.replace("{", "{{").replace("}", "}}"))
 
-TARGET_SERVER_SQL = ("SELECT json_build_object('version_num', current_setting('server_version_num')::int, "
-                     "'database_exists', EXISTS (SELECT 1 FROM pg_database WHERE datname = {name}))")
+# The target knows the source's locale: libc ones by pg_collation (initdb fills it from the system's locales), ICU ones
+# by the ICU collations the server was built with.
+TARGET_SERVER_SQL = """
+SELECT json_build_object('version_num', current_setting('server_version_num')::int,
+  'database_exists', EXISTS (SELECT 1 FROM pg_database WHERE datname = {name}),
+  'locale_known', CASE WHEN {provider} = 'i' THEN EXISTS (SELECT 1 FROM pg_collation c WHERE c.collprovider = 'i'
+                         AND lower(replace(coalesce(to_jsonb(c) ->> 'colliculocale', to_jsonb(c) ->> 'colllocale'), '_', '-'))
+                             = lower(replace({icu_locale}, '_', '-')))
+                       ELSE {collate} IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8') OR EXISTS (SELECT 1 FROM pg_collation c
+                         WHERE c.collprovider = 'c' AND lower(replace(c.collcollate, '-', '')) = lower(replace({collate}, '-', '')))
+                         -- a C library that lists no locale (musl) accepts any name: nothing to check against
+                         OR NOT EXISTS (SELECT 1 FROM pg_collation c WHERE c.collprovider = 'c'
+                                        AND c.collcollate NOT IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8', 'ucs_basic')) END)
+"""
 
 ROLE_NAMES_SQL = "SELECT coalesce(json_agg(rolname), '[]'::json) FROM pg_roles"
 
@@ -81,9 +109,12 @@ SELECT coalesce(json_object_agg(name, setting), '{{}}'::json) FROM pg_file_setti
 WHERE sourcefile LIKE '%postgresql.auto.conf' AND applied AND name IN ({names})
 """
 
+# Every session that reads or writes rows: all rows or an error (never rows hidden by a policy), floats exact.
+SESSION_SETTINGS = ("SET row_security = off", "SET extra_float_digits = 3")
+
 # Text output that is the same on every server, so row text hashes alike on both sides.
 DETERMINISTIC_OUTPUT = ("SET DateStyle = 'ISO, YMD'", "SET TimeZone = 'UTC'", "SET IntervalStyle = 'postgres'",
-                        "SET extra_float_digits = 1", "SET bytea_output = 'hex'")
+                        "SET extra_float_digits = 3", "SET bytea_output = 'hex'")
 
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
 _SETTING_VALUE = re.compile(r"[A-Za-z0-9_.]+")
@@ -99,12 +130,12 @@ def column_list(table):
 
 
 def snapshot_statements(snapshot):
-    """psql -c arguments that put a read-only session on the exported snapshot."""
+    """psql -c arguments that put a read-only session (SESSION_SETTINGS) on the exported snapshot."""
     if snapshot is None:
-        return ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
+        return [*SESSION_SETTINGS, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
     if not _SNAPSHOT_ID.fullmatch(snapshot):
         raise ValueError("not a snapshot id: %r" % snapshot)
-    return ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SET TRANSACTION SNAPSHOT '%s'" % snapshot]
+    return [*SESSION_SETTINGS, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SET TRANSACTION SNAPSHOT '%s'" % snapshot]
 
 
 def copy_out_sql(table):
@@ -118,8 +149,8 @@ def copy_in_prefix(table):
     The transaction is committed only by copy_in_commit(), sent after the source finished cleanly, so a
     cut stream rolls back instead of leaving part of a table.
     """
-    return ("BEGIN;\nTRUNCATE ONLY %s;\nCOPY %s (%s) FROM STDIN WITH (FREEZE);\n"
-            % (qualified(table), qualified(table), column_list(table))).encode()
+    return ("%s;\nBEGIN;\nTRUNCATE ONLY %s;\nCOPY %s (%s) FROM STDIN WITH (FREEZE);\n"
+            % (";\n".join(SESSION_SETTINGS), qualified(table), qualified(table), column_list(table))).encode()
 
 
 def copy_in_commit():
@@ -171,10 +202,17 @@ def untune_sql(settings, previous):
     return "\n".join(statements)
 
 
-def create_database_sql(name, owner, facts):
-    return ("CREATE DATABASE %s OWNER %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s"
-            % (quote_ident(name), quote_ident(owner), quote_literal(facts["encoding"]),
-               quote_literal(facts["collate"]), quote_literal(facts["ctype"])))
+def create_database_sql(name, owner, facts, target_version=150000):
+    """Like the source's database: encoding, locale and locale provider (libc, ICU or builtin)."""
+    statement = ("CREATE DATABASE %s OWNER %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s"
+                 % (quote_ident(name), quote_ident(owner), quote_literal(facts["encoding"]),
+                    quote_literal(facts["collate"]), quote_literal(facts["ctype"])))
+    provider = facts.get("locale_provider") or "c"
+    if provider == "i":
+        return statement + " LOCALE_PROVIDER icu ICU_LOCALE %s" % quote_literal(facts["icu_locale"])
+    if provider == "b":
+        return statement + " LOCALE_PROVIDER builtin BUILTIN_LOCALE %s" % quote_literal(facts["icu_locale"])
+    return statement + (" LOCALE_PROVIDER libc" if target_version >= 150000 else "")
 
 
 def drop_database_sql(name):

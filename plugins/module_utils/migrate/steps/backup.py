@@ -13,7 +13,8 @@ import time
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import Ticker, human_bytes, human_seconds
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import LONG, SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import utc_now
 
 DISK_MARGIN = 1.1
@@ -25,7 +26,7 @@ def directory(ctx):
 
 
 def file_name(ctx, suffix, now=None):
-    return "%s-%s-%s%s" % (ctx.workload, ctx.database, (now or utc_now()).replace(":", ""), suffix)
+    return "%s-%s-%s%s" % (ctx.workload, safe_name(ctx.database), (now or utc_now()).replace(":", ""), suffix)
 
 
 def check_space(run, source, data_bytes):
@@ -59,7 +60,7 @@ def take(run, engine, snapshot):
 
     try:
         with Ticker(ctx.options.progress_interval, report_progress):
-            digest, size = source.host_output(script).split()[:2]
+            digest, size = source.host_output(script, timeout=ctx.options.timeout or LONG).split()[:2]
     except SideError as exc:
         raise MigrationError("%s: the backup failed, nothing was written to the target: %s" % (ctx.label, exc), "backup") from None
     backup = {"path": final, "host": source.where(), "sha256": digest, "bytes": int(size), "format": engine.backup_format}

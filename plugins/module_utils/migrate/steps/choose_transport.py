@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import worker
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import run_process
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import LONG, run_process
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import JobTransport, StreamTransport
 
 PROBE_TIMEOUT = 120
@@ -21,7 +21,7 @@ def choose(run, engine):
     """Returns (transport, why it was chosen)."""
     ctx = run.ctx
     if ctx.transport == "stream":
-        return StreamTransport(engine.source, engine.target), "set by migration.transport"
+        return StreamTransport(engine.source, engine.target, deadline(ctx)), "set by migration.transport"
     candidates = engine.source.address_candidates()
     password = engine.source.password_for_cluster() if candidates else None
     if not candidates:
@@ -33,7 +33,7 @@ def choose(run, engine):
         run.worker_pod = worker.start(engine.cluster, ctx.objects, manifest)
         found = reachable_address(run, engine, candidates)
         if found:
-            return JobTransport(*engine.job_sides(engine.cluster, run.worker_pod, found)), \
+            return JobTransport(*engine.job_sides(engine.cluster, run.worker_pod, found), deadline=deadline(ctx)), \
                 "the cluster reaches the source at %s:%d" % found
         reason = "the cluster cannot reach the source at %s" % ", ".join("%s:%s" % c for c in candidates)
         stop_worker(run, engine)
@@ -41,13 +41,19 @@ def choose(run, engine):
         raise MigrationError(ctx.field_problem(
             "migration.transport", ctx.transport, "the job transport was asked for but %s" % reason,
             "set source.address to an address the cluster's pods can reach, or use transport: stream"), "transport")
-    return StreamTransport(engine.source, engine.target), reason
+    return StreamTransport(engine.source, engine.target, deadline(ctx)), reason
+
+
+def deadline(ctx):
+    """Seconds one table's copy may take: the run's timeout option."""
+    return ctx.options.timeout or LONG
 
 
 def reachable_address(run, engine, candidates):
     """The first (host, port) the Job's pod can log in to, or None."""
     script = engine.reach_script(candidates)
-    completed = run_process(engine.cluster("exec", run.worker_pod, "--", "bash", "-c", script), timeout=PROBE_TIMEOUT)
+    completed = run_process(engine.cluster("exec", run.worker_pod, "--", "bash", "-c", script), timeout=PROBE_TIMEOUT,
+                            what="the migration pod's probe of the source addresses")
     if completed.returncode == 0:
         host, _sep, port = completed.stdout.decode().strip().rpartition(":")
         return host, int(port)

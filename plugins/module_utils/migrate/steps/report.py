@@ -9,6 +9,7 @@ import os
 import tempfile
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import human_bytes, human_seconds
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import utc_now
 
 
@@ -44,30 +45,49 @@ def plan_only(run, engine, plan):
 
 
 def result(run, engine, plan, report, marker, backup=None, transport=None, already=False):
-    """The task's result for a copy (changed) or a re-verification of a verified copy (already, not changed)."""
+    """The task's result for a copy (changed) or a re-verification of a finished copy (already, not changed)."""
     ctx, figures = run.ctx, summary(plan)
     report.update(workload=ctx.workload, database=ctx.database, started=run.started_at, finished=utc_now(),
                   duration_seconds=run.duration(), source=engine.source.label, target=engine.target.label,
                   transport=transport or marker.get("transport"), backup=backup or marker.get("backup"),
-                  timings=run.timings, notes=run.notes + engine.notes, roles=run.roles)
-    files = write_files(report, ctx.options.report_dir, "%s-%s" % (ctx.workload, ctx.database), _titled(engine, "Migration of %s"))
+                  timings=run.timings, notes=run.notes + engine.notes, roles=run.roles, verified=verified(report))
+    files = write_files(report, ctx.options.report_dir, "%s-%s" % (ctx.workload, safe_name(ctx.database)),
+                        _titled(engine, "Migration of %s"))
     if already:
-        msg = "%s: already migrated (%s); re-verified: %s" % (ctx.label, marker.get("updated"), "ok" if report["ok"] else "MISMATCH")
+        msg = "%s: already %s (%s); re-verified: %s" % (ctx.label, ALREADY.get(marker.get("state"), "migrated"), marker.get("updated"),
+                                                         outcome(report))
     else:
         rate = figures["data_bytes"] / run.timings["data"] if run.timings.get("data") else None
         msg = "%s: copied %d tables (%s) in %s%s via %s; verification %s" % (
             ctx.label, figures["tables"], human_bytes(figures["data_bytes"]), human_seconds(report["duration_seconds"]),
-            " (%s/s)" % human_bytes(rate) if rate else "", transport, "passed" if report["ok"] else "FAILED")
+            " (%s/s)" % human_bytes(rate) if rate else "", transport, outcome(report, "passed", "FAILED"))
     if not report["ok"]:
         msg += ": " + "; ".join(report["mismatches"][:5])
+        if already:
+            msg += (". The target is not copied again without force: check the report, then re-run with -e stateshift_force=true "
+                    "to replace it")
     return {"changed": not already, "failed": not report["ok"], "msg": msg, "report": report, "report_files": files,
             "backup": report["backup"], "transport": report["transport"], "summary": figures}
+
+
+ALREADY = {"verified": "migrated", "verify_failed": "copied but failed verification", "copied_unverified": "copied"}
+
+
+def verified(report):
+    return bool(report["ok"]) and report.get("level") != "none"
+
+
+def outcome(report, passed="ok", failed="MISMATCH"):
+    if report.get("level") == "none":
+        return "not verified (migration.verify: none)"
+    return passed if report["ok"] else failed
 
 
 def comparison(ctx, engine, report):
     """pg_compare's result: the report of both sides as they are now."""
     report.update(workload=ctx.workload, database=ctx.database, source=engine.source.label, target=engine.target.label)
-    files = write_files(report, ctx.options.report_dir, "%s-%s-compare" % (ctx.workload, ctx.database), _titled(engine, "Migration of %s"))
+    files = write_files(report, ctx.options.report_dir, "%s-%s-compare" % (ctx.workload, safe_name(ctx.database)),
+                        _titled(engine, "Migration of %s"))
     if report["ok"]:
         msg = "%s: %d tables, %s rows: source and target match (%s)" % (
             ctx.label, report["totals"]["tables"], report["totals"]["rows_source"], report["level"])

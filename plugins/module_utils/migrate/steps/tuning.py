@@ -21,9 +21,17 @@ def settings_before(engine, previous_marker):
 
 
 @contextlib.contextmanager
-def tuned(engine, before):
+def tuned(engine, before, notes=None):
+    """A failure to put the settings back is the run's error after a good copy, a note after a failed one (whose own error
+    is what the user must see; the next run puts the settings back from the marker)."""
     engine.tune()
     try:
         yield
-    finally:
-        engine.untune(before)
+    except BaseException:
+        try:
+            engine.untune(before)
+        except Exception as exc:  # the copy's error is raised below
+            (notes if notes is not None else engine.notes).append("the restore settings were not put back (%s): the next run "
+                                                                  "restores them" % exc)
+        raise
+    engine.untune(before)

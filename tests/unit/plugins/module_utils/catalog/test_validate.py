@@ -140,7 +140,7 @@ def test_derived_defaults_follow_the_workload():
     assert wiki["databases"] == [{"name": "my_wiki"}]
     assert wiki["roles"] == [{"name": "reader", "login": True}]
     assert wiki["clients"] == [{"name": "app", "kind": "Deployment", "namespace": "my-wiki"}]
-    assert wiki["migration"] == {"mode": "offline", "jobs": 2, "verify": "checksum", "force": False, "transport": "auto",
+    assert wiki["migration"] == {"mode": "offline", "jobs": 2, "verify": "checksum", "transport": "auto",
                                  "backup": True, "backup_dir": "/var/backups/stateshift", "keep_privileged_roles": False}
     assert wiki["network"] == {"allow_from": [], "restrict_egress": True}
     assert "retire" not in wiki
@@ -181,7 +181,9 @@ def test_unknown_fields_are_found_at_every_depth():
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"migration": {"force": "yes"}}, "migration.force = 'yes': must be true or false; write force: true or force: false"),
+        ({"migration": {"force": True}}, "migration.force = True: is no longer a catalog field: replacing a target database is a "
+         "choice for one run, never a standing default; remove it; to replace a target database in one run, run the migrate "
+         "playbook with -e stateshift_force=true (or give pg_migrate force: true)"),
         ({"migration": {"backup_dir": "backups"}}, "migration.backup_dir = 'backups': is not an absolute path"),
         ({"roles": [{"name": "app", "login": "no"}]}, "roles[0].login = 'no': must be true or false"),
         ({"clients": {"name": "app"}}, "clients = {'name': 'app'}: must be a list; list the workloads that use this database"),

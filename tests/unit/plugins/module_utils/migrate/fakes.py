@@ -86,7 +86,7 @@ class FakeSource(SourceSide):
     def where(self):
         return "legacy (10.0.0.5)"
 
-    def host_output(self, script, stdin=b""):
+    def host_output(self, script, stdin=b"", timeout=None):
         self.scripts.append(script)
         if "df -Pk" in script:
             return "/dev/sda1 100 0 %d 0%% /\n" % (self.free_bytes // 1024)
@@ -125,6 +125,7 @@ class FakeEngine(Engine):
         self.source_rows = source_rows or {"public.a": 2, "public.b": 1}
         self.target_rows = dict(target_rows or self.source_rows)
         self.events, self._target = [], FakeTarget()
+        self.writes = 7  # the target's fingerprint: a test that writes to the target changes it
 
     @property
     def target(self):
@@ -133,7 +134,11 @@ class FakeEngine(Engine):
     def inspect(self):
         self.events.append("inspect")
         return Plan(tables=self.tables, source={"owner": "shop"}, source_version="15.4", target_version=150004,
-                    target_exists=bool(self.target_content), target_content=dict(self.target_content), backup_bytes=150)
+                    target_exists=bool(self.target_content), target_content=dict(self.target_content), backup_bytes=150,
+                    target_fingerprint=self.fingerprint())
+
+    def fingerprint(self):
+        return {"writes": self.writes}
 
     @contextlib.contextmanager
     def snapshot(self):

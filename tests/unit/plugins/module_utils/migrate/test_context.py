@@ -58,3 +58,16 @@ def test_a_workload_of_another_engine_is_refused_naming_the_field():
         context.build(catalog, "queue", options())
     assert str(raised.value) == ("workload 'queue' (stateshift_workloads[0]): engine = 'rabbitmq': this migration handles postgresql "
                                  "workloads only; migrate this workload with its engine's own tools")
+
+
+def test_the_source_network_settings_default_to_prefer_and_no_plaintext_password():
+    ctx = make_context()
+    assert (ctx.source.sslmode, ctx.source.require_auth) == ("prefer", "scram-sha-256,md5")
+    assert ctx.source.network_env(15) == {"PGSSLMODE": "prefer"}, "libpq 15 has no require_auth"
+    assert ctx.source.network_env(16) == {"PGSSLMODE": "prefer", "PGREQUIREAUTH": "scram-sha-256,md5"}
+
+
+def test_require_auth_is_checked_by_the_catalog():
+    bad = dict(workload(), source=dict(workload()["source"], require_auth="scram-sha-256,kerberos"))
+    with pytest.raises(Exception, match=r"source\.require_auth = 'scram-sha-256,kerberos': is not a comma-separated list"):
+        validate_catalog([bad])

@@ -7,17 +7,21 @@ import json
 import os
 import pwd
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, credentials
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine, tool_major
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import LocalDsn
 from tests.fixtures.postgres import LocalPostgres
 
@@ -69,18 +73,23 @@ def servers(local_postgres):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def engine_for(servers, tmp_path, **migration):
+def engine_for(servers, tmp_path, force=False, database="shop", user="postgres", **migration):
     source, target = servers
     script = tmp_path / "kubectl"
     script.write_text(POD_KUBECTL)
     script.chmod(0o755)
     workload = {"name": "shop", "engine": "postgresql", "version": "15", "storage": {"size": "1Gi"}, "auth": {"user": "postgres"},
-                "source": {"dsn": "host=%s port=%d user=postgres dbname=shop" % (source.socket_dir, source.port), "database": "shop"},
+                "source": {"dsn": "host=%s port=%d user=%s %s" % (source.socket_dir, source.port, user, dbname_pair(database))},
                 "migration": dict({"transport": "stream", "backup_dir": str(tmp_path / "backups")}, **migration)}
-    ctx = context.build(validate_catalog([workload]), "shop", options(progress_interval=0.2))
+    ctx = context.build(validate_catalog([workload]), "shop", options(progress_interval=0.2, force=force), database=database)
+    assert ctx.database == database  # the module's database option, which the catalog's rules do not check
     cluster = Kubectl("shop", {}, kubectl_bin=str(script))
     cluster.base[1:1] = [str(tmp_path / "maps.json"), target.socket_dir, str(target.port)]
     return PostgresEngine(ctx, LocalDsn(ctx.source.dsn, user="postgres"), cluster)
+
+
+def dbname_pair(database):
+    return "dbname='%s'" % database.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def test_a_stream_migration_between_real_servers_is_verified_then_only_reverified(servers, tmp_path):
@@ -102,7 +111,7 @@ def test_a_stream_migration_between_real_servers_is_verified_then_only_reverifie
 
 def test_a_missing_source_database_is_refused_in_preflight(servers, tmp_path):
     engine = engine_for(servers, tmp_path)
-    engine.source = LocalDsn(engine.ctx.source.dsn.replace("dbname=shop", "dbname=shopx"), user="postgres")
+    engine.source = LocalDsn(engine.ctx.source.dsn.replace("dbname='shop'", "dbname='shopx'"), user="postgres")
     with pytest.raises(MigrationError) as raised:
         engine.inspect()
     assert raised.value.phase == "preflight"
@@ -114,3 +123,164 @@ def test_tool_major():
     assert tool_major("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)") == 15
     assert tool_major("15.20") == 15
     assert tool_major("nonsense") is None
+
+
+def test_the_fingerprint_changes_when_the_target_is_written_not_when_it_is_read(servers, tmp_path):
+    engine = engine_for(servers, tmp_path, force=True)
+    assert not runbook.migrate(engine)["failed"]
+    target = servers[1]
+    before = engine.fingerprint()
+    target.psql("SELECT count(*) FROM customers; ANALYZE customers;", database="shop")
+    assert engine.fingerprint() == before
+    target.psql("TRUNCATE reporting.totals;", database="shop")
+    truncated = engine.fingerprint()
+    assert truncated["relations"] != before["relations"]
+    target.psql("UPDATE customers SET name = name WHERE id = 1;", database="shop")
+    for _attempt in range(50):  # a backend reports its row writes as it exits
+        if engine.fingerprint()["writes"] != truncated["writes"]:
+            break
+        time.sleep(0.1)
+    assert engine.fingerprint()["writes"] == truncated["writes"] + 1
+
+
+COVERAGE_SQL = """
+CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY, note text);
+INSERT INTO scratch SELECT g, 'n' || g FROM generate_series(1, 30) g;
+CREATE TABLE measurements (at date NOT NULL, value double precision) PARTITION BY RANGE (at);
+CREATE TABLE measurements_2023 PARTITION OF measurements FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+CREATE TABLE measurements_2024 PARTITION OF measurements FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO measurements SELECT date '2023-06-01' + g, 0.1 * g + 0.2 FROM generate_series(1, 400) g;
+CREATE TABLE priced (id int PRIMARY KEY, net numeric NOT NULL, gross numeric GENERATED ALWAYS AS (net * 1.2) STORED);
+INSERT INTO priced (id, net) SELECT g, g FROM generate_series(1, 20) g;
+CREATE TABLE secrets (id int, owner text);
+INSERT INTO secrets SELECT g, 'u' || (g % 3) FROM generate_series(1, 12) g;
+ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE secrets FORCE ROW LEVEL SECURITY;
+CREATE POLICY only_u1 ON secrets USING (owner = 'u1');
+CREATE SEQUENCE ticket_numbers START 1000;
+SELECT setval('ticket_numbers', 4242);
+CREATE ROLE plain_reader LOGIN;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO plain_reader;
+"""
+
+
+@pytest.fixture(scope="module")
+def coverage_source(servers):
+    source = servers[0]
+    source.psql("DROP DATABASE IF EXISTS coverage;")
+    source.psql("DROP ROLE IF EXISTS plain_reader;")
+    source.psql("CREATE DATABASE coverage;")
+    source.psql(COVERAGE_SQL, database="coverage")
+    yield servers
+    source.psql("DROP DATABASE coverage;")
+    source.psql("DROP ROLE plain_reader;")
+
+
+def test_unlogged_partitioned_generated_rls_and_unowned_sequences_are_copied_and_verified(coverage_source, tmp_path):
+    result = runbook.migrate(engine_for(coverage_source, tmp_path, force=True, database="coverage"))
+    assert not result["failed"], result["msg"]
+    target = coverage_source[1]
+
+    def on_target(query):
+        return target.psql(query, database="coverage").stdout.strip()
+
+    assert on_target("SELECT count(*) FROM measurements;") == "400", "a partition's rows were counted twice or lost"
+    assert on_target("SELECT relpersistence FROM pg_class WHERE relname = 'scratch';") == "u"
+    assert on_target("SELECT sum(gross) = sum(net) * 1.2 FROM priced;") == "t"
+    assert on_target("SET row_security = off; SELECT count(*) FROM secrets;") == "12", "rows hidden by a policy were not copied"
+    assert on_target("SELECT last_value FROM ticket_numbers;") == "4242"
+    tables = {row["table"] for row in result["report"]["tables"]}
+    assert {"public.measurements_2023", "public.measurements_2024", "public.secrets"} <= tables
+    assert "public.measurements" not in tables
+
+
+def test_a_role_that_row_security_applies_to_is_refused_before_any_write(coverage_source, tmp_path):
+    engine = engine_for(coverage_source, tmp_path, database="coverage", user="plain_reader")
+    with pytest.raises(MigrationError) as raised:
+        engine.inspect()
+    assert raised.value.phase == "preflight"
+    assert "row-level security is enabled on public.secrets" in str(raised.value) and "BYPASSRLS" in str(raised.value)
+
+
+def test_a_sequence_behind_on_the_target_is_a_mismatch(coverage_source, tmp_path):
+    engine = engine_for(coverage_source, tmp_path, force=True, database="coverage")
+    runbook.migrate(engine)
+    coverage_source[1].psql("SELECT setval('ticket_numbers', 1000);", database="coverage")
+    report = runbook.compare(engine, "count")["report"]
+    assert "sequence public.ticket_numbers: at 4242 on the source, 1000 on the target" in report["mismatches"]
+
+
+def test_an_icu_database_is_created_with_its_provider_and_locale(servers, tmp_path):
+    source, target = servers
+    source.psql("DROP DATABASE IF EXISTS icu_db;")
+    source.psql("CREATE DATABASE icu_db TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' LOCALE 'C.UTF-8';")
+    source.psql("CREATE TABLE words (w text); INSERT INTO words VALUES ('a'), ('B');", database="icu_db")
+    result = runbook.migrate(engine_for(servers, tmp_path, force=True, database="icu_db"))
+    assert not result["failed"], result["msg"]
+    assert target.psql("SELECT datlocprovider, daticulocale FROM pg_database WHERE datname = 'icu_db';").stdout.strip() == "i|de-DE"
+
+
+def test_no_password_ever_appears_in_the_process_list(servers, tmp_path):
+    source = servers[0]
+    password = "Sekr1t-%s" % os.urandom(6).hex()
+    raw_dsn = "host=%s port=%d user=postgres password=%s dbname=shop" % (source.socket_dir, source.port, password)
+    secrets = credentials.source_secrets([{"name": "shop", "source": {"dsn": raw_dsn}}], "shop", {"dsn": raw_dsn})
+    engine = engine_for(servers, tmp_path, force=True)
+    engine.source = LocalDsn(secrets["dsn"], secrets["password"], user="postgres")
+    seen, done = [], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            seen.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False).stdout)
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = runbook.migrate(engine)
+    finally:
+        done.set()
+        sampler.join()
+    assert not result["failed"], result["msg"]
+    assert len(seen) > 10 and any("psql" in listing for listing in seen), "the sampler saw no client program"
+    assert not [listing for listing in seen if password in listing]
+
+
+def test_the_schema_dump_is_private_and_removed_when_the_copy_fails(servers, tmp_path, monkeypatch):
+    engine = engine_for(servers, tmp_path, force=True)
+    modes = []
+
+    def fail_table(transport, table, snapshot):
+        modes.append(os.stat(engine.schema_path).st_mode & 0o777)
+        raise SideError("target pod: psql failed (rc=2): connection lost")
+
+    monkeypatch.setattr(engine, "copy_table", fail_table)
+    with pytest.raises(MigrationError):
+        runbook.migrate(engine)
+    assert modes and modes[0] == 0o600
+    assert not os.path.exists(engine.schema_path)
+
+
+HOSTILE_DATABASE = "we\"ird db; $(touch /tmp/stateshift-pwned) =x'q"
+HOSTILE_TABLE = '"My ""Schema""; --"."line\nbreak $(id)"'
+HOSTILE_COLUMNS = ['id; DROP TABLE x', "Quote's \"col\"", "a b"]
+HOSTILE_SQL = "\n".join((
+    'CREATE SCHEMA "My ""Schema""; --";',
+    "CREATE TABLE {t} ({c[0]} serial PRIMARY KEY, {c[1]} text, {c[2]} double precision);",
+    "INSERT INTO {t} ({c[1]}, {c[2]}) SELECT E'v\\t' || g || E'\\n''x', g / 3.0 FROM generate_series(1, 50) g;",
+    'CREATE INDEX "idx ""x""" ON {t} ({c[2]});',
+)).format(t=HOSTILE_TABLE, c=['"%s"' % name.replace('"', '""') for name in HOSTILE_COLUMNS])
+
+
+def test_hostile_database_schema_table_and_column_names_are_copied_and_verified(servers, tmp_path):
+    source, target = servers
+    quoted = '"%s"' % HOSTILE_DATABASE.replace('"', '""')
+    source.psql("DROP DATABASE IF EXISTS %s;" % quoted)
+    source.psql("CREATE DATABASE %s;" % quoted)
+    source.psql(HOSTILE_SQL, database="dbname='%s'" % HOSTILE_DATABASE.replace("'", "\\'"))
+    result = runbook.migrate(engine_for(servers, tmp_path, force=True, database=HOSTILE_DATABASE))
+    assert not result["failed"], result["msg"]
+    assert result["report"]["level"] == "checksum" and result["report"]["totals"]["rows_target"] == 50
+    assert not os.path.exists("/tmp/stateshift-pwned")
+    assert target.psql("SELECT count(*) FROM %s;" % HOSTILE_TABLE,
+                       database="dbname='%s'" % HOSTILE_DATABASE.replace("'", "\\'")).stdout.strip() == "50"

@@ -27,12 +27,12 @@ def test_a_non_empty_target_no_run_wrote_is_refused_naming_the_field(tmp_path):
         check(tmp_path, target_content={"relations": 1, "functions": 0})
     message = str(raised.value)
     assert raised.value.phase == "preflight"
-    assert message.startswith("workload 'shop' (stateshift_workloads[0]): migration.force = False: the target database 'shop' ")
-    assert "is not empty (1 relations)" in message
-    assert message.endswith("set migration.force: true to replace its contents")
+    assert message.startswith("shop/shop: the target database 'shop' in pod shop/shop-postgresql-0 is not empty (1 relations)")
+    assert message.endswith("then run the migrate playbook with -e stateshift_force=true (pg_migrate: force: true) to replace "
+                            "its contents")
 
 
-@pytest.mark.parametrize("state", [marker.COPYING, marker.VERIFIED])
+@pytest.mark.parametrize("state", marker.OURS)
 def test_a_non_empty_target_of_an_earlier_run_passes(tmp_path, state):
     ctx = make_context()
     cluster = FakeCluster(tmp_path)
@@ -41,9 +41,8 @@ def test_a_non_empty_target_of_an_earlier_run_passes(tmp_path, state):
     assert preflight.check(run_state(ctx), engine).marker["state"] == state
 
 
-@pytest.mark.parametrize("ctx", [make_context({"force": True}), make_context(force=True)], ids=["catalog", "run option"])
-def test_force_from_the_catalog_or_the_run_lets_a_non_empty_target_pass(tmp_path, ctx):
-    plan, _cluster, _engine = check(tmp_path, ctx=ctx, target_content={"relations": 1})
+def test_force_of_the_run_lets_a_non_empty_target_pass(tmp_path):
+    plan, _cluster, _engine = check(tmp_path, ctx=make_context(force=True), target_content={"relations": 1})
     assert plan.target_objects() == {"relations": 1}
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import marker
 
 from .fakes import FakeCluster, FakeEngine, make_context, run_state
@@ -58,10 +59,21 @@ def test_a_rerun_after_a_verified_copy_only_verifies(tmp_path):
     assert result["transport"] == "stream" and result["backup"]["sha256"]
 
 
-def test_force_copies_again_over_a_verified_copy(tmp_path):
+def test_force_never_replaces_a_verified_copy(tmp_path):
     cluster = FakeCluster(tmp_path)
     migrate(tmp_path, cluster=cluster)
-    result, engine, _cluster, _run = migrate(tmp_path, ctx=make_context(force=True), cluster=cluster, target_content={"relations": 2})
+    with pytest.raises(MigrationError) as raised:
+        migrate(tmp_path, ctx=make_context(force=True), cluster=cluster, target_content={"relations": 2})
+    assert raised.value.phase == "preflight"
+    assert "holds a verified copy" in str(raised.value) and "force never replaces a verified copy" in str(raised.value)
+    assert "drop it yourself (DROP DATABASE) and delete the key 'shop' of ConfigMap shop/shop-postgresql-migration" in str(raised.value)
+    assert cluster.marker()["state"] == marker.VERIFIED
+
+
+def test_force_copies_again_over_a_verified_copy_whose_database_is_gone(tmp_path):
+    cluster = FakeCluster(tmp_path)
+    migrate(tmp_path, cluster=cluster)
+    result, engine, _cluster, _run = migrate(tmp_path, ctx=make_context(force=True), cluster=cluster)
     assert result["changed"] and "globals" in engine.events
 
 
@@ -82,16 +94,59 @@ def test_an_interrupted_run_restores_the_settings_it_recorded(tmp_path):
     assert ("untune", {"autovacuum": "off"}) in engine.events
 
 
-def test_a_failed_verification_leaves_the_marker_copying(tmp_path):
+def test_a_failed_verification_leaves_the_marker_verify_failed_with_the_fingerprint(tmp_path):
     result, _engine, cluster, _run = migrate(tmp_path, target_rows={"public.a": 0, "public.b": 1})
     assert result["failed"] and result["changed"]
-    assert cluster.marker()["state"] == marker.COPYING and cluster.marker()["mismatches"] == 1
+    assert cluster.marker()["state"] == marker.VERIFY_FAILED and cluster.marker()["mismatches"] == 1
+    assert cluster.marker()["fingerprint"] == {"writes": 7}
 
 
-def test_verify_none_skips_both_halves(tmp_path):
-    result, engine, _cluster, _run = migrate(tmp_path, ctx=make_context({"verify": "none"}))
+def test_a_rerun_after_a_failed_verification_reverifies_and_does_not_copy_again(tmp_path):
+    cluster = FakeCluster(tmp_path)
+    migrate(tmp_path, cluster=cluster, target_rows={"public.a": 0, "public.b": 1})
+    result, engine, _cluster, _run = migrate(tmp_path, cluster=cluster, target_content={"relations": 2},
+                                             target_rows={"public.a": 0, "public.b": 1})
+    assert result["failed"] and not result["changed"]
+    assert "already copied but failed verification" in result["msg"] and "-e stateshift_force=true" in result["msg"]
+    assert [e for e in engine.events if e in ("snapshot", "globals")] == []
+    assert cluster.marker()["state"] == marker.VERIFY_FAILED
+
+
+def test_a_rerun_that_now_verifies_marks_the_copy_verified(tmp_path):
+    cluster = FakeCluster(tmp_path)
+    migrate(tmp_path, cluster=cluster, target_rows={"public.a": 0, "public.b": 1})
+    result, _engine, _cluster, _run = migrate(tmp_path, cluster=cluster, target_content={"relations": 2})
+    assert not result["failed"] and cluster.marker()["state"] == marker.VERIFIED
+
+
+def test_force_recopies_a_failed_copy_nobody_wrote_to(tmp_path):
+    cluster = FakeCluster(tmp_path)
+    migrate(tmp_path, cluster=cluster, target_rows={"public.a": 0, "public.b": 1})
+    result, engine, _cluster, _run = migrate(tmp_path, ctx=make_context(force=True), cluster=cluster, target_content={"relations": 2})
+    assert result["changed"] and not result["failed"] and "globals" in engine.events
+    assert cluster.marker()["state"] == marker.VERIFIED
+
+
+def test_force_refuses_to_drop_a_failed_copy_written_to_since(tmp_path):
+    cluster = FakeCluster(tmp_path)
+    migrate(tmp_path, cluster=cluster, target_rows={"public.a": 0, "public.b": 1})
+    ctx = make_context(force=True)
+    engine = FakeEngine(ctx, cluster.kubectl, target_content={"relations": 2})
+    engine.writes = 8
+    with pytest.raises(MigrationError) as raised:
+        runbook.migrate(engine, run=run_state(ctx))
+    assert "something wrote to it after the copy finished ({'writes': 7} then, {'writes': 8} now)" in str(raised.value)
+    assert "refusing to drop it even with force" in str(raised.value)
+    assert "globals" not in engine.events and cluster.marker()["state"] == marker.VERIFY_FAILED
+
+
+def test_verify_none_skips_both_halves_and_says_not_verified(tmp_path):
+    result, engine, cluster, _run = migrate(tmp_path, ctx=make_context({"verify": "none"}))
     assert result["report"]["level"] == "none" and not result["failed"]
     assert not [e for e in engine.events if e[0] in ("verify source", "verify target")]
+    assert result["msg"].endswith("verification not verified (migration.verify: none)") and "passed" not in result["msg"]
+    assert result["report"]["verified"] is False
+    assert cluster.marker()["state"] == marker.COPIED_UNVERIFIED and cluster.marker()["verified"] is False
 
 
 def test_the_compare_entry_point_reads_both_sides_and_writes_no_marker(tmp_path):
@@ -100,3 +155,22 @@ def test_the_compare_entry_point_reads_both_sides_and_writes_no_marker(tmp_path)
     assert result["msg"] == "shop/shop: 2 tables, 3 rows: source and target match (count)"
     assert result["report_files"][0].endswith("shop-shop-compare.json")
     assert cluster.calls() == []
+
+
+def test_a_failed_clean_up_never_hides_the_copys_own_error(tmp_path, monkeypatch):
+    ctx, cluster = make_context(), FakeCluster(tmp_path)
+    engine = FakeEngine(ctx, cluster.kubectl, fail_table="public.a")
+
+    def untune(before):
+        raise SideError("target pod: psql failed (rc=2): the pod is gone")
+
+    def remove_temporary(transport):
+        raise SideError("target pod: rm failed")
+
+    monkeypatch.setattr(engine, "untune", untune)
+    monkeypatch.setattr(engine, "remove_temporary", remove_temporary)
+    run = run_state(ctx)
+    with pytest.raises(MigrationError, match=r"copying table public\.a failed"):
+        runbook.migrate(engine, run=run)
+    assert any("the restore settings were not put back" in note for note in run.notes)
+    assert any("could not remove the copy's temporary files" in note for note in run.notes)

@@ -226,7 +226,7 @@ def test_pod_side_uses_exec_i_and_the_container():
 def test_worker_shell_references_the_password_variable_never_a_value():
     side = WorkerSide(kubectl(), "invoicetron-migration-abc", "SRC", "10.0.0.5", 5432, "app user")
     shell = side.shell("pg_dump", ["-Fc"], "invoicetron")
-    assert shell == "env PGHOST=10.0.0.5 PGPORT=5432 PGUSER='app user' PGPASSWORD=\"${SRC_PASSWORD}\" pg_dump -d invoicetron -Fc"
+    assert shell == "PGHOST=10.0.0.5 PGPORT=5432 PGUSER='app user' PGPASSWORD=\"${SRC_PASSWORD}\" pg_dump -d invoicetron -Fc"
     assert side.shell("gzip", ["-c"], None) == "gzip -c"
 
 
@@ -234,7 +234,7 @@ def test_worker_argv_runs_bash_with_pipefail_in_the_pod():
     side = WorkerSide(kubectl(), "pod-1", "TGT", "invoicetron-db", 5432, "app")
     argv = side.argv("psql", ["-X"], "invoicetron")
     assert argv[:-1] == kubectl()("exec", "-i", "pod-1", "--", "bash", "-c")
-    assert argv[-1].startswith("set -euo pipefail\nexec env PGHOST=invoicetron-db ")
+    assert argv[-1].startswith("set -euo pipefail\nPGHOST=invoicetron-db ") and " exec psql -d invoicetron -X" in argv[-1]
     assert 'PGPASSWORD="${TGT_PASSWORD}"' in argv[-1]
 
 
@@ -281,3 +281,82 @@ def test_run_timeout_and_missing_program():
     missing = LocalDsn("host=x")
     with pytest.raises(SideError, match="'stateshift-no-such-program' is not installed on the controller"):
         sides.run(missing, "stateshift-no-such-program", [], None)
+
+
+ODD_PASSWORDS = ["it's \"quoted\"", "back\\slash\\n", "$(touch /tmp/stateshift-pwned) `id` $HOME", "ünïcødé ✓ пароль",
+                 " leading and trailing ", "semi;colon|pipe&amp*glob?"]
+
+
+@pytest.mark.parametrize("password", ODD_PASSWORDS)
+def test_a_password_with_odd_bytes_reaches_the_docker_host_unchanged(password):
+    side = DockerOverSsh(None, "db", "app", password)
+    assert side.host_output('printf %s "$PGPASSWORD"') == password
+    assert not os.path.exists("/tmp/stateshift-pwned")
+    assert all(password not in word for word in side.argv("psql", ["-X"], "db"))
+
+
+@pytest.mark.parametrize("password", ["two\nlines", "carriage\rreturn", "nul\x00byte"])
+def test_a_password_that_cannot_be_one_line_is_refused_without_showing_it(password):
+    side = DockerOverSsh(None, "db", "app", password)
+    with pytest.raises(SideError) as raised:
+        side.stdin_prefix()
+    assert "line break or NUL byte" in str(raised.value) and password not in str(raised.value)
+
+
+@pytest.mark.parametrize("password", [*ODD_PASSWORDS, "two\nlines"])
+def test_a_dsn_source_hands_any_password_to_libpq_in_the_environment(password):
+    side = LocalDsn("host=db dbname=app", password)
+    assert side.env()["PGPASSWORD"] == password
+    assert all(password not in word for word in side.argv("psql", ["-X"], "app"))
+
+
+@pytest.mark.parametrize("password", [*ODD_PASSWORDS, "two\nlines"])
+def test_the_jobs_pod_hands_any_password_to_libpq_unchanged(password):
+    side = WorkerSide(kubectl(), "pod-1", "SRC", "db", 5432, "app")
+    script = side.shell("sh", ["-c", 'printf %s "$PGPASSWORD"'], "ignored").replace(" -d ignored", "")
+    out = subprocess.run(["bash", "-c", script], env={"SRC_PASSWORD": password, "PATH": os.environ["PATH"]},
+                         capture_output=True, text=True, check=True).stdout
+    assert out == password and not os.path.exists("/tmp/stateshift-pwned")
+
+
+class ReportingHost(DockerOverSsh):
+    """The Docker host's answers to discovered_addresses' one script, canned."""
+
+    def __init__(self, ssh_host, published, container_ips, own):
+        super().__init__(SshTarget(ssh_host), "db", "app", "pw")
+        self.answer = "%s\n---\n%s\n---\n%s\n" % (published, container_ips, own)
+
+    def host_output(self, script, stdin=b""):
+        assert "hostname -I" in script and "docker port" in script
+        return self.answer
+
+
+def test_only_addresses_the_docker_host_reports_get_the_password():
+    host = ReportingHost("db.example.com", "0.0.0.0:15432\n[::]:15432\n192.0.2.7:25432\n127.0.0.1:35432", "172.18.0.5",
+                         "192.0.2.7 10.0.0.9")
+    assert host.address_candidates() == [("192.0.2.7", 25432), ("172.18.0.5", 5432)], "a host name was guessed"
+
+
+def test_a_port_published_everywhere_is_tried_at_the_ssh_address_only_when_it_is_the_hosts_own():
+    assert ReportingHost("10.0.0.9", "0.0.0.0:15432", "", "192.0.2.7 10.0.0.9").address_candidates() == [("10.0.0.9", 15432)]
+    assert ReportingHost("10.0.0.8", "0.0.0.0:15432", "", "192.0.2.7 10.0.0.9").address_candidates() == []
+
+
+def test_source_address_is_the_only_candidate_when_set():
+    side = ReportingHost("10.0.0.9", "0.0.0.0:15432", "172.18.0.5", "10.0.0.9")
+    side.address = "db.example.com:6432"
+    assert side.address_candidates() == [("db.example.com", 6432)]
+
+
+def test_the_source_connection_settings_reach_the_jobs_pod_and_the_dsn_client():
+    side = WorkerSide(kubectl(), "pod-1", "SRC", "db", 5432, "app", {"PGSSLMODE": "require", "PGREQUIREAUTH": "scram-sha-256"})
+    script = side.shell("sh", ["-c", 'printf "%s|%s" "$PGSSLMODE" "$PGREQUIREAUTH"'], "ignored").replace(" -d ignored", "")
+    out = subprocess.run(["bash", "-c", script], env={"SRC_PASSWORD": "x", "PATH": os.environ["PATH"]},
+                         capture_output=True, text=True, check=True).stdout
+    assert out == "require|scram-sha-256"
+    assert LocalDsn("host=db", "pw", network_env={"PGSSLMODE": "verify-full"}).env()["PGSSLMODE"] == "verify-full"
+
+
+def test_a_call_that_hangs_is_stopped_at_its_deadline_naming_what_hung():
+    with pytest.raises(SideError, match=r"^kubectl get configmap m did not finish within 0.5 seconds and was stopped"):
+        sides.run_process(["sleep", "30"], timeout=0.5, what="kubectl get configmap m")

@@ -192,3 +192,13 @@ def test_job_pipeline_commits_only_after_a_clean_source(tmp_path):
     with pytest.raises(SideError, match=r"fake worker: pg_dump \| psql failed \(rc=3\)"):
         JobTransport(LocalWorker("printf 'a\\n'; exit 3"), target).pipe(SOURCE_CMD, TARGET_CMD, prefix=PREFIX, commit=COMMIT)
     assert out.read_bytes() == PREFIX + b"a\n"
+
+
+def test_a_hung_source_is_stopped_at_the_deadline_and_the_table_gets_no_commit(tmp_path):
+    out = tmp_path / "out"
+    transport = StreamTransport(ShellSide("fake source", "printf 'a\\n'; exec sleep 60"), writer(out), deadline=1)
+    started = time.monotonic()
+    with pytest.raises(SideError, match=r"pg_dump \| psql did not finish within 1 seconds and was stopped"):
+        transport.pipe(SOURCE_CMD, TARGET_CMD, prefix=PREFIX, commit=COMMIT)
+    assert time.monotonic() - started < 20
+    assert COMMIT not in out.read_bytes()

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import base64
 import json
+import sys
 
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import worker as migration_worker
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 
 PASSWORD = "Zq9-s0urce-p4ss"
 
@@ -31,25 +35,80 @@ def test_names_come_from_the_catalog_names():
     assert job["metadata"]["name"] == "invoicetron-db-migration"
 
 
-def test_secret_holds_the_source_password_as_string_data():
+ENCODED = base64.b64encode(PASSWORD.encode()).decode()
+
+
+def test_secret_holds_the_source_password_as_base64_data():
     secret, _ignored_value = parts(build())
     assert secret["metadata"]["name"] == "invoicetron-db-migration-source"
-    assert secret["stringData"] == {"password": PASSWORD}
-    assert "data" not in secret
+    assert secret["data"] == {"password": ENCODED}
+    assert "stringData" not in secret
     assert secret["metadata"]["labels"][migration_worker.LABEL] == "invoicetron-db"
 
 
-def test_no_source_password_gives_an_empty_string():
+def test_no_source_password_gives_an_empty_value():
     secret, _ignored_value = parts(build(password=None))
-    assert secret["stringData"] == {"password": ""}
+    assert secret["data"] == {"password": ""}
 
 
-def test_the_password_appears_only_in_the_secret():
-    secret, job = parts(build())
-    assert PASSWORD not in json.dumps(job)
-    assert PASSWORD in json.dumps(secret)
+def test_the_password_appears_only_in_the_secret_and_never_in_plain_text():
+    _secret, job = parts(build())
+    assert ENCODED not in json.dumps(job)
     manifest = json.dumps(build())
-    assert manifest.count(PASSWORD) == 1
+    assert manifest.count(ENCODED) == 1 and PASSWORD not in manifest
+
+
+FAKE_KUBECTL = r"""#!%s
+import json, os, sys
+args = sys.argv[1:]
+body = sys.stdin.read() if "-f" in args else ""
+with open(os.environ["KUBECTL_LOG"], "a") as log:
+    log.write(json.dumps({"args": args, "stdin": body}) + "\n")
+if "apply" in args and '"kind": "Job"' in body and os.environ.get("FAIL_JOB"):
+    sys.exit("admission webhook denied the Job")
+if "get" in args and "job" in args:
+    print(json.dumps({"metadata": {"uid": "job-uid-1"}}))
+""" % sys.executable
+
+
+def started(tmp_path, monkeypatch, fail_job=False):
+    script = tmp_path / "kubectl"
+    script.write_text(FAKE_KUBECTL)
+    script.chmod(0o755)
+    monkeypatch.setenv("KUBECTL_LOG", str(tmp_path / "log"))
+    if fail_job:
+        monkeypatch.setenv("FAIL_JOB", "1")
+    monkeypatch.setattr(migration_worker, "wait_for_ready_pod", lambda kubectl, selector, timeout: "pod-1")
+    kubectl = Kubectl("ns", {}, kubectl_bin=str(script))
+    objects = names.object_names({"name": "invoicetron", "engine": "db"})
+    try:
+        return migration_worker.start(kubectl, objects, build()), calls(tmp_path)
+    except SideError as exc:
+        return exc, calls(tmp_path)
+
+
+def calls(tmp_path):
+    return [json.loads(line) for line in (tmp_path / "log").read_text().splitlines()]
+
+
+def test_the_secret_is_applied_server_side_then_owned_by_the_job(tmp_path, monkeypatch):
+    pod, log = started(tmp_path, monkeypatch)
+    assert pod == "pod-1"
+    applies = [call for call in log if "apply" in call["args"]]
+    assert len(applies) == 2 and all("--server-side" in call["args"] for call in applies)
+    assert json.loads(applies[0]["stdin"])["kind"] == "Secret" and json.loads(applies[1]["stdin"])["kind"] == "Job"
+    patch = next(call for call in log if "patch" in call["args"])["args"]
+    owner = json.loads(patch[patch.index("-p") + 1])["metadata"]["ownerReferences"][0]
+    assert owner == {"apiVersion": "batch/v1", "kind": "Job", "name": "invoicetron-db-migration", "uid": "job-uid-1",
+                     "blockOwnerDeletion": True}
+    assert all(PASSWORD not in json.dumps(call) for call in log)
+    assert all(ENCODED not in " ".join(call["args"]) for call in log), "the Secret went on a command line"
+
+
+def test_a_failed_job_removes_the_secret(tmp_path, monkeypatch):
+    error, log = started(tmp_path, monkeypatch, fail_job=True)
+    assert isinstance(error, SideError) and "admission webhook denied the Job" in str(error)
+    assert "delete" in log[-1]["args"] and "job,secret,pod" in log[-1]["args"]
 
 
 def test_container_env_reads_both_passwords_from_secrets():

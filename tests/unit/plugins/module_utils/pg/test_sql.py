@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import sql as pg_copy_sql
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import dbname
 
 INVOICES = {"schema": "public", "name": "invoices", "columns": ["id", "Customer", 'say "hi"', "total"]}
 
@@ -49,13 +50,15 @@ def test_qualified_and_column_list():
 
 def test_snapshot_statements_for_an_exported_snapshot():
     assert pg_copy_sql.snapshot_statements("00000003-0000001B-1") == [
+        "SET row_security = off", "SET extra_float_digits = 3",
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'",
     ]
 
 
 def test_snapshot_statements_without_a_snapshot():
-    assert pg_copy_sql.snapshot_statements(None) == ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
+    assert pg_copy_sql.snapshot_statements(None) == ["SET row_security = off", "SET extra_float_digits = 3",
+                                                     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]
 
 
 @pytest.mark.parametrize("bad", ["x'; DROP DATABASE invoicetron; --", "00000003-0000001b-1", "00000003-0000001B", "", "a-b-c"])
@@ -73,6 +76,8 @@ def test_copy_in_prefix_empties_and_loads_in_one_open_transaction():
     prefix = pg_copy_sql.copy_in_prefix(INVOICES)
     assert isinstance(prefix, bytes)
     assert prefix.decode().splitlines() == [
+        "SET row_security = off;",
+        "SET extra_float_digits = 3;",
         "BEGIN;",
         'TRUNCATE ONLY "public"."invoices";',
         'COPY "public"."invoices" ("id", "Customer", "say ""hi""", "total") FROM STDIN WITH (FREEZE);',
@@ -136,7 +141,21 @@ def test_auto_conf_sql_lists_the_names_as_literals():
 def test_create_database_sql_quotes_names_and_locale():
     facts = {"encoding": "UTF8", "collate": "en_US.UTF-8", "ctype": "it's"}
     assert pg_copy_sql.create_database_sql("Invoice Tron", "app", facts) == (
-        "CREATE DATABASE \"Invoice Tron\" OWNER \"app\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'en_US.UTF-8' LC_CTYPE 'it''s'")
+        "CREATE DATABASE \"Invoice Tron\" OWNER \"app\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'en_US.UTF-8' LC_CTYPE 'it''s' "
+        "LOCALE_PROVIDER libc")
+    icu = dict(facts, locale_provider="i", icu_locale="de-DE")
+    assert pg_copy_sql.create_database_sql("x", "app", icu).endswith(" LOCALE_PROVIDER icu ICU_LOCALE 'de-DE'")
+    assert pg_copy_sql.create_database_sql("x", "app", facts, 140000).endswith("LC_CTYPE 'it''s'")
+
+
+@pytest.mark.parametrize(("provider", "icu_locale", "collate", "known"), [
+    ("i", "de-DE", "C", True), ("i", "xx-not-a-locale", "C", False), ("c", "", "C.UTF-8", True), ("c", "", "C", True),
+])
+def test_the_target_says_whether_it_has_the_sources_locale(local_postgres, provider, icu_locale, collate, known):
+    query = pg_copy_sql.TARGET_SERVER_SQL.format(name="'x'", provider=pg_copy_sql.quote_literal(provider),
+                                                 icu_locale=pg_copy_sql.quote_literal(icu_locale),
+                                                 collate=pg_copy_sql.quote_literal(collate))
+    assert pg_copy_sql.parse_json(local_postgres.psql(query).stdout, "server")["locale_known"] is known
 
 
 def test_drop_database_sql_quotes_the_name():
@@ -213,3 +232,26 @@ def test_copy_out_of_columns_named_like_sql_keywords(local_postgres):
         assert local_postgres.psql(pg_copy_sql.copy_out_sql(table)).stdout == "1\talice\t2001-02-03\n"
     finally:
         local_postgres.psql("DROP TABLE IF EXISTS keyword_cols")
+
+
+def test_an_extensions_configuration_table_is_copied_and_its_other_members_are_not(local_postgres):
+    local_postgres.psql("DROP DATABASE IF EXISTS extcfg;")
+    local_postgres.psql("CREATE DATABASE extcfg;")
+    # what pg_extension_config_dump() records, made by hand: contrib has no extension with a configuration table
+    local_postgres.psql("CREATE EXTENSION hstore; CREATE TABLE ext_settings (k text); CREATE TABLE ext_internal (k text); "
+                        "ALTER EXTENSION hstore ADD TABLE ext_settings; ALTER EXTENSION hstore ADD TABLE ext_internal; "
+                        "UPDATE pg_extension SET extconfig = ARRAY['ext_settings'::regclass::oid] WHERE extname = 'hstore';",
+                        database="extcfg")
+    try:
+        names = [t["name"] for t in pg_copy_sql.parse_json(local_postgres.psql(pg_copy_sql.TABLES_SQL, database="extcfg").stdout, "t")]
+        assert names == ["ext_settings"]
+    finally:
+        local_postgres.psql("DROP DATABASE extcfg;")
+
+
+@pytest.mark.parametrize(("name", "argument"), [
+    ("shop", "shop"), ("a=b", "dbname='a=b'"), ("it's=1", "dbname='it\\'s=1'"), ("postgresql://evil", "dbname='postgresql://evil'"),
+    ("back\\slash=", "dbname='back\\\\slash='"),
+])
+def test_a_database_name_that_reads_as_a_connection_string_is_given_as_one(name, argument):
+    assert dbname(name) == argument
