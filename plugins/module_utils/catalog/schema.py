@@ -176,7 +176,9 @@ FIELDS = (
     Field("migration.backup", "bool", "Back up the source before the copy.", default=True),
     Field("migration.backup_dir", "str", "Directory for that backup on the source host.", default="/var/backups/stateshift",
           rule=syntax.absolute_path, fix="give a directory on the source host, like /var/backups/stateshift"),
-    Field("migration.keep_privileged_roles", "bool", "Keep SUPERUSER, REPLICATION and BYPASSRLS of copied roles.", default=False),
+    Field("migration.keep_privileged_roles", "bool", "Keep SUPERUSER, REPLICATION, BYPASSRLS and CREATEROLE of copied roles, and their "
+          "memberships in pg_execute_server_program, pg_read_server_files, pg_write_server_files and pg_signal_backend.",
+          default=False),
     Field("backup", "dict", "The backup CronJob.", default={}, engines=POSTGRESQL),
     Field("backup.schedule", "str", "Cron schedule (five fields or @daily).", default="0 3 * * *", rule=syntax.cron_schedule,
           fix="use five fields, e.g. '0 8 * * *', or @daily"),
