@@ -72,9 +72,12 @@ def scale_database(target_namespace, replicas):
     else:
         kubectl("rollout", "status", "statefulset/rotor-postgresql", "-n", target_namespace, "--timeout=300s")
         deadline = time.time() + 120
-        while time.time() < deadline and kubectl("exec", "-n", target_namespace, "rotor-postgresql-0", "--",
-                                                  "pg_isready", "-q", check=False).returncode != 0:
+        while time.time() < deadline and not pg_isready(target_namespace):
             time.sleep(2)
+
+
+def pg_isready(namespace):
+    return kubectl("exec", "-n", namespace, "rotor-postgresql-0", "--", "pg_isready", "-q", check=False).returncode == 0
 
 
 def test_rotation_changes_the_password_in_the_running_database(fake, namespace):

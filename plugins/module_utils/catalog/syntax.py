@@ -123,7 +123,7 @@ def label_key_problem(key):
     """Why ``key`` is not a Kubernetes label key ([prefix/]name), or None."""
     if not isinstance(key, str):
         return "is not a string"
-    prefix, _, name = key.rpartition("/")
+    prefix, _slash, name = key.rpartition("/")
     if "/" in key and not (prefix and len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix)):
         return "has a prefix that is not a DNS-1123 subdomain"
     return None if _matches(_LABEL_NAME, name, 63) else "is not a label name (at most 63 of letters, digits, '-', '_', '.')"

@@ -146,9 +146,9 @@ def _unusable_values(planned, found, new_values):
             value = new_values.get(spec["op"], found[spec["op"]]["value"])
             problem = value_rules.value_problem(value, spec["role"])
             if problem:
+                where = (entry["namespace"], entry["name"], key, spec["op"], problem)
                 errors.append("Secret %s/%s key %r: the value of %s %s; change it in 1Password (or rotate it with "
-                              "secrets_rotate if the key has 'generate')" % (entry["namespace"], entry["name"], key,
-                                                                               spec["op"], problem))
+                              "secrets_rotate if the key has 'generate')" % where)
     return errors
 
 

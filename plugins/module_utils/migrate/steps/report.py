@@ -54,8 +54,8 @@ def result(run, engine, plan, report, marker, backup=None, transport=None, alrea
     files = write_files(report, ctx.options.report_dir, "%s-%s" % (ctx.workload, safe_name(ctx.database)),
                         _titled(engine, "Migration of %s"))
     if already:
-        msg = "%s: already %s (%s); re-verified: %s" % (ctx.label, ALREADY.get(marker.get("state"), "migrated"), marker.get("updated"),
-                                                         outcome(report))
+        state = ALREADY.get(marker.get("state"), "migrated")
+        msg = "%s: already %s (%s); re-verified: %s" % (ctx.label, state, marker.get("updated"), outcome(report))
     else:
         rate = figures["data_bytes"] / run.timings["data"] if run.timings.get("data") else None
         msg = "%s: copied %d tables (%s) in %s%s via %s; verification %s" % (

@@ -31,7 +31,7 @@ def _set(workload, path, value):
     target = workload
     parts = path.split(".")
     for part in parts[:-1]:
-        name, _, index = part.partition("[")
+        name, _bracket, index = part.partition("[")
         target = target.setdefault(name, {})
         if index:
             target = target[int(index.rstrip("]"))]

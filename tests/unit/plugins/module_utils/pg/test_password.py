@@ -2,45 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import password as pg_password
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import derived as derived_values
-
-GROUP = "stateshift_scram_only"
-
-
-def run_psql(server, script, user="postgres", password=None):
-    argv = pg_password.psql_argv(user=user, host=server.socket_dir, port=server.port)
-    env = dict(os.environ, PGPASSWORD=password) if password else dict(os.environ)
-    proc = subprocess.run(argv, input=script, capture_output=True, text=True, env=env, check=False)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-@pytest.fixture(scope="module")
-def scram_server(local_postgres):
-    """Roles in GROUP must log in with SCRAM (everyone else keeps trust)."""
-    hba = os.path.join(local_postgres.data, "pg_hba.conf")
-    with open(hba, encoding="utf-8") as handle:
-        original = handle.read()
-    local_postgres.psql("DO $$ BEGIN CREATE ROLE %s NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$" % GROUP)
-    with open(hba, "w", encoding="utf-8") as handle:
-        handle.write("local all +%s scram-sha-256\n" % GROUP + original)
-    local_postgres.psql("SELECT pg_reload_conf()")
-    try:
-        yield local_postgres
-    finally:
-        with open(hba, "w", encoding="utf-8") as handle:
-            handle.write(original)
-        local_postgres.psql("SELECT pg_reload_conf()")
-
-
-def make_role(server, name):
-    ident = pg_password.quote_ident(name)
-    server.psql("DROP ROLE IF EXISTS %s; CREATE ROLE %s LOGIN IN ROLE %s" % (ident, ident, GROUP))
+from tests.unit.plugins.module_utils.pg.scram_helpers import make_role, run_psql
 
 
 @pytest.mark.parametrize("password", ["hunter2", "a+b/c=d", "pässwörd ünïcode", "sp ace\u00a0nbsp"])

@@ -15,7 +15,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import deri
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import sync as secret_sync
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import value_rules
 from tests.doubles.harness import FakeOnePassword
-from tests.unit.plugins.module_utils.pg.test_password import make_role, run_psql, scram_server  # noqa: F401
+from tests.unit.plugins.module_utils.pg.scram_helpers import make_role, run_psql
 from tests.unit.plugins.module_utils.secrets.test_onepassword import sync_cli
 
 MARK = "Odd7Mark"  # in every value, so a message that quotes one is caught
@@ -113,7 +113,7 @@ def login_with_url(server, url):
 
 
 @pytest.mark.parametrize("value", WORKING.values(), ids=WORKING.keys())
-def test_working_values_log_in_with_scram_and_through_the_connection_url(scram_server, value):  # noqa: F811
+def test_working_values_log_in_with_scram_and_through_the_connection_url(scram_server, value):
     make_role(scram_server, "odd_user")
 
     def execute(script):

@@ -50,7 +50,7 @@ def test_a_setting_value_lands_verbatim_in_one_line_of_the_settings_file(value):
     conf = built(SHOP, settings={"application_name": value, "work_mem": "4MB"})["ConfigMap"]["data"]["stateshift.conf"]
     lines = conf.splitlines()
     assert len(lines) == 2 and lines[1] == "work_mem = '4MB'"
-    name, _, literal = lines[0].partition(" = ")
+    name, _equals, literal = lines[0].partition(" = ")
     assert name == "application_name" and unquote_conf(literal) == value
 
 
