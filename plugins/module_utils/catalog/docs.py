@@ -52,7 +52,8 @@ def _engines(field):
     engines, path = field.engines, field.path
     while "." in path:
         path = path.rsplit(".", 1)[0]
-        engines = tuple(engine for engine in engines if engine in schema.field(path.replace("[]", "")).engines)
+        listed = path[:-2] if path.endswith("[]") else path
+        engines = tuple(engine for engine in engines if engine in schema.field(listed).engines)
     return "all" if engines == schema.ENGINES else ", ".join(engines)
 
 

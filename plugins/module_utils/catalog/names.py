@@ -42,6 +42,9 @@ def object_names(workload):
         "migration_marker": "%s-migration" % app,
         "migration_job": "%s-migration" % app,
         "migration_source_secret": "%s-migration-source" % app,
+        "ledger": "%s-ledger" % app,
+        "cutover_previous": "%s-cutover-previous" % app,
+        "source_endpoints": "%s-source" % app,
     }
 
 

@@ -9,6 +9,7 @@ its fix is the field's and its docstring is what docs/catalog.md says about it. 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
@@ -126,5 +127,28 @@ def secret_keys_declared(workload):
                    "declare it under secrets.%s.%s (with an op reference or generate)" % (secret, key))
 
 
+def cutover_can_reach_source(workload):
+    """cutover.service needs source.address as IP:port (its EndpointSlice), and compose fields a Docker host."""
+    source = workload.get("source") if isinstance(workload.get("source"), dict) else {}
+    cutover = workload.get("cutover") if isinstance(workload.get("cutover"), dict) else {}
+    if cutover.get("service") and not _ip_and_port(source.get("address")):
+        yield ("source.address", source.get("address", MISSING), "must be IP:port when cutover.service is set (a rollback points "
+               "that Service at it with an EndpointSlice, which holds IP addresses only)",
+               "give the address at which pods reach the source, like 192.0.2.10:5432")
+    for field in ("compose_dir", "compose_services"):
+        if source.get(field) and source.get("dsn"):
+            yield ("source.%s" % field, source[field], "needs a source on a Docker host (host and container), not a dsn",
+                   "remove it, or describe the source by host and container")
+
+
+def _ip_and_port(address):
+    host, _sep, port = str(address or "").rpartition(":")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return port.isdigit()
+
+
 WORKLOAD_RULES = (requests_within_limits, single_postgresql_primary, source_is_reachable, names_listed_once,
-                  allow_rules_not_empty, secret_keys_declared)
+                  allow_rules_not_empty, secret_keys_declared, cutover_can_reach_source)

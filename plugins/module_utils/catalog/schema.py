@@ -162,7 +162,10 @@ FIELDS = (
           "require_auth, applied where the client's libpq is 16 or newer); 'password' sends the password in clear and must be "
           "listed to be allowed.", default="scram-sha-256,md5", engines=POSTGRESQL, rule=rules.auth_methods,
           fix="write it like scram-sha-256 or scram-sha-256,md5"),
-    Field("source.compose_dir", "str", "Compose project directory, for the cutover.", not_built="cutover phase"),
+    Field("source.compose_dir", "str", "Compose project directory on source.host; the cutover stops its application services "
+          "there, a rollback starts them again.", rule=syntax.absolute_path, fix="give the folder that holds docker-compose.yml"),
+    Field("source.compose_services", "list", "Compose services stopped at cutover (default: every service of the project but the "
+          "database's).", default=[], elements="str", rule=syntax.compose_services, fix="list service names as in docker-compose.yml"),
     Field("migration", "dict", "How the data is copied; see roles/data_migration/README.md.", default={}),
     Field("migration.mode", "str", "offline: streamed dump and restore.", default="offline", choices=("offline",), planned=("online",),
           fix="use mode: offline (online, with logical replication, is not built yet)"),
@@ -187,13 +190,24 @@ FIELDS = (
           rule=rules.quantity, fix="write it like 20Gi"),
     Field("backup.storage_class", "str", "StorageClass of the backup volume.", default=lambda w: w["storage"]["class"],
           default_doc="storage.class", nullable=True, rule=syntax.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
-    Field("clients", "list", "Workloads that use the database; restarted at rotation.", default=[], elements="dict",
+    Field("clients", "list", "Workloads that use the database; restarted at rotation, cutover and rollback.", default=[], elements="dict",
           fix="list the workloads that use this database: [{kind: Deployment, name: app}]"),
     Field("clients[].kind", "str", "Kind of the client.", default="Deployment", choices=("Deployment", "StatefulSet", "DaemonSet")),
     Field("clients[].name", "str", "Name of the client.", required="name the client", rule=syntax.dns_subdomain,
           fix="use the name shown by 'kubectl get deployment' (a DNS-1123 subdomain)"),
     Field("clients[].namespace", "str", "Namespace of the client.", default=lambda w: w["namespace"], default_doc="namespace",
           rule=syntax.dns_label, fix=DNS_LABEL_FIX),
+    Field("clients[].settings", "list", "Keys of Secrets/ConfigMaps the client reads that name the database's address; the cutover "
+          "points them at the StatefulSet's Service, a rollback puts back the value they had.", default=[], elements="dict",
+          fix="list them like [{kind: Secret, name: app-env, key: DATABASE_URL}]"),
+    Field("clients[].settings[].kind", "str", "Kind of the object.", default="Secret", choices=("Secret", "ConfigMap")),
+    Field("clients[].settings[].name", "str", "Name of the object, in the client's namespace.", required="name the Secret or ConfigMap",
+          rule=syntax.dns_subdomain, fix=SECRET_NAME_FIX),
+    Field("clients[].settings[].key", "str", "Key whose value names the database.", required="name the key", rule=syntax.secret_key,
+          fix=SECRET_KEY_FIX),
+    Field("clients[].settings[].form", "str", "What the value is: url (postgresql:// or key=value conninfo: only host and port "
+          "change, so a password in it stays where it is), host, or host_port (host:port).", default="url",
+          choices=("url", "host", "host_port")),
     Field("network", "dict", "Who may connect besides the workload's backup and migration pods; other pods, even of the "
           "same namespace, only when listed here (see roles/postgresql/README.md).", default={}),
     Field("network.allow_from", "list", "NetworkPolicy ingress rules.", default=[], elements="dict",
@@ -204,6 +218,20 @@ FIELDS = (
           "namespace or namespace_labels is given).", rule=syntax.labels, fix=LABELS_FIX),
     Field("network.restrict_egress", "bool", "Let the database pods reach DNS only (they open no connections of their own); false "
           "leaves their egress open, e.g. for an archive_command that ships WAL elsewhere.", default=True),
+    Field("cutover", "dict", "What else changes when clients move (see roles/cutover/README.md).", default={}),
+    Field("cutover.service", "str", "A Service clients use by name: a rollback points it at source.address (no selector, one "
+          "EndpointSlice: the VM has no DNS name), the cutover at the StatefulSet's pods.", rule=syntax.dns_label, fix=DNS_LABEL_FIX),
+    Field("cutover.remove_rules", "list", "Temporary network rules removed at cutover and put back by a rollback: the rules of a "
+          "NetworkPolicy or CiliumNetworkPolicy that name the source's CIDR.", default=[], elements="dict",
+          fix="list them like [{kind: CiliumNetworkPolicy, namespace: cloudflare, name: cloudflared, cidr: 10.10.50.10/32}]"),
+    Field("cutover.remove_rules[].kind", "str", "Kind of the policy.", default="NetworkPolicy",
+          choices=("NetworkPolicy", "CiliumNetworkPolicy")),
+    Field("cutover.remove_rules[].namespace", "str", "Namespace of the policy.", required="name the policy's namespace",
+          rule=syntax.dns_label, fix=DNS_LABEL_FIX),
+    Field("cutover.remove_rules[].name", "str", "Name of the policy.", required="name the policy", rule=syntax.dns_subdomain,
+          fix="use the name shown by 'kubectl get networkpolicy' (a DNS-1123 subdomain)"),
+    Field("cutover.remove_rules[].cidr", "str", "The CIDR whose rules are removed (ipBlock.cidr, toCIDR, fromCIDR, toCIDRSet).",
+          required="give the source's CIDR, e.g. 10.10.50.10/32", rule=syntax.cidr, fix="write it like 10.10.50.10/32"),
     Field("retire", "dict", "Retirement of the source after a soak period.", not_built="retire phase"),
 )
 

@@ -9,6 +9,7 @@ schema gives the fix). A value that passes cannot hold a newline, a quote, ``{{`
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import dsn
@@ -22,6 +23,7 @@ _SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]*$")
 _CONTAINER = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
 _INVENTORY_HOST = re.compile(r"^[A-Za-z0-9_\[]([A-Za-z0-9_.:@\[\]-]{0,252})$")
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:[0-9]{1,5})?$")
+_COMPOSE_SERVICE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
 _VERSION = re.compile(r"^[0-9][0-9A-Za-z.]{0,15}$")
 _IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -92,6 +94,21 @@ def host_port(value, workload):
         return "is not host[:port]"
     port = value.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in value.rsplit("]", 1)[-1] else None
     return "has a port outside 1-65535" if port is not None and not 1 <= int(port) <= 65535 else None
+
+
+def cidr(value, workload):
+    """IPv4 or IPv6 network in CIDR notation"""
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "is not a CIDR like 10.10.50.10/32"
+    return None if "/" in value else "has no prefix length (/32 for one IPv4 address)"
+
+
+def compose_services(value, workload):
+    """Compose service names: letters, digits, '.', '_' and '-'"""
+    bad = [name for name in value if not isinstance(name, str) or not _matches(_COMPOSE_SERVICE, name, 255)]
+    return "names services that Compose cannot have: %s" % ", ".join(map(str, bad)) if bad else None
 
 
 def absolute_path(value, workload):

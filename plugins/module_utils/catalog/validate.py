@@ -74,7 +74,7 @@ class _Checker:
             self.error(where, shown, problem, _fix(field, problem))
         elif field.kind == "dict" and schema.children(field.path):
             self.mapping(value, field.path, where)
-        elif field.kind == "list":
+        elif field.kind == "list" and field.elements == "dict":
             self.elements(field, value, where)
 
     def elements(self, field, items, where):

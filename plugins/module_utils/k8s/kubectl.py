@@ -55,6 +55,10 @@ class Kubectl:
     def __call__(self, *args):
         return self.base + list(args)
 
+    def namespaced(self, namespace, *args):
+        """The argv of ``args`` in another namespace than this Kubectl's own."""
+        return self.base[:-2] + ["-n", namespace, *args]
+
     def close(self):
         if self._cleanup is not None:
             self._cleanup()

@@ -191,6 +191,8 @@ cmd_up() {
   ensure_kwok_nodes
   kc apply -f "$CLUSTER_DIR/manifests/never-pull.yaml" >/dev/null \
     || die "applying manifests/never-pull.yaml (MutatingAdmissionPolicy) failed: is the control plane from an older kwokctl.yaml.in? run 'cluster.sh down && cluster.sh up'"
+  kc apply -f "$CLUSTER_DIR/manifests/cilium-crds.yaml" >/dev/null \
+    || die "applying manifests/cilium-crds.yaml (Cilium's policy CRDs) failed"
   if [ "$REAL_NODE" = 1 ]; then
     "$CLUSTER_DIR/node.sh" up
   fi

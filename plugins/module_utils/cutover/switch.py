@@ -1,0 +1,130 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Clients moved to the StatefulSet (``to="target"``) or back to the source (``to="source"``).
+
+``plan`` reads everything first and fails before any write when something is missing; ``apply`` then writes in an
+order that a re-run can finish after an interruption: the previous values are saved before a setting changes, the
+ledger marks the clients' restart pending before anything moves, and the restart is done (and waited for) last.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.cutover import objects, policies
+from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.settings import SettingError, pointed, saved_key
+
+
+class SwitchError(Exception):
+    """Something the switch needs is missing or was changed by someone else; the message names it and the fix."""
+
+
+class Plan:
+    def __init__(self, to):
+        self.to = to
+        self.settings = []    # (client, setting, new value)
+        self.saved = {}       # saved key -> previous value, to keep before the settings change
+        self.service = []     # objects to apply
+        self.remove = []      # (kind, name) to delete
+        self.rules = []       # (policy as read, new specs, ledger record)
+        self.changes = []     # what changes, in words (no value)
+
+    @property
+    def changed(self):
+        return bool(self.changes)
+
+
+def plan(cluster, workload, ledger, to):
+    result = Plan(to)
+    previous = saved_values(cluster, workload)
+    for client in workload["clients"]:
+        if cluster.get(client["kind"].lower(), client["name"], client["namespace"]) is None:
+            raise SwitchError("client %s %s/%s does not exist: create it, or remove it from clients" %
+                              (client["kind"], client["namespace"], client["name"]))
+        for setting in client["settings"]:
+            _plan_setting(cluster, workload, client, setting, previous, result)
+    if workload["cutover"].get("service"):
+        _plan_service(cluster, workload, result)
+    if to == "target":
+        for rule in workload["cutover"]["remove_rules"]:
+            _plan_rule_removal(cluster, rule, result)
+    else:
+        for record in (ledger.get("cutover") or {}).get("removed_rules", []):
+            _plan_rule_restore(cluster, record, result)
+    return result
+
+
+def saved_values(cluster, workload):
+    found = cluster.get("secret", workload["objects"]["cutover_previous"], workload["namespace"])
+    return {key: objects.setting_value(found, key) for key in ((found or {}).get("data") or {})}
+
+
+def _plan_setting(cluster, workload, client, setting, previous, result):
+    where = "%s %s/%s key %s" % (setting["kind"], client["namespace"], setting["name"], setting["key"])
+    obj = cluster.get(setting["kind"].lower(), setting["name"], client["namespace"])
+    current = objects.setting_value(obj or {}, setting["key"])
+    if current is None:
+        raise SwitchError("%s (read by %s %s) does not exist: create it, or remove it from clients[].settings"
+                          % (where, client["kind"], client["name"]))
+    key = saved_key(setting, client["namespace"])
+    if result.to == "target":
+        try:
+            wanted = pointed(current, setting["form"], objects.target_host(workload), objects.PORT)
+        except SettingError as exc:
+            raise SwitchError("%s %s" % (where, exc)) from None
+        if key not in previous and wanted != current:
+            result.saved[key] = current
+    else:
+        wanted = previous.get(key, current)
+    if wanted != current:
+        result.settings.append((client, setting, wanted))
+        result.changes.append("%s: pointed at the %s" % (where, "StatefulSet" if result.to == "target" else "source"))
+
+
+def _plan_service(cluster, workload, result):
+    name = workload["cutover"]["service"]
+    wanted = objects.service(workload, result.to)
+    current = cluster.get("service", name, workload["namespace"])
+    selector = ((current or {}).get("spec") or {}).get("selector")
+    slice_name = workload["objects"]["source_endpoints"]
+    has_slice = cluster.get("endpointslice", slice_name, workload["namespace"]) is not None
+    if result.to == "target" and (selector != wanted["spec"]["selector"] or has_slice or current is None):
+        result.service.append(wanted)
+        result.remove.append(("endpointslice", slice_name))
+        result.changes.append("Service %s/%s: selects the StatefulSet's pods" % (workload["namespace"], name))
+    elif result.to == "source" and (selector or not has_slice or current is None):
+        result.service += [wanted, objects.source_endpoint_slice(workload)]
+        result.changes.append("Service %s/%s: points at the source %s" % (workload["namespace"], name, workload["source"]["address"]))
+
+
+def _plan_rule_removal(cluster, rule, result):
+    where = "%s %s/%s" % (rule["kind"], rule["namespace"], rule["name"])
+    if not cluster.resource_known(rule["kind"]):
+        raise SwitchError("%s: the cluster does not serve %s (is its CRD installed?); remove this entry from cutover.remove_rules"
+                          % (where, rule["kind"]))
+    policy = cluster.get(rule["kind"], rule["name"], rule["namespace"])
+    if policy is None:
+        raise SwitchError("%s does not exist: remove it from cutover.remove_rules, or fix its name" % where)
+    key, specs = policies.specs_of(policy)
+    reduced = [policies.without_cidr(rule["kind"], spec, rule["cidr"]) for spec in specs]
+    if sum(count for _spec, count in reduced):
+        record = dict(rule, before=[policies.rule_lists(rule["kind"], s) for s in specs],
+                      after=[policies.rule_lists(rule["kind"], s) for s, _count in reduced])
+        result.rules.append((policy, key, [s for s, _count in reduced], record))
+        result.changes.append("%s: rules naming %s removed" % (where, rule["cidr"]))
+
+
+def _plan_rule_restore(cluster, record, result):
+    where = "%s %s/%s" % (record["kind"], record["namespace"], record["name"])
+    policy = cluster.get(record["kind"], record["name"], record["namespace"])
+    if policy is None:
+        raise SwitchError("%s, whose rules naming %s the cutover removed, no longer exists: re-create it, then re-run"
+                          % (where, record["cidr"]))
+    key, specs = policies.specs_of(policy)
+    now = [policies.rule_lists(record["kind"], spec) for spec in specs]
+    if now == record["before"]:
+        return
+    if now != record["after"]:
+        raise SwitchError("%s was changed since the cutover removed its rules naming %s; put them back by hand (the ledger's "
+                          "cutover.removed_rules holds them), then re-run" % (where, record["cidr"]))
+    restored = [dict(spec, **before) for spec, before in zip(specs, record["before"])]
+    result.rules.append((policy, key, restored, record))
+    result.changes.append("%s: rules naming %s put back" % (where, record["cidr"]))
