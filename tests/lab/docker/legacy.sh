@@ -39,6 +39,7 @@ NETWORK=stateshift-legacy
 VM=legacy-vm
 VM_IMAGE=stateshift-lab/legacy-host:bookworm
 DB=invoicetron-db
+APP=invoicetron-app
 DB_VOLUME=invoicetron_pgdata
 SSH_PORT=2222
 PG_PORT=15432
@@ -147,6 +148,7 @@ all:
             password_file: $PASSWORD_FILE
             compose_dir: $COMPOSE_DIR
             compose_project: invoicetron
+            app_container: $APP
             volume: $DB_VOLUME
             direct_host: 127.0.0.1
             direct_port: $PG_PORT
@@ -204,7 +206,7 @@ cmd_down() {
     ssh_vm "cd $COMPOSE_DIR && docker-compose down -v" >&2 || log "docker-compose down failed: removing by hand"
   fi
   local c
-  for c in "$DB" "$VM"; do
+  for c in "$APP" "$DB" "$VM"; do
     if exists "$c"; then log "removing container $c"; docker rm -f "$c" >/dev/null; fi
   done
   if docker volume inspect "$DB_VOLUME" >/dev/null 2>&1; then log "removing volume $DB_VOLUME"; docker volume rm "$DB_VOLUME" >/dev/null; fi

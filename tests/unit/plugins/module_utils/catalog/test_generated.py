@@ -59,7 +59,7 @@ def test_every_field_says_what_it_is_and_how_its_default_is_made():
     for field in schema.FIELDS:
         assert field.doc.endswith("."), field.path
         assert not callable(field.default) or field.default_doc, field.path
-        assert field.parent == "" or schema.field(field.parent.replace("[]", "")), field.path
+        assert field.parent == "" or schema.field(field.parent.removesuffix("[]")), field.path
         assert field.rule is None or field.rule.__doc__, field.path
 
 
@@ -68,7 +68,8 @@ def test_the_schema_is_read_by_path():
     assert schema.field("migration.mode").planned == ("online",)
     assert schema.default_of("image", {"engine": "postgresql", "version": "16"}) == "postgres:16-alpine"
     assert schema.default_of("backup.pvc_size", {"storage": {"size": "3Gi"}}) == "3Gi"
-    assert [f.name for f in schema.children("clients[]")] == ["kind", "name", "namespace"]
+    assert [f.name for f in schema.children("clients[]")] == ["kind", "name", "namespace", "settings"]
+    assert [f.name for f in schema.children("clients[].settings[]")] == ["kind", "name", "key", "form"]
 
 
 def test_a_stale_generated_part_is_found():

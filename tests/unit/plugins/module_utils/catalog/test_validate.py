@@ -139,7 +139,7 @@ def test_derived_defaults_follow_the_workload():
     assert wiki["backup"] == {"schedule": "0 3 * * *", "retention_days": 7, "pvc_size": "5Gi", "storage_class": "nfs"}
     assert wiki["databases"] == [{"name": "my_wiki"}]
     assert wiki["roles"] == [{"name": "reader", "login": True}]
-    assert wiki["clients"] == [{"name": "app", "kind": "Deployment", "namespace": "my-wiki"}]
+    assert wiki["clients"] == [{"name": "app", "kind": "Deployment", "namespace": "my-wiki", "settings": []}]
     assert wiki["migration"] == {"mode": "offline", "jobs": 2, "verify": "checksum", "transport": "auto",
                                  "backup": True, "backup_dir": "/var/backups/stateshift", "keep_privileged_roles": False}
     assert wiki["network"] == {"allow_from": [], "restrict_egress": True}
@@ -153,8 +153,6 @@ def test_derived_defaults_follow_the_workload():
          "is not built yet (only postgresql is); use engine: postgresql, or leave this workload out of the catalog"),
         ({"engine": "mongodb", "databases": None}, "engine = 'mongodb': is not built yet (only postgresql is)"),
         ({"migration": {"mode": "online"}}, "migration.mode = 'online': is not built yet (only offline is); use mode: offline"),
-        ({"source": dict(VALID["source"], compose_dir="/srv/app")}, "source.compose_dir = '/srv/app': is not built yet: "
-         "the cutover phase does not exist, so nothing would act on it; remove it until the cutover phase is built"),
         ({"retire": {"soak_days": 7}}, "retire = {'soak_days': 7}: is not built yet: the retire phase does not exist"),
         ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, user"),
     ],
@@ -211,3 +209,38 @@ def test_two_workloads_declaring_one_secret_key_differently_are_refused():
     assert errors == ["workload 'other' (stateshift_workloads[1]): secrets.invoicetron-secrets.postgres-password = 'op://K/B/pw': "
                       "Secret invoicetron/invoicetron-secrets key postgres-password is declared differently by workload "
                       "'invoicetron' (op://K/A/pw); declare it once or make both declarations identical"]
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"cutover": {"remove_rules": [{"namespace": "cf", "name": "cloudflared", "cidr": "10.10.50.10"}]}},
+     "cutover.remove_rules[0].cidr = '10.10.50.10': has no prefix length (/32 for one IPv4 address); write it like 10.10.50.10/32"),
+    ({"cutover": {"remove_rules": [{"namespace": "cf", "name": "cloudflared", "cidr": "10.10.50.300/32"}]}},
+     "cutover.remove_rules[0].cidr = '10.10.50.300/32': is not a CIDR like 10.10.50.10/32"),
+    ({"cutover": {"remove_rules": [{"kind": "CalicoPolicy", "namespace": "cf", "name": "x", "cidr": "10.0.0.1/32"}]}},
+     "cutover.remove_rules[0].kind = 'CalicoPolicy': is not one of NetworkPolicy, CiliumNetworkPolicy"),
+    ({"cutover": {"service": "invoicetron-db"}}, "source.address: must be IP:port when cutover.service is set"),
+    ({"cutover": {"service": "invoicetron-db"}, "source": dict(VALID["source"], address="db.example.com:5432")},
+     "source.address = 'db.example.com:5432': must be IP:port when cutover.service is set"),
+    ({"source": dict(VALID["source"], compose_services=["app", "bad name"])},
+     "source.compose_services = ['app', 'bad name']: names services that Compose cannot have: bad name"),
+    ({"source": dict(VALID["source"], compose_dir="relative/dir")}, "source.compose_dir = 'relative/dir': is not an absolute path"),
+    ({"source": {"dsn": "host=db dbname=app", "compose_dir": "/srv/app"}},
+     "source.compose_dir = '/srv/app': needs a source on a Docker host (host and container), not a dsn"),
+    ({"clients": [{"name": "app", "settings": [{"name": "app-env", "key": "DATABASE_URL", "form": "uri"}]}]},
+     "clients[0].settings[0].form = 'uri': is not one of url, host, host_port"),
+    ({"clients": [{"name": "app", "settings": [{"name": "app-env"}]}]}, "clients[0].settings[0].key: is required; name the key"),
+])
+def test_cutover_fields_are_checked_before_anything_runs(changes, expected):
+    errors = errors_of([workload(**changes)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_cutover_fields_get_their_defaults():
+    [valid] = validate_catalog([workload(
+        source=dict(VALID["source"], compose_dir="/home/app/invoicetron", address="10.10.50.10:5432"),
+        clients=[{"name": "app", "settings": [{"name": "app-env", "key": "DATABASE_URL"}]}],
+        cutover={"service": "invoicetron-db", "remove_rules": [{"namespace": "cf", "name": "cloudflared", "cidr": "10.10.50.10/32"}]})])
+    assert valid["source"]["compose_services"] == []
+    assert valid["clients"][0]["settings"] == [{"name": "app-env", "key": "DATABASE_URL", "kind": "Secret", "form": "url"}]
+    assert valid["cutover"]["remove_rules"][0]["kind"] == "NetworkPolicy"
+    assert valid["objects"]["ledger"] == "invoicetron-postgresql-ledger"
