@@ -1,0 +1,97 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cutover's final sync (pg_final_sync), with the source blocked (access.py):
+
+- offline mode: the source and the target are compared now. Equal: nothing to do (changed=false). Different, and the
+  target's fingerprint still equals the one the copy recorded (nothing wrote to the target since): the copy runs again
+  (backup, copy, verification) - the one path on which a verified copy is replaced; force never is. Different and the
+  target was written to: refused, the target is left alone.
+- online mode: replication.py waits until the subscription applied the source's current WAL position, then the same
+  verification, and the replication objects are dropped.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import access
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import RunState
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import marker, preflight, report, verify
+
+
+def level_of(ctx):
+    """A final sync always reads rows: count when the catalog verifies by count, else checksum."""
+    return "count" if ctx.verify == "count" else "checksum"
+
+
+def require_blocked(engine):
+    record = access.read_record(engine.cluster, engine.ctx)
+    if record.get("state") != access.BLOCKED:
+        ctx = engine.ctx
+        raise MigrationError("%s: the source database is not blocked (%s), so it could take writes during and after the final "
+                             "sync: run stateshift.k3s.pg_source_access with state: blocked first (the cutover phase does)"
+                             % (ctx.label, record.get("state") or "never blocked"), "final_sync")
+
+
+def sync(engine, emit=None):
+    """pg_final_sync: returns the task's result."""
+    run = RunState(engine.ctx, emit)
+    require_blocked(engine)
+    if engine.ctx.mode == "online":
+        from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import replication  # noqa: PLC0415 - online only
+
+        return replication.final_sync(run, engine)
+    return offline(run, engine)
+
+
+def offline(run, engine):
+    ctx = run.ctx
+    plan = run.timed("preflight", preflight.check, run, engine)
+    state = plan.marker.get("state")
+    if state == marker.COPYING:
+        return copy_again(run, engine, plan, "a copy was interrupted (marker: copying)")
+    if state not in marker.FINISHED:
+        raise MigrationError("%s: there is no finished copy to sync (marker: %s): run the migrate phase first"
+                             % (ctx.label, state or "none"), "final_sync")
+    checked = run.timed("verify", verify.compare, engine, level_of(ctx))
+    if checked["ok"]:
+        if state != marker.VERIFIED and not ctx.options.check_mode:
+            kept = {key: value for key, value in plan.marker.items() if key not in ("state", "updated")}
+            marker.write(engine.cluster, ctx, marker.VERIFIED, **dict(kept, verified=True, mismatches=0))
+        return result(ctx, plan, checked, False, "source and target already match: nothing to sync", plan.marker.get("backup"))
+    recorded = plan.marker.get("fingerprint")
+    if not recorded or recorded != plan.target_fingerprint:
+        raise MigrationError("%s: the source changed since the copy (%s) but so did the target (fingerprint %s at the copy, %s "
+                             "now): something wrote to it, so it is not replaced. Find out what wrote to the target; to copy "
+                             "again, back it up, drop it and delete the key '%s' of ConfigMap %s/%s, then run the migrate "
+                             "phase" % (ctx.label, "; ".join(checked["mismatches"][:3]), recorded, plan.target_fingerprint,
+                                        safe_name(ctx.database), ctx.namespace, ctx.objects["migration_marker"]),
+                             "final_sync")
+    return copy_again(run, engine, plan, "the source changed since the copy (%s) and the target did not"
+                      % "; ".join(checked["mismatches"][:3]), checked)
+
+
+def copy_again(run, engine, plan, why, checked=None):
+    ctx = run.ctx
+    if ctx.options.check_mode:
+        return result(ctx, plan, checked or verify.not_verified(), True, "would copy again: %s" % why, None)
+    run.emit("%s: %s; copying again" % (ctx.label, why))
+    copied = runbook.copy_and_verify(run, engine, plan)
+    return result(ctx, plan, copied["report"], True, copied["msg"], copied["backup"])
+
+
+def result(ctx, plan, checked, changed, msg, backup, final_lsn=None):
+    """The contract's result: changed, mode, verified, final_lsn, versions, tables, totals, fingerprint, backup."""
+    tables = [{"name": row["table"], "rows": row["target_rows"], "checksum": row["target_checksum"], "match": row["match"]}
+              for row in checked.get("tables", [])]
+    out = {"changed": changed, "failed": not checked["ok"], "mode": ctx.mode, "verified": report.verified(checked),
+           "source_version": plan.source_version, "target_version": plan.target_version, "tables": tables,
+           "totals": checked.get("totals", {}), "fingerprint": checked.get("fingerprint"), "report": checked,
+           "backup": {key: backup[key] for key in ("path", "sha256", "host", "bytes") if key in backup} if backup else None,
+           "msg": "%s: %s" % (ctx.label, msg) if not msg.startswith(ctx.label) else msg}
+    if final_lsn is not None:
+        out["final_lsn"] = final_lsn
+    if not checked["ok"]:
+        out["msg"] += ": " + "; ".join(checked["mismatches"][:5])
+    return out
