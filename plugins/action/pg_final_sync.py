@@ -12,4 +12,4 @@ class ActionModule(WorkloadAction):
     module_name = "pg_final_sync"
 
     def work(self, engine, args, emit):
-        return final_sync.sync(engine, emit)
+        return final_sync.sync(engine, emit, args["wait_timeout"])

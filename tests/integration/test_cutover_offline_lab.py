@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
 from .conftest import REPO, nothing_changed
-from .migration_helpers import SOURCE_CONTAINER, FINGERPRINT_SQL, Target, source_psql
+from .migration_helpers import FINGERPRINT_SQL, SOURCE_CONTAINER, Target, source_psql
 
 DATABASE = "online_sync_offline"
 CLIENT = "online_sync_client"
@@ -100,3 +99,43 @@ def test_block_cuts_client_sessions_and_writes_open_restores_exactly(playbook, t
     assert access_record(target)["state"] == "open"
     reopened = probe(playbook, target, "pg_source_access", state="open")
     assert reopened.returncode == 0 and nothing_changed(reopened.stdout), reopened.stdout[-3000:]
+
+
+def source_write(sql):
+    """A write on the blocked source, as a superuser that turns the read-only default off for its session."""
+    return source_psql("SET default_transaction_read_only = off;\n" + sql, database=DATABASE)
+
+
+def test_final_sync_copies_again_a_source_changed_since_the_copy(playbook, target):
+    migrated = target.migrate()
+    assert migrated.returncode == 0 and target.marker()["state"] == "verified", migrated.stdout[-3000:]
+    source_psql("INSERT INTO items (name) SELECT 'late ' || g FROM generate_series(1, 25) g;", database=DATABASE)
+    refused = probe(playbook, target, "pg_final_sync")
+    assert refused.returncode != 0 and "run stateshift.k3s.pg_source_access with state: blocked first" in refused.stdout
+
+    assert probe(playbook, target, "pg_source_access", state="blocked").returncode == 0
+    checked = probe(playbook, target, "pg_final_sync", "--check")
+    assert checked.returncode == 0 and "would copy again: the source changed since the copy" in checked.stdout, checked.stdout[-3000:]
+    assert target.psql("SELECT count(*) FROM items;") == "500"
+
+    synced = probe(playbook, target, "pg_final_sync", "-v")
+    assert synced.returncode == 0, synced.stdout[-4000:]
+    assert "copying again" in synced.stdout and "verification passed" in synced.stdout
+    assert target.psql("SELECT count(*) FROM items;") == "525"
+    assert target.psql(FINGERPRINT_SQL) == source_psql(FINGERPRINT_SQL, database=DATABASE)
+    assert target.marker()["state"] == "verified"
+
+    again = probe(playbook, target, "pg_final_sync")
+    assert again.returncode == 0 and nothing_changed(again.stdout), again.stdout[-3000:]
+    assert "nothing to sync" in again.stdout
+
+
+def test_final_sync_never_replaces_a_target_written_since_the_copy(playbook, target):
+    assert access_record(target)["state"] == "blocked"
+    source_write("INSERT INTO items (name) VALUES ('after the sync');")
+    target.psql("INSERT INTO items (name) VALUES ('written on the target');")
+    refused = probe(playbook, target, "pg_final_sync")
+    assert refused.returncode != 0
+    assert "but so did the target" in refused.stdout, refused.stdout[-3000:]
+    assert target.psql("SELECT count(*) FROM items WHERE name = 'written on the target';") == "1"
+    assert probe(playbook, target, "pg_source_access", state="open").returncode == 0

@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import access
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import access, replication
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import RunState
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import RunState, utc_now
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import marker, preflight, report, verify
 
 
@@ -34,14 +34,13 @@ def require_blocked(engine):
                              % (ctx.label, record.get("state") or "never blocked"), "final_sync")
 
 
-def sync(engine, emit=None):
+def sync(engine, emit=None, wait_timeout=600):
     """pg_final_sync: returns the task's result."""
     run = RunState(engine.ctx, emit)
+    run.wait_timeout = wait_timeout
     require_blocked(engine)
     if engine.ctx.mode == "online":
-        from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import replication  # noqa: PLC0415 - online only
-
-        return replication.final_sync(run, engine)
+        return online(run, engine)
     return offline(run, engine)
 
 
@@ -81,17 +80,52 @@ def copy_again(run, engine, plan, why, checked=None):
     return result(ctx, plan, copied["report"], True, copied["msg"], copied["backup"])
 
 
+def online(run, engine):
+    """Wait until the target applied the source's current WAL position, sync sequences, verify, drop the replication."""
+    ctx = run.ctx
+    plan = run.timed("preflight", preflight.check, run, engine)
+    record = plan.marker
+    if record.get("state") in marker.FINISHED:
+        checked = run.timed("verify", verify.compare, engine, level_of(ctx))
+        return result(ctx, plan, checked, False, "already synced (%s)" % record.get("updated"), record.get("backup"),
+                      final_lsn=record.get("final_lsn"))
+    if record.get("state") != marker.REPLICATING:
+        raise MigrationError("%s: nothing replicates into the target (marker: %s): run the migrate phase with migration.mode: "
+                             "online first" % (ctx.label, record.get("state") or "none"), "final_sync")
+    final_lsn = replication.slot_state(engine, record)["current"]
+    if ctx.options.check_mode:
+        slot = replication.slot_state(engine, record, final_lsn)
+        return result(ctx, plan, verify.not_verified(), True, "would wait until the target applied %s (now at %s), sync the "
+                      "sequences, verify and drop the subscription" % (final_lsn, slot.get("confirmed")), record.get("backup"),
+                      final_lsn=final_lsn)
+    waited = run.timed("catch-up", replication.wait_applied, run, engine, record, final_lsn, run.wait_timeout)
+    run.emit("%s: the target applied the source's WAL up to %s (waited %ss)" % (ctx.label, final_lsn, waited))
+    run.timed("sequences", engine.copy_sequences, None)
+    checked = run.timed("verify", verify.compare, engine, level_of(ctx))
+    if not checked["ok"]:
+        return result(ctx, plan, checked, True, "caught up to %s but the verification FAILED (replication left running)"
+                      % final_lsn, record.get("backup"), final_lsn=final_lsn)
+    run.timed("drop replication", replication.remove, engine, record)
+    checked["fingerprint"] = engine.fingerprint()
+    kept = {key: value for key, value in record.items() if key not in ("state", "updated")}
+    marker.write(engine.cluster, ctx, marker.VERIFIED, **dict(kept, verified=True, mismatches=0, final_lsn=final_lsn,
+                                                               finished=utc_now(), fingerprint=checked["fingerprint"]))
+    return result(ctx, plan, checked, True, "caught up to %s, sequences synced, verification passed, replication dropped"
+                  % final_lsn, record.get("backup"), final_lsn=final_lsn)
+
+
 def result(ctx, plan, checked, changed, msg, backup, final_lsn=None):
     """The contract's result: changed, mode, verified, final_lsn, versions, tables, totals, fingerprint, backup."""
     tables = [{"name": row["table"], "rows": row["target_rows"], "checksum": row["target_checksum"], "match": row["match"]}
               for row in checked.get("tables", [])]
-    out = {"changed": changed, "failed": not checked["ok"], "mode": ctx.mode, "verified": report.verified(checked),
+    failed = not checked["ok"] and not (changed and ctx.options.check_mode)  # check mode reports what a run would do
+    out = {"changed": changed, "failed": failed, "mode": ctx.mode, "verified": report.verified(checked),
            "source_version": plan.source_version, "target_version": plan.target_version, "tables": tables,
            "totals": checked.get("totals", {}), "fingerprint": checked.get("fingerprint"), "report": checked,
            "backup": {key: backup[key] for key in ("path", "sha256", "host", "bytes") if key in backup} if backup else None,
            "msg": "%s: %s" % (ctx.label, msg) if not msg.startswith(ctx.label) else msg}
     if final_lsn is not None:
         out["final_lsn"] = final_lsn
-    if not checked["ok"]:
+    if failed:
         out["msg"] += ": " + "; ".join(checked["mismatches"][:5])
     return out
