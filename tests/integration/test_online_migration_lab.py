@@ -23,6 +23,8 @@ USER = "onsync_src"
 WRITER = "online_sync_writer"
 CUTOVER = REPO / "tests" / "integration" / "playbooks" / "pg_online_cutover.yml"
 PROBE = REPO / "tests" / "integration" / "playbooks" / "pg_cutover_probe.yml"
+# odd bytes on purpose: the subscription's conninfo must carry them escaped
+SOURCE_PASSWORD = "Src-%s'\\x \"q" % secrets.token_hex(8)
 
 
 def src_psql(sql, user=USER, check=True):
@@ -38,7 +40,7 @@ def start_source():
     subprocess.run(["docker", "run", "-d", "--name", CONTAINER, "--network", "stateshift-legacy",
                     "--label", "org.stateshift.test=online-sync",
                     "-e", "POSTGRES_USER=%s" % USER, "-e", "POSTGRES_DB=%s" % DATABASE,
-                    "-e", "POSTGRES_PASSWORD=Src-%s'\\x" % secrets.token_hex(8),
+                    "-e", "POSTGRES_PASSWORD=%s" % SOURCE_PASSWORD,
                     "postgres:15", "postgres", "-c", "wal_level=logical"], capture_output=True, check=True)
     for _ in range(120):
         ready = subprocess.run(["docker", "exec", CONTAINER, "pg_isready", "-h", "127.0.0.1", "-U", USER, "-d", DATABASE],
@@ -153,16 +155,22 @@ def test_online_migration_under_load_loses_no_acknowledged_write(target):
         writer.stop.set()
         writer.join(timeout=10)
     times = task_times(cutover.stdout)
+    final_msg = json.loads(cutover.stdout[cutover.stdout.index("{"):])["plays"][0]["tasks"][-1]["hosts"]["legacy-vm"]["msg"]
     unavailable = times["Final sync"][1] - times["Block writes on the source"][0]
     last_ack = max(at for _id, at in writer.acked)
     acked = {row_id for row_id, _at in writer.acked}
     on_target = {int(line) for line in target.psql("SELECT id FROM probe;").split()}
     missing = acked - on_target
     print("\nonline cutover: %d writes acknowledged, migrate %.1fs, write unavailability (block start to final sync end) %.2fs, "
-          "last acknowledged write to final sync end %.2fs, final sync task %.2fs"
+          "last acknowledged write to final sync end %.2fs, block task %.2fs, final sync task %.2fs\n%s"
           % (len(acked), migrate_seconds, unavailable, times["Final sync"][1] - last_ack,
-             times["Final sync"][1] - times["Final sync"][0]))
+             times["Block writes on the source"][1] - times["Block writes on the source"][0],
+             times["Final sync"][1] - times["Final sync"][0], final_msg))
     assert not missing, "acknowledged writes missing on the target: %s" % sorted(missing)[:20]
+    server_log = subprocess.run(["kubectl", "logs", "-n", target.namespace, target.pod, "-c", "postgresql"], capture_output=True,
+                                text=True, check=False).stdout
+    for text in (migrated.stdout, migrated.stderr, again.stdout, cutover.stdout, cutover.stderr, server_log):
+        assert SOURCE_PASSWORD not in text, "the source password leaked"
     assert target.psql("SELECT count(*) FROM probe;") == src_psql("SELECT count(*) FROM probe;")
     assert '"verified": true' in cutover.stdout and '"final_lsn"' in cutover.stdout
     record = target.marker()

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import types
+
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import access, replication
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
@@ -83,8 +85,9 @@ def copy_again(run, engine, plan, why, checked=None):
 def online(run, engine):
     """Wait until the target applied the source's current WAL position, sync sequences, verify, drop the replication."""
     ctx = run.ctx
-    plan = run.timed("preflight", preflight.check, run, engine)
-    record = plan.marker
+    # the source is blocked: every second here is write downtime, so no full preflight (replicate recorded the versions)
+    record = marker.read(engine.cluster, ctx)
+    plan = types.SimpleNamespace(source_version=record.get("source_version"), target_version=record.get("target_version"))
     if record.get("state") in marker.FINISHED:
         checked = run.timed("verify", verify.compare, engine, level_of(ctx))
         return result(ctx, plan, checked, False, "already synced (%s)" % record.get("updated"), record.get("backup"),
@@ -110,11 +113,12 @@ def online(run, engine):
     kept = {key: value for key, value in record.items() if key not in ("state", "updated")}
     marker.write(engine.cluster, ctx, marker.VERIFIED, **dict(kept, verified=True, mismatches=0, final_lsn=final_lsn,
                                                                finished=utc_now(), fingerprint=checked["fingerprint"]))
-    return result(ctx, plan, checked, True, "caught up to %s, sequences synced, verification passed, replication dropped"
-                  % final_lsn, record.get("backup"), final_lsn=final_lsn)
+    return result(ctx, plan, checked, True, "caught up to %s, sequences synced, verification passed, replication dropped (%s)"
+                  % (final_lsn, ", ".join("%s %.1fs" % item for item in run.timings.items())), record.get("backup"),
+                  final_lsn=final_lsn, timings=run.timings)
 
 
-def result(ctx, plan, checked, changed, msg, backup, final_lsn=None):
+def result(ctx, plan, checked, changed, msg, backup, final_lsn=None, timings=None):
     """The contract's result: changed, mode, verified, final_lsn, versions, tables, totals, fingerprint, backup."""
     tables = [{"name": row["table"], "rows": row["target_rows"], "checksum": row["target_checksum"], "match": row["match"]}
               for row in checked.get("tables", [])]
@@ -123,7 +127,7 @@ def result(ctx, plan, checked, changed, msg, backup, final_lsn=None):
            "source_version": plan.source_version, "target_version": plan.target_version, "tables": tables,
            "totals": checked.get("totals", {}), "fingerprint": checked.get("fingerprint"), "report": checked,
            "backup": {key: backup[key] for key in ("path", "sha256", "host", "bytes") if key in backup} if backup else None,
-           "msg": "%s: %s" % (ctx.label, msg) if not msg.startswith(ctx.label) else msg}
+           "msg": "%s: %s" % (ctx.label, msg) if not msg.startswith(ctx.label) else msg, "timings": timings or {}}
     if final_lsn is not None:
         out["final_lsn"] = final_lsn
     if failed:

@@ -92,7 +92,7 @@ def start(run, engine, plan, found, facts):
     slot = replication.slot_state(engine, found)
     final = marker.write(engine.cluster, ctx, marker.REPLICATING, started=record["started"], backup=taken, transport="job",
                          mode="online", replicating_since=utc_now(), start_lsn=slot.get("confirmed"), tables=synced["tables"],
-                         **found)
+                         source_version=plan.source_version, target_version=plan.target_version, **found)
     msg = "%s: replicating %d tables from %s into %s: initial sync done, %s behind; run pg_final_sync at cutover" % (
         ctx.label, synced["tables"], engine.source.label, engine.target.label, human_bytes(max(slot.get("lag_bytes") or 0, 0)))
     return {"changed": True, "msg": msg, "mode": "online", "marker": final, "backup": taken, "transport": "job",

@@ -175,7 +175,8 @@ def test_egress_is_left_open_when_the_catalog_says_so():
 
 
 def test_online_mode_lets_the_subscription_reach_the_source():
-    online = dict(SHOP, migration={"mode": "online"}, source={"host": "vm", "container": "db", "database": "shop", "address": "10.0.0.5:15432"})
+    source = {"host": "vm", "container": "db", "database": "shop", "address": "10.0.0.5:15432"}
+    online = dict(SHOP, migration={"mode": "online"}, source=source)
     egress = built(online)["NetworkPolicy"]["spec"]["egress"]
     assert egress[1] == {"ports": [{"port": 15432, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "10.0.0.5/32"}}]}
     by_name = dict(online, source={"host": "vm", "container": "db", "database": "shop"})
