@@ -57,6 +57,15 @@ description:
     C(source.require_auth) (libpq 16+)."
   - Every program and Kubernetes call has a deadline (300 seconds for small calls, O(timeout) for the ones that move or
     read all the data) and a message naming what hung; clean-up after a failure never hides the failure.
+  - "C(migration.mode: online): preflight also checks C(wal_level=logical) on the source (the fix for a Compose service:
+    C(command: [\"postgres\", \"-c\", \"wal_level=logical\"]) and a restart of the container), a free replication slot
+    and WAL sender, that every table has a primary key or a replica identity (those without are listed, with the fix
+    C(ALTER TABLE .. REPLICA IDENTITY FULL) or a primary key) and that the source user may replicate. After the backup,
+    roles, database and the whole schema (indexes included), it creates a publication on the source and a subscription
+    on the target - from the migration Job's pod, which reads the source password from its Secret (psql C(\\getenv)), so the
+    password is in no argv and no log - waits for the initial sync with progress and marks the marker C(replicating)
+    (publication, subscription, slot, LSN). It needs the C(job) transport. A re-run while replicating reports the lag
+    and changes nothing. M(stateshift.k3s.pg_final_sync) ends the replication at cutover."
   - MongoDB is not handled by this module. C(mongo_migrate) does not exist yet, because neither a MongoDB server nor
     its tools can be installed in the project's test environment (Debian ships neither).
 author:

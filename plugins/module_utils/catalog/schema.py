@@ -167,8 +167,9 @@ FIELDS = (
     Field("source.compose_services", "list", "Compose services stopped at cutover (default: every service of the project but the "
           "database's).", default=[], elements="str", rule=syntax.compose_services, fix="list service names as in docker-compose.yml"),
     Field("migration", "dict", "How the data is copied; see roles/data_migration/README.md.", default={}),
-    Field("migration.mode", "str", "offline: streamed dump and restore.", default="offline", choices=("offline",), planned=("online",),
-          fix="use mode: offline (online, with logical replication, is not built yet)"),
+    Field("migration.mode", "str", "offline: streamed dump and restore. online: PostgreSQL logical replication (a publication on "
+          "the source, a subscription on the target) until pg_final_sync at cutover; needs wal_level=logical on the source.",
+          default="offline", choices=("offline", "online")),
     Field("migration.jobs", "int", "Parallel table copies and index builds.", default=2, minimum=1, maximum=64),
     Field("migration.verify", "str", "Verification after the copy.", default="checksum", choices=("checksum", "count", "none")),
     Field("migration.force", "bool", "Removed: replacing a target database is a choice for one run, not a standing default.",

@@ -34,6 +34,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps impor
     indexes,
     marker,
     preflight,
+    replicate,
     report,
     sequences,
     snapshot,
@@ -59,6 +60,8 @@ def migrate(engine, emit=None, run=None):
     plan = run.timed("preflight", preflight.check, run, engine)
     if plan.marker.get("state") in marker.FINISHED and not run.ctx.force:
         return reverify(run, engine, plan)
+    if run.ctx.mode == "online":
+        return replicate.migrate(run, engine, plan)
     if run.ctx.options.check_mode:
         return report.plan_only(run, engine, plan)
     return copy_and_verify(run, engine, plan)

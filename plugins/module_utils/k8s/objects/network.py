@@ -5,7 +5,7 @@
 Ingress: only the peers the catalog names (network.allow_from), the workload's backup pods and its
 migration Job's pods, on the database port. Other pods of the namespace are not admitted: list them
 under network.allow_from. Egress (unless network.restrict_egress is false): DNS only, since the
-server opens no connections of its own.
+server opens no connections of its own - except in migration.mode online, where its subscription connects to the source.
 """
 
 from __future__ import annotations
@@ -47,5 +47,18 @@ def policy(workload, port):
     if workload["network"]["restrict_egress"]:
         spec["policyTypes"].append("Egress")
         spec["egress"] = [{"ports": [dict(p) for p in DNS_PORTS]}]
+        if (workload.get("migration") or {}).get("mode") == "online":
+            spec["egress"].append(replication_egress(workload.get("source") or {}))
     result["spec"] = spec
     return result
+
+
+def replication_egress(source):
+    """migration.mode online: the target server's subscription connects to the source (source.address when it is an IP
+    with or without a port, else any address on the PostgreSQL port)."""
+    host, _sep, port = str(source.get("address") or "").rpartition(":") if ":" in str(source.get("address") or "") \
+        else (str(source.get("address") or ""), "", "")
+    rule = {"ports": [{"port": int(port or 5432), "protocol": "TCP"}]}
+    if host and all(part.isdigit() for part in host.split(".")) and host.count(".") == 3:
+        rule["to"] = [{"ipBlock": {"cidr": host + "/32"}}]
+    return rule

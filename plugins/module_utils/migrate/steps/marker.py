@@ -15,8 +15,9 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides impor
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import utc_now
 
 COPYING, VERIFIED, VERIFY_FAILED, COPIED_UNVERIFIED = "copying", "verified", "verify_failed", "copied_unverified"
+REPLICATING = "replicating"  # migration.mode online: copied, the subscription applies the source's changes until pg_final_sync
 FINISHED = (VERIFIED, VERIFY_FAILED, COPIED_UNVERIFIED)
-OURS = (COPYING, *FINISHED)
+OURS = (COPYING, REPLICATING, *FINISHED)
 
 
 def finished_state(report):

@@ -65,7 +65,7 @@ def test_every_field_says_what_it_is_and_how_its_default_is_made():
 
 def test_the_schema_is_read_by_path():
     assert schema.field("migration.transport").choices == ("auto", "job", "stream")
-    assert schema.field("migration.mode").planned == ("online",)
+    assert schema.field("migration.mode").choices == ("offline", "online")
     assert schema.default_of("image", {"engine": "postgresql", "version": "16"}) == "postgres:16-alpine"
     assert schema.default_of("backup.pvc_size", {"storage": {"size": "3Gi"}}) == "3Gi"
     assert [f.name for f in schema.children("clients[]")] == ["kind", "name", "namespace", "settings"]

@@ -172,3 +172,12 @@ def test_the_network_policy_admits_only_the_catalog_peers_and_our_own_pods():
 def test_egress_is_left_open_when_the_catalog_says_so():
     policy = built(WIKI)["NetworkPolicy"]["spec"]
     assert policy["policyTypes"] == ["Ingress"] and "egress" not in policy
+
+
+def test_online_mode_lets_the_subscription_reach_the_source():
+    source = {"host": "vm", "container": "db", "database": "shop", "address": "10.0.0.5:15432"}
+    online = dict(SHOP, migration={"mode": "online"}, source=source)
+    egress = built(online)["NetworkPolicy"]["spec"]["egress"]
+    assert egress[1] == {"ports": [{"port": 15432, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "10.0.0.5/32"}}]}
+    by_name = dict(online, source={"host": "vm", "container": "db", "database": "shop"})
+    assert built(by_name)["NetworkPolicy"]["spec"]["egress"][1] == {"ports": [{"port": 5432, "protocol": "TCP"}]}
