@@ -10,6 +10,7 @@ fails, a source psql that fails, or a controller that dies leaves the source ses
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -39,6 +40,8 @@ class Loader:
         if not self.committed:
             kill(self.process)
             self.process.wait()
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
         return False
 
     def write(self, data):
