@@ -84,7 +84,7 @@ def copy_back(target, *extra, **args):
 
 
 def copy_back_record(target):
-    found = subprocess.run(["kubectl", "get", "configmap", "cb-postgresql-migration", "-n", target.namespace, "-o", "json"],
+    found = subprocess.run(["kubectl", "get", "configmap", "%s-postgresql-migration" % target.name, "-n", target.namespace, "-o", "json"],
                            capture_output=True, text=True, check=True).stdout
     data = json.loads(found).get("data") or {}
     return json.loads(data["%s.copy-back" % DATABASE]) if "%s.copy-back" % DATABASE in data else {}
@@ -213,3 +213,39 @@ def test_rerun_after_a_verified_copy_back_only_reverifies(target):
     assert result.returncode == 0, result.stdout[-3000:]
     assert nothing_changed(result.stdout), result.stdout[-3000:]
     assert "already copied back and verified" in result.stdout
+
+
+SMALL_DATABASE = "copyback_small"
+SMALL_SQL = r"""
+CREATE TABLE notes (id serial PRIMARY KEY, body text, at timestamptz DEFAULT now(), data jsonb, amount numeric);
+INSERT INTO notes (body, data, amount) SELECT E'note\t' || g, jsonb_build_object('g', g, 'ü', 'x'), g / 3.0
+  FROM generate_series(1, 500) g;
+"""
+
+
+@pytest.fixture(scope="module")
+def newer_target(playbook, cluster):
+    """A PostgreSQL 18 StatefulSet copied forward from the legacy container's PostgreSQL 15."""
+    source_psql("DROP DATABASE IF EXISTS %s WITH (FORCE);" % SMALL_DATABASE, "postgres")
+    source_psql("CREATE DATABASE %s;" % SMALL_DATABASE, "postgres")
+    source_psql(SMALL_SQL, SMALL_DATABASE)
+    workload = Target(playbook, "cb18", SMALL_DATABASE, migration={"transport": "stream", "backup": False,
+                                                                   "backup_dir": "/var/backups/stateshift-copyback-tests"})
+    workload.workload["version"] = "18"
+    workload.deploy()
+    workload.migrate()
+    yield workload
+    workload.remove()
+    source_psql("DROP DATABASE IF EXISTS %s WITH (FORCE);" % SMALL_DATABASE, "postgres")
+
+
+def test_a_newer_statefulset_copies_back_into_an_older_source(newer_target):
+    assert newer_target.psql("SHOW server_version_num;").startswith("18")
+    assert source_psql("SHOW server_version_num;", SMALL_DATABASE).startswith("15")
+    newer_target.psql("INSERT INTO notes (body, data, amount) VALUES (E'after\\ncutover', '{\"k\": [1, 2]}', 1e-20);"
+                      "UPDATE notes SET amount = amount * 2 WHERE id < 10; DELETE FROM notes WHERE id = 7;")
+    result = copy_back(newer_target)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "verification passed" in result.stdout
+    assert "text COPY from PostgreSQL 18 (the StatefulSet) into 15 (the source)" in result.stdout
+    assert source_fingerprint(SMALL_DATABASE) == newer_target.psql(FINGERPRINT_SQL)

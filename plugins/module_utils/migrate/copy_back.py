@@ -47,6 +47,8 @@ def copy_back(engine, emit=None):
     """Run the runbook; returns the task's result. Raises MigrationError (the source database is then unchanged)."""
     run_state = RunState(engine.ctx, emit)
     plan = run_state.timed("preflight", copy_back_preflight.check, run_state, engine)
+    for note in engine.notes:
+        run_state.emit("%s: %s" % (run_state.ctx.label, note))
     if plan.record.get("state") == marker.VERIFIED and not run_state.ctx.force:
         checked = run_state.timed("verify", compare, engine, run_state.ctx.verify)
         return result(run_state, engine, plan, checked, plan.record, already=True)

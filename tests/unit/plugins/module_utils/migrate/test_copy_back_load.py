@@ -30,7 +30,8 @@ INSERT INTO child (parent_id, note, data, at, span, ratio)
 INSERT INTO child (parent_id, note) VALUES (1, NULL);
 SELECT setval('numbers', 777);
 """
-INTO_ROWS = "INSERT INTO parent (name) VALUES ('old'); INSERT INTO child (parent_id, note) VALUES (1, 'old row'); SELECT nextval('numbers');"
+INTO_ROWS = ("INSERT INTO parent (name) VALUES ('old'); INSERT INTO child (parent_id, note) VALUES (1, 'old row'); "
+             "SELECT nextval('numbers');")
 STATE_SQL = ("SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM (SELECT p::text AS t FROM parent p UNION ALL "
              "SELECT c::text FROM child c UNION ALL SELECT last_value::text FROM numbers UNION ALL SELECT last_value::text "
              "FROM parent_id_seq UNION ALL SELECT last_value::text FROM child_id_seq) s")
@@ -108,7 +109,8 @@ def test_a_clean_copy_makes_the_source_equal_without_firing_triggers(databases):
 def test_a_reader_that_fails_midway_leaves_the_source_as_it_was(databases):
     server, origin, into = databases
     before = state(server, into)
-    failing = LocalSide(server, "the StatefulSet's pod", script="printf '1\\t1\\tpartial\\n'; echo 'server closed the connection' >&2; exit 2")
+    failing = LocalSide(server, "the StatefulSet's pod",
+                        script="printf '1\\t1\\tpartial\\n'; echo 'server closed the connection' >&2; exit 2")
     with pytest.raises(SideError) as raised:
         copy(server, origin, into, reader=failing)
     assert "server closed the connection" in str(raised.value)
