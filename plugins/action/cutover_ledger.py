@@ -26,7 +26,7 @@ class ActionModule(ActionBase):
             workload = cutover_task.workload_of(task_vars or {}, args["workload"])
             with cutover_task.cluster_for(workload, args, self._task.check_mode) as cluster:
                 before = ledgers.read(cluster, workload)
-                after = ledgers.advanced(before, args["event"], args["record"]) if args["event"] else before
+                after = self._advanced(before, args)
                 if after is not before:
                     ledgers.write(cluster, workload, after)
         except EXPECTED as exc:
@@ -36,3 +36,15 @@ class ActionModule(ActionBase):
         if self._task.diff and after is not before:
             result["diff"] = {"before": "state: %s\n" % before["state"], "after": "state: %s\n" % after["state"]}
         return result
+
+    def _advanced(self, before, args):
+        """The ledger after the event; in check mode a *_finished event follows the *_started one that was only checked."""
+        if not args["event"]:
+            return before
+        if self._task.check_mode and args["event"].endswith("_finished"):
+            started = args["event"].replace("_finished", "_started")
+            try:
+                return ledgers.advanced(ledgers.advanced(before, started), args["event"], args["record"])
+            except ledgers.LedgerError:
+                pass
+        return ledgers.advanced(before, args["event"], args["record"])

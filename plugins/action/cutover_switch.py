@@ -29,7 +29,7 @@ class ActionModule(ActionBase):
         try:
             workload = cutover_task.workload_of(task_vars or {}, args["workload"])
             with cutover_task.cluster_for(workload, args, self._task.check_mode) as cluster:
-                moved = clients.move(cluster, workload, args["to"], lambda line: display.display(line), args["rollout_timeout"])
+                moved = clients.move(cluster, workload, args["to"], display.display, args["rollout_timeout"])
         except EXPECTED as exc:
             result.update(failed=True, changed=False, msg=str(exc))
             return result

@@ -36,6 +36,10 @@ class Cluster:
         out = self._run(namespace, ["get", kind, name, "-o", "json", "--ignore-not-found"])
         return json.loads(out) if out.strip() else None
 
+    def list(self, kind, namespace, selector):
+        """The objects of ``kind`` whose labels match ``selector`` (label=value,...)."""
+        return json.loads(self._run(namespace, ["get", kind, "-l", selector, "-o", "json"]))["items"]
+
     def resource_known(self, kind):
         """Whether the API server serves ``kind`` (a CRD such as CiliumNetworkPolicy may be missing)."""
         out = self._run(None, ["api-resources", "-o", "name"])
@@ -66,6 +70,11 @@ class Cluster:
 
     def rollout(self, kind, name, namespace, timeout):
         """Wait until a restarted client runs its new pods; ClusterError with kubectl's words if it does not."""
-        if not self.check_mode:
-            self._run(namespace, ["rollout", "status", "%s/%s" % (kind.lower(), name), "--timeout=%ds" % timeout],
-                      timeout=timeout + 30)
+        if self.check_mode:
+            return
+        try:
+            self._run(namespace, ["rollout", "status", "%s/%s" % (kind.lower(), name), "--timeout=%ds" % timeout], timeout=timeout + 30)
+        except ClusterError as exc:
+            raise ClusterError("%s %s/%s did not roll out its restarted pods within %d s (%s): see 'kubectl get pods,events -n %s', "
+                               "fix what keeps them from running, then re-run: the ledger keeps the restart pending"
+                               % (kind, namespace, name, timeout, exc, namespace)) from None

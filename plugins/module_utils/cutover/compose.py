@@ -40,13 +40,13 @@ def database_service(run, docker_bin, container):
 
 def plan(run, compose, project_dir, services, keep):
     """(services of the project to act on, of them the running ones)."""
-    known = _lines(run, compose + ["--project-directory", project_dir, "config", "--services"], "compose config in %s" % project_dir)
+    known = _lines(run, [*compose, "--project-directory", project_dir, "config", "--services"], "compose config in %s" % project_dir)
     unknown = [name for name in services if name not in known]
     if unknown:
         raise ComposeError("source.compose_services names %s, not services of the project in %s (it has: %s): fix the names"
                            % (", ".join(unknown), project_dir, ", ".join(known)))
     chosen = list(services) if services else [name for name in known if name != keep]
-    running = _lines(run, compose + ["--project-directory", project_dir, "ps", "--services", "--filter", "status=running"],
+    running = _lines(run, [*compose, "--project-directory", project_dir, "ps", "--services", "--filter", "status=running"],
                      "compose ps in %s" % project_dir)
     return chosen, [name for name in chosen if name in running]
 
@@ -56,5 +56,5 @@ def change(run, compose, project_dir, state, chosen, running, check_mode):
     acting = running if state == "stopped" else [name for name in chosen if name not in running]
     if acting and not check_mode:
         verb = ["stop"] if state == "stopped" else ["up", "-d", "--no-deps", "--no-recreate"]
-        _lines(run, compose + ["--project-directory", project_dir, *verb, *acting], "compose %s" % verb[0])
+        _lines(run, [*compose, "--project-directory", project_dir, *verb, *acting], "compose %s" % verb[0])
     return acting

@@ -12,6 +12,9 @@ from __future__ import annotations
 from ansible_collections.stateshift.k3s.plugins.module_utils.cutover import objects, policies
 from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.settings import SettingError, pointed, saved_key
 
+# EndpointSlices these controllers manage follow the Service; any other one names addresses by hand (the source's).
+CONTROLLERS = ("endpointslice-controller.k8s.io", "endpointslicemirroring-controller.k8s.io")
+
 
 class SwitchError(Exception):
     """Something the switch needs is missing or was changed by someone else; the message names it and the fix."""
@@ -85,11 +88,15 @@ def _plan_service(cluster, workload, result):
     current = cluster.get("service", name, workload["namespace"])
     selector = ((current or {}).get("spec") or {}).get("selector")
     slice_name = workload["objects"]["source_endpoints"]
-    has_slice = cluster.get("endpointslice", slice_name, workload["namespace"]) is not None
-    if result.to == "target" and (selector != wanted["spec"]["selector"] or has_slice or current is None):
+    manual = [item["metadata"]["name"] for item in cluster.list("endpointslice", workload["namespace"],
+                                                                "kubernetes.io/service-name=%s" % name)
+              if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) not in CONTROLLERS]
+    has_slice = slice_name in manual
+    if result.to == "target" and (selector != wanted["spec"]["selector"] or manual or current is None):
         result.service.append(wanted)
-        result.remove.append(("endpointslice", slice_name))
-        result.changes.append("Service %s/%s: selects the StatefulSet's pods" % (workload["namespace"], name))
+        result.remove += [("endpointslice", each) for each in manual]
+        result.changes.append("Service %s/%s: selects the StatefulSet's pods%s" % (
+            workload["namespace"], name, " (EndpointSlice %s deleted)" % ", ".join(manual) if manual else ""))
     elif result.to == "source" and (selector or not has_slice or current is None):
         result.service += [wanted, objects.source_endpoint_slice(workload)]
         result.changes.append("Service %s/%s: points at the source %s" % (workload["namespace"], name, workload["source"]["address"]))

@@ -57,7 +57,7 @@ class Kubectl:
 
     def namespaced(self, namespace, *args):
         """The argv of ``args`` in another namespace than this Kubectl's own."""
-        return self.base[:-2] + ["-n", namespace, *args]
+        return [*self.base[:-2], "-n", namespace, *args]
 
     def close(self):
         if self._cleanup is not None:

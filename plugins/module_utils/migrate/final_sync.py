@@ -28,8 +28,9 @@ def level_of(ctx):
 
 
 def require_blocked(engine):
+    """Refused unless the source is blocked (in check mode the blocking task before this one only said it would)."""
     record = access.read_record(engine.cluster, engine.ctx)
-    if record.get("state") != access.BLOCKED:
+    if record.get("state") != access.BLOCKED and not engine.ctx.options.check_mode:
         ctx = engine.ctx
         raise MigrationError("%s: the source database is not blocked (%s), so it could take writes during and after the final "
                              "sync: run stateshift.k3s.pg_source_access with state: blocked first (the cutover phase does)"

@@ -24,10 +24,10 @@ V1 = ("docker-compose",)
 
 def project(running):
     return Host({("docker", "compose", "version"): (1, "", "not a docker command"), ("docker-compose", "version"): (0, "1.29", ""),
-                 V1 + ("--project-directory", "/p", "config"): (0, "db\napp\nworker\n", ""),
-                 V1 + ("--project-directory", "/p", "ps"): (0, "\n".join(running), ""),
-                 V1 + ("--project-directory", "/p", "stop"): (0, "", ""),
-                 V1 + ("--project-directory", "/p", "up"): (0, "", "")})
+                 (*V1, "--project-directory", "/p", "config"): (0, "db\napp\nworker\n", ""),
+                 (*V1, "--project-directory", "/p", "ps"): (0, "\n".join(running), ""),
+                 (*V1, "--project-directory", "/p", "stop"): (0, "", ""),
+                 (*V1, "--project-directory", "/p", "up"): (0, "", "")})
 
 
 def test_v1_is_used_when_v2_is_missing_and_the_database_keeps_running():
