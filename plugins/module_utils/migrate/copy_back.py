@@ -72,7 +72,18 @@ def copy_and_verify(run_state, engine, plan):
     final = copy_back_marker.write(engine.cluster, ctx, marker.finished_state(checked), started=record["started"], finished=utc_now(),
                                    backup=taken, verified=report.verified(checked), mismatches=len(checked["mismatches"]),
                                    fingerprint=checked.get("fingerprint"))
+    if final["state"] == marker.VERIFIED:
+        rebase_forward_copy(engine)
     return result(run_state, engine, plan, checked, final, backup=taken)
+
+
+def rebase_forward_copy(engine):
+    """The source now equals the StatefulSet: the forward copy's record takes the StatefulSet's fingerprint of now, so a
+    later cutover's final sync sees an unchanged target and may copy again what the source takes from here on."""
+    forward = marker.read(engine.cluster, engine.ctx)
+    if forward.get("state") == marker.VERIFIED:
+        kept = {key: value for key, value in forward.items() if key not in ("state", "updated")}
+        marker.write(engine.cluster, engine.ctx, marker.VERIFIED, **dict(kept, fingerprint=engine.fingerprint()))
 
 
 def take_backup(run_state, engine):
