@@ -120,6 +120,10 @@ backup:
   description: The backup taken before a copy made again (path, sha256, host, bytes), else the copy's own, or null.
   returned: success
   type: dict
+timings:
+  description: Online mode - seconds per step (final position, sequences, catch-up, verify, drop replication).
+  returned: success
+  type: dict
 report:
   description: The whole verification report.
   returned: success

@@ -169,8 +169,21 @@ summary:
   description: Tables and bytes of the source, versions.
   returned: success
   type: dict
+mode:
+  description: C(online) for a run of C(migration.mode online) (which returns no C(report) - it is verified by
+    M(stateshift.k3s.pg_final_sync)).
+  returned: success in online mode
+  type: str
+lag_bytes:
+  description: Online mode - how far the subscription's confirmed position is behind the source's current WAL position.
+  returned: success in online mode
+  type: int
+marker:
+  description: Online mode - the marker's record (C(replicating), publication, subscription, slot, LSNs).
+  returned: success in online mode
+  type: dict
 phase:
-  description: Where a failed run stopped (catalog, preflight, transport, backup, copy).
+  description: Where a failed run stopped (catalog, preflight, transport, backup, copy, replicate).
   returned: failure
   type: str
 """

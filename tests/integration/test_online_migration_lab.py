@@ -166,6 +166,7 @@ def test_online_migration_under_load_loses_no_acknowledged_write(target):
           % (len(acked), migrate_seconds, unavailable, times["Final sync"][1] - last_ack,
              times["Block writes on the source"][1] - times["Block writes on the source"][0],
              times["Final sync"][1] - times["Final sync"][0], final_msg))
+    print("\n".join(line for line in cutover.stdout.splitlines() if "catching up" in line))
     assert not missing, "acknowledged writes missing on the target: %s" % sorted(missing)[:20]
     server_log = subprocess.run(["kubectl", "logs", "-n", target.namespace, target.pod, "-c", "postgresql"], capture_output=True,
                                 text=True, check=False).stdout

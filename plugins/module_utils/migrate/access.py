@@ -51,7 +51,7 @@ FROM pg_database d WHERE d.datname = {name}
 """
 
 TERMINATE_SQL = """
-SELECT json_build_object('terminated', count(*) FILTER (WHERE pg_terminate_backend(a.pid)))
+SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid))
 FROM pg_stat_activity a WHERE a.datname = {name} AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
 """
 
@@ -156,9 +156,11 @@ def block(engine, emit):
                       "%d session(s)" % (roles_text(previous), SETTING, state["sessions"]))
     at = record.get("at") if record.get("state") in (BLOCKING, BLOCKED) else utc_now()
     write_record(engine.cluster, ctx, BLOCKING, previous=previous, at=at)
-    script = block_sql(ctx, previous, state["user"]) + TERMINATE_SQL.format(name=quote_literal(ctx.database)) + ";\n"
-    terminated = sql.parse_json(run(engine.source, "psql", psql.FLAGS, ctx.database, stdin=script.encode()), "terminate")["terminated"]
-    after = source_state(engine)
+    name = quote_literal(ctx.database)
+    script = block_sql(ctx, previous, state["user"]) + "SELECT json_build_object('terminated', (%s), 'state', (%s));\n" % (
+        TERMINATE_SQL.format(name=name).strip(), STATE_SQL.format(name=name).strip())
+    done = sql.parse_json(run(engine.source, "psql", psql.FLAGS, ctx.database, stdin=script.encode()), "the block")
+    terminated, after = done["terminated"], done["state"]
     write_record(engine.cluster, ctx, BLOCKED, previous=previous, at=at, terminated=terminated)
     emit("%s: source blocked: CONNECT revoked from %s, %s = on, %d session(s) terminated"
          % (ctx.label, roles_text(previous), SETTING, terminated))

@@ -16,6 +16,7 @@ import types
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import access, replication
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.background import Background
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import RunState, utc_now
@@ -96,21 +97,24 @@ def online(run, engine):
     if record.get("state") != marker.REPLICATING:
         raise MigrationError("%s: nothing replicates into the target (marker: %s): run the migrate phase with migration.mode: "
                              "online first" % (ctx.label, record.get("state") or "none"), "final_sync")
-    final_lsn = replication.slot_state(engine, record)["current"]
+    position = run.timed("final position", replication.final_position, engine, record)
+    final_lsn = position["slot"]["current"]
     if ctx.options.check_mode:
-        slot = replication.slot_state(engine, record, final_lsn)
         return result(ctx, plan, verify.not_verified(), True, "would wait until the target applied %s (now at %s), sync the "
-                      "sequences, verify and drop the subscription" % (final_lsn, slot.get("confirmed")), record.get("backup"),
-                      final_lsn=final_lsn)
-    waited = run.timed("catch-up", replication.wait_applied, run, engine, record, final_lsn, run.wait_timeout)
+                      "sequences, verify and drop the subscription" % (final_lsn, position["slot"].get("confirmed")),
+                      record.get("backup"), final_lsn=final_lsn)
+    # the apply worker never touches sequences, so they are set while it catches up
+    sequences = Background(run.timed, "sequences", replication.set_sequences, engine, position["sequences"]).begin()
+    try:
+        waited = run.timed("catch-up", replication.wait_applied, run, engine, record, final_lsn, run.wait_timeout)
+    finally:
+        sequences.result()
     run.emit("%s: the target applied the source's WAL up to %s (waited %ss)" % (ctx.label, final_lsn, waited))
-    run.timed("sequences", engine.copy_sequences, None)
     checked = run.timed("verify", verify.compare, engine, level_of(ctx))
     if not checked["ok"]:
         return result(ctx, plan, checked, True, "caught up to %s but the verification FAILED (replication left running)"
                       % final_lsn, record.get("backup"), final_lsn=final_lsn)
-    run.timed("drop replication", replication.remove, engine, record)
-    checked["fingerprint"] = engine.fingerprint()
+    checked["fingerprint"] = run.timed("drop replication", replication.remove, engine, record, True)
     kept = {key: value for key, value in record.items() if key not in ("state", "updated")}
     marker.write(engine.cluster, ctx, marker.VERIFIED, **dict(kept, verified=True, mismatches=0, final_lsn=final_lsn,
                                                                finished=utc_now(), fingerprint=checked["fingerprint"]))

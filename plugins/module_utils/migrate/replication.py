@@ -14,9 +14,10 @@ import hashlib
 import re
 import time
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.background import Background
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import human_bytes, human_seconds
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import run
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError, run
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import NOT_EXTENSION_MEMBER, USER_SCHEMAS, quote_ident, quote_literal
 
@@ -188,12 +189,36 @@ def wait_applied(run_state, engine, found, final_lsn, timeout):
         time.sleep(0.1)
 
 
-def remove(engine, found):
-    """Drop the subscription (and with it the slot on the source) and the publication; leftovers of an interrupted run too."""
-    sub, slot = quote_literal(found["subscription"]), quote_literal(found["slot"])
-    exists = engine.target_json("SELECT to_json(count(*) > 0) FROM pg_subscription WHERE subname = %s" % sub, "postgres",
-                                what="the subscription")
-    if exists:
-        engine.target_script("DROP SUBSCRIPTION IF EXISTS %s;" % quote_ident(found["subscription"]), engine.ctx.database)
-    source_json(engine, "DROP PUBLICATION IF EXISTS %s;\nSELECT to_json(count(pg_drop_replication_slot(slot_name))) FROM "
-                "pg_replication_slots WHERE slot_name = %s AND NOT active" % (quote_ident(found["publication"]), slot), "clean-up")
+def final_position(engine, found):
+    """The source's current WAL position (the slot's view of it) and its sequences, in one round trip: the source is
+    blocked, so neither moves any more."""
+    query = "SELECT json_build_object('slot', (%s), 'sequences', (%s))" % (
+        SLOT_SQL.format(slot=quote_literal(found["slot"]), final="'0/0'::pg_lsn").strip(), sql.SEQUENCE_VALUES_SQL.strip())
+    return source_json(engine, query, "the final position")
+
+
+def set_sequences(engine, sequences):
+    if sequences:
+        engine.target_script(sql.setval_sql(sequences), engine.ctx.database)
+
+
+def remove(engine, found, fingerprint=False):
+    """Drop the subscription (DROP SUBSCRIPTION drops its slot on the source) and, meanwhile, the publication; then a slot
+    an interrupted run left without a subscription. With ``fingerprint``, returns the target's fingerprint read once the
+    subscription is gone (its apply worker flushed its statistics on exit)."""
+    publication = Background(source_json, engine, "DROP PUBLICATION IF EXISTS %s;\nSELECT to_json(1)"
+                             % quote_ident(found["publication"]), "DROP PUBLICATION").begin()
+    script = ("SELECT count(*) > 0 AS has_sub FROM pg_subscription WHERE subname = %s \\gset\n\\if :has_sub\nDROP SUBSCRIPTION %s;\n"
+              "\\endif\n" % (quote_literal(found["subscription"]), quote_ident(found["subscription"])))
+    try:
+        out = engine.target_script(script + (sql.FINGERPRINT_SQL + ";\n" if fingerprint else ""), engine.ctx.database)
+    except SideError as exc:
+        if fingerprint or "does not exist" not in str(exc):
+            raise
+        out = ""  # no target database yet (a first run): nothing subscribes
+    finally:
+        publication.result()
+    if not fingerprint:
+        source_json(engine, "SELECT to_json(count(pg_drop_replication_slot(slot_name))) FROM pg_replication_slots "
+                    "WHERE slot_name = %s AND NOT active" % quote_literal(found["slot"]), "the leftover slot")
+    return sql.parse_json(out, "the target's fingerprint")["fingerprint"] if fingerprint else None
