@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: pg_copy_back
 short_description: Copy a workload's StatefulSet database back into its source PostgreSQL container, in one transaction, verified
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The reverse of M(stateshift.k3s.pg_migrate) - the StatefulSet's database (the workload's target) is copied back into the
     workload's source database in its Docker container. A rollback runs it to keep the writes made on the StatefulSet after
