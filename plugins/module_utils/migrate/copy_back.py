@@ -93,7 +93,7 @@ def load(run_state, engine, plan, snapshot):
             rows, size = loader.load(engine.target, table, copy_back_sql.read_statements(table, reading, plan.encoding))
             run_state.emit("copy-back %s: %d/%d %s: %d rows, %s" % (ctx.label, index, count, table["key"], rows, human_bytes(size)))
         sequences = engine.target_json(sql.SEQUENCE_VALUES_SQL, ctx.database, what="the StatefulSet's sequences")
-        loader.commit(copy_back_sql.load_tail(sequences))
+        loader.commit(copy_back_sql.load_tail(sequences, plan.materialized_views))
     run_state.emit("copy-back %s: committed %d tables and %d sequences" % (ctx.label, count, len(sequences)))
 
 
