@@ -101,8 +101,8 @@ def progress_line(ctx, current):
     table, rows, size, seconds = current
     if table is None:
         return "copy-back %s: truncating" % ctx.label
-    return "copy-back %s: %s: %d rows, %s, %s/s, %s" % (ctx.label, table, rows, human_bytes(size), human_bytes(size / max(seconds, 1e-6)),
-                                                       human_seconds(seconds))
+    rate = human_bytes(size / max(seconds, 1e-6))
+    return "copy-back %s: %s: %d rows, %s, %s/s, %s" % (ctx.label, table, rows, human_bytes(size), rate, human_seconds(seconds))
 
 
 def compare(engine, level, snapshot=None):
