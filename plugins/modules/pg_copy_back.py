@@ -154,7 +154,11 @@ report_files:
   type: list
   elements: str
 phase:
-  description: Where a failed run stopped (catalog, preflight, backup, copy).
+  description: Where a failed run stopped (catalog, preflight, backup, copy, verify); only C(verify) comes after C(COMMIT).
   returned: failure
   type: str
+source_changed:
+  description: Whether the source database was changed by the failed run (only when the failure came after C(COMMIT)).
+  returned: failure
+  type: bool
 """

@@ -68,7 +68,8 @@ def copy_and_verify(run_state, engine, plan):
             checked = run_state.timed("verify", compare, engine, ctx.verify, snapshot)
     except SideError as exc:
         raise MigrationError("%s: %s; %s" % (ctx.label, exc, "the copy-back was committed but could not be verified: re-run"
-                                             if committed else UNCHANGED + ": re-run to copy back again"), "copy") from None
+                                             if committed else UNCHANGED + ": re-run to copy back again"),
+                             "verify" if committed else "copy") from None
     final = copy_back_marker.write(engine.cluster, ctx, marker.finished_state(checked), started=record["started"], finished=utc_now(),
                                    backup=taken, verified=report.verified(checked), mismatches=len(checked["mismatches"]),
                                    fingerprint=checked.get("fingerprint"))

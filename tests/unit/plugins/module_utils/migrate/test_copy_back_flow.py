@@ -94,4 +94,16 @@ def test_a_failed_load_says_the_source_is_unchanged_and_stays_copying(tmp_path, 
     with pytest.raises(MigrationError) as raised:
         copy_back.copy_back(engine)
     assert "the source database is unchanged (the copy-back's transaction was not committed): re-run" in str(raised.value)
+    assert raised.value.phase == "copy"
     assert copy_back_marker.read(engine.cluster, engine.ctx)["state"] == "copying"
+
+
+def test_a_failed_verification_after_commit_says_so(tmp_path, steps, monkeypatch):
+    def cut(*args, **kwargs):
+        raise SideError("source container 'shop-db' on legacy: psql failed (rc=2): connection lost")
+
+    monkeypatch.setattr(copy_back, "compare", cut)
+    with pytest.raises(MigrationError) as raised:
+        copy_back.copy_back(engine_for(tmp_path))
+    assert "the copy-back was committed but could not be verified: re-run" in str(raised.value)
+    assert raised.value.phase == "verify"
