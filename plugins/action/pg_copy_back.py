@@ -32,6 +32,8 @@ class ActionModule(ActionBase):
                 outcome = copy_back.copy_back(engine, emit=lambda line: display.display("[%s] %s" % (host, line)))
         except Exception as exc:  # every failure is reported as a result, never as a traceback
             result.update(migration_task.failure(exc, migration_task.secrets_of(ctx)))
+            # the copy-back writes the source: it changed only when the failure came after COMMIT
+            result["source_changed"] = result["phase"] == "verify"
             return result
         result.update(outcome)
         if not result.get("failed"):

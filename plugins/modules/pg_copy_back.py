@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: pg_copy_back
 short_description: Copy a workload's StatefulSet database back into its source PostgreSQL container, in one transaction, verified
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The reverse of M(stateshift.k3s.pg_migrate) - the StatefulSet's database (the workload's target) is copied back into the
     workload's source database in its Docker container. A rollback runs it to keep the writes made on the StatefulSet after
@@ -29,11 +29,12 @@ description:
     renamed when whole, sha256 recorded), named C(<workload>-<database>-<time>.before-copy-back.dump) under
     C(migration.backup_dir)/<workload>, whatever C(migration.backup) says.
   - "The copy is ONE transaction in one psql session on the source - C(BEGIN READ WRITE) (it works while
-    M(stateshift.k3s.pg_source_access) keeps the source blocked with C(default_transaction_read_only), as long as the source
+    C(stateshift.k3s.pg_source_access) keeps the source blocked with C(default_transaction_read_only), as long as the source
     user is the migration's own), C(session_replication_role = replica) (foreign keys and ordinary triggers do not fire
     while tables load), one C(TRUNCATE) of every table, per table C(COPY ... FROM STDIN) fed by C(COPY ... TO STDOUT) from
-    the StatefulSet's pod at one exported snapshot, every sequence restarted and set to the StatefulSet's position (so its
-    change rolls back too), then C(COMMIT) - written only after every table's stream ended cleanly. An interruption at any
+    the StatefulSet's pod at one exported snapshot, the source's populated materialized views refreshed, every sequence
+    restarted and set to the StatefulSet's position (so its change rolls back too), then C(COMMIT) - written only after
+    every table's stream ended cleanly. An interruption at any
     point (the controller, the SSH link, either psql, either server) leaves the source database exactly as it was, and a
     re-run does the whole copy-back again. Tables are locked on the source until C(COMMIT); C(lock_timeout) is 60 s, so an
     application still holding a lock makes the run fail with PostgreSQL's message instead of waiting."
@@ -153,7 +154,11 @@ report_files:
   type: list
   elements: str
 phase:
-  description: Where a failed run stopped (catalog, preflight, backup, copy).
+  description: Where a failed run stopped (catalog, preflight, backup, copy, verify); only C(verify) comes after C(COMMIT).
   returned: failure
   type: str
+source_changed:
+  description: Whether the source database was changed by the failed run (only when the failure came after C(COMMIT)).
+  returned: failure
+  type: bool
 """

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.lab
 
 DATABASE = "copyback_src"
 PROBE = REPO / "tests" / "integration" / "playbooks" / "pg_copy_back_probe.yml"
+# the forward copy without its own backup (the copy-back always takes one), in a directory of these tests
+MIGRATION = {"transport": "stream", "backup": False, "backup_dir": "/var/backups/stateshift-copyback-tests"}
 SCHEMA_SQL = r"""
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, created timestamptz NOT NULL DEFAULT now());
 CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers, amount numeric(12, 2),
@@ -65,8 +67,7 @@ def ensure_source():
 @pytest.fixture(scope="module")
 def target(playbook, cluster):
     ensure_source()
-    workload = Target(playbook, "cb", DATABASE, migration={"transport": "stream", "backup": False,
-                                                          "backup_dir": "/var/backups/stateshift-copyback-tests"})
+    workload = Target(playbook, "cb", DATABASE, migration=MIGRATION)
     workload.deploy()
     workload.migrate()
     assert workload.marker()["state"] == "verified"
@@ -229,8 +230,7 @@ def newer_target(playbook, cluster):
     source_psql("DROP DATABASE IF EXISTS %s WITH (FORCE);" % SMALL_DATABASE, "postgres")
     source_psql("CREATE DATABASE %s;" % SMALL_DATABASE, "postgres")
     source_psql(SMALL_SQL, SMALL_DATABASE)
-    workload = Target(playbook, "cb18", SMALL_DATABASE, migration={"transport": "stream", "backup": False,
-                                                                   "backup_dir": "/var/backups/stateshift-copyback-tests"})
+    workload = Target(playbook, "cb18", SMALL_DATABASE, migration=MIGRATION)
     workload.workload["version"] = "18"
     workload.deploy()
     workload.migrate()

@@ -25,6 +25,7 @@ class CopyBackPlan:
     target: dict
     encoding: str
     record: dict
+    materialized_views: list = dataclasses.field(default_factory=list)
 
     @property
     def data_bytes(self):
@@ -51,8 +52,9 @@ def check(run, engine):
     for table in tables:
         table["key"] = "%s.%s" % (table["schema"], table["name"])
     backup.check_space(run, engine.source, source["data_bytes"])
+    views = engine.source_json(copy_back_sql.MATERIALIZED_VIEWS_SQL, what="the source's materialized views")
     return CopyBackPlan(tables=tables, source=source, target=target, encoding=target["encoding"],
-                        record=copy_back_marker.read(engine.cluster, ctx))
+                        record=copy_back_marker.read(engine.cluster, ctx), materialized_views=views)
 
 
 def target_facts(engine):

@@ -36,6 +36,20 @@ REPLICATION_ROLE_SQL = {
     False: "SELECT json_build_object('allowed', current_setting('is_superuser') = 'on')",
 }
 
+# PostgreSQL 18 catalogs NOT NULL as constraints (contype 'n'), older servers do not: the verification's constraint
+# counts leave them out on both sides, so the same schema counts alike on any two majors.
+NOT_NULL_CONSTRAINTS_SQL = """
+SELECT json_build_object('not_null', count(*)) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace
+WHERE k.contype = 'n' AND {user_schemas}
+""".format(user_schemas=USER_SCHEMAS)
+
+# The source's populated materialized views, refreshed from the copied rows before COMMIT (in creation order, so one
+# built on another comes after it).
+MATERIALIZED_VIEWS_SQL = """
+SELECT coalesce(json_agg(format('%I.%I', n.nspname, c.relname) ORDER BY c.oid), '[]'::json)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm' AND c.relispopulated AND {user_schemas}
+""".format(user_schemas=USER_SCHEMAS)
+
 LOCK_TIMEOUT = "60s"
 
 FROM, INTO = "the StatefulSet's database", "the source database"
@@ -98,9 +112,10 @@ def copy_in_header(table):
 COPY_END = b"\\.\n"
 
 
-def load_tail(sequences):
-    """The end of the source's script: every sequence at the StatefulSet's position, transactionally, then COMMIT."""
-    lines = []
+def load_tail(sequences, materialized_views=()):
+    """The end of the source's script: its materialized views refreshed, every sequence at the StatefulSet's position
+    (transactionally), then COMMIT. ``materialized_views``: names already quoted (MATERIALIZED_VIEWS_SQL)."""
+    lines = ["REFRESH MATERIALIZED VIEW %s;" % name for name in materialized_views]
     for seq in sequences:
         name = "%s.%s" % (quote_ident(seq["schema"]), quote_ident(seq["name"]))
         lines.append("ALTER SEQUENCE %s RESTART;" % name)
