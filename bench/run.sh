@@ -6,3 +6,4 @@ mkdir -p bench/results
 python3 bench/readiness.py --rounds "${BENCH_ROUNDS:-5}" | tee bench/results/readiness.txt
 bench/databases_rerun.sh | tee bench/results/databases_rerun.txt
 bench/migration/run.sh
+python3 -m bench.cutover.run --rounds "${BENCH_CUTOVER_ROUNDS:-5}"
