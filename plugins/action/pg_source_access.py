@@ -14,5 +14,5 @@ class ActionModule(WorkloadAction):
 
     def work(self, engine, args, emit):
         if args["state"] == "blocked":
-            return access.block(engine, emit)
-        return access.reopen(engine, emit)
+            return access.block(engine, emit, args["side"])
+        return access.reopen(engine, emit, args["side"])

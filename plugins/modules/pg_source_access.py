@@ -48,6 +48,15 @@ options:
     type: str
     choices: [blocked, open]
     required: true
+  side:
+    description:
+      - C(source) (the cutover) blocks the source container's database; C(target) blocks the StatefulSet's database the
+        same way, which a rollback does before copying back, so that no session still open on the StatefulSet writes
+        after the copy-back's snapshot. Each side's record is its own (C(<database>.source-access),
+        C(<database>.target-access)).
+    type: str
+    choices: [source, target]
+    default: source
 attributes:
   check_mode:
     support: full

@@ -56,37 +56,45 @@ FROM pg_stat_activity a WHERE a.datname = {name} AND a.backend_type = 'client ba
 """
 
 
-def record_key(ctx):
-    return "%s.source-access" % safe_name(ctx.database)
+SIDES = ("source", "target")
 
 
-def read_record(cluster, ctx):
+def side_of(engine, side):
+    """The side whose database is blocked: the source container's, or the StatefulSet's (before a copy-back)."""
+    return engine.source if side == "source" else engine.target
+
+
+def record_key(ctx, side="source"):
+    return "%s.%s-access" % (safe_name(ctx.database), side)
+
+
+def read_record(cluster, ctx, side="source"):
     """What an earlier call recorded for this database, or {}."""
     name = ctx.objects["migration_marker"]
     completed = run_process(cluster("get", "configmap", name, "-o", "json", "--ignore-not-found"), what="kubectl get configmap %s" % name)
     if completed.returncode != 0:
         raise SideError("cannot read the migration marker %s: %s" % (name, tail(completed.stderr.decode())))
     data = (json.loads(completed.stdout).get("data") or {}) if completed.stdout.strip() else {}
-    return json.loads(data[record_key(ctx)]) if record_key(ctx) in data else {}
+    return json.loads(data[record_key(ctx, side)]) if record_key(ctx, side) in data else {}
 
 
-def write_record(cluster, ctx, state, **fields):
+def write_record(cluster, ctx, state, side="source", **fields):
     record = dict(fields, state=state, updated=utc_now())
     body = {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": ctx.objects["migration_marker"],
                          "labels": {"app.kubernetes.io/managed-by": "stateshift", worker.LABEL: ctx.app}},
-            "data": {record_key(ctx): json.dumps(record, sort_keys=True)}}
-    manager = "stateshift-access-%s" % safe_name(ctx.database).replace("_", "-").lower()
+            "data": {record_key(ctx, side): json.dumps(record, sort_keys=True)}}
+    manager = "stateshift-access-%s%s" % ("" if side == "source" else "target-", safe_name(ctx.database).replace("_", "-").lower())
     worker.kubectl_run(cluster, ["apply", "--server-side", "--force-conflicts", "--field-manager=%s" % manager[:128], "-f", "-"],
                        stdin=json.dumps(body).encode())
     return record
 
 
-def source_state(engine):
+def source_state(engine, side="source"):
     """The database's ACL, setting, CONNECT holders and sessions as the migration user sees them."""
-    out = run(engine.source, "psql", psql.FLAGS, engine.ctx.database,
+    out = run(side_of(engine, side), "psql", psql.FLAGS, engine.ctx.database,
               stdin=(READ_WRITE + STATE_SQL.format(name=quote_literal(engine.ctx.database)) + ";\n").encode())
-    return sql.parse_json(out, "the source database's access")
+    return sql.parse_json(out, "the %s database's access" % side)
 
 
 def refuse_unable(ctx, state):
@@ -143,62 +151,62 @@ def is_blocked(state):
     return state["setting"] == "on" and all(holder["role"] == state["user"] for holder in state["holders"])
 
 
-def block(engine, emit):
+def block(engine, emit, side="source"):
     """pg_source_access state=blocked; returns the task's result."""
     ctx = engine.ctx
-    record, state = read_record(engine.cluster, ctx), source_state(engine)
+    record, state = read_record(engine.cluster, ctx, side), source_state(engine, side)
     refuse_unable(ctx, state)
     if record.get("state") == BLOCKED and is_blocked(state):
-        return result(ctx, False, BLOCKED, record["previous"], state, state, 0, "already blocked (%s)" % record.get("at"))
+        return result(ctx, False, BLOCKED, record["previous"], state, state, 0, "already blocked (%s)" % record.get("at"), side=side)
     previous = record["previous"] if record.get("state") in (BLOCKING, BLOCKED) else previous_of(state)
     if ctx.options.check_mode:
         return result(ctx, True, BLOCKED, previous, state, None, 0, "would revoke CONNECT from %s, set %s = on and terminate "
-                      "%d session(s)" % (roles_text(previous), SETTING, state["sessions"]))
+                      "%d session(s)" % (roles_text(previous), SETTING, state["sessions"]), side=side)
     at = record.get("at") if record.get("state") in (BLOCKING, BLOCKED) else utc_now()
-    write_record(engine.cluster, ctx, BLOCKING, previous=previous, at=at)
+    write_record(engine.cluster, ctx, BLOCKING, side, previous=previous, at=at)
     name = quote_literal(ctx.database)
     script = block_sql(ctx, previous, state["user"]) + "SELECT json_build_object('terminated', (%s), 'state', (%s));\n" % (
         TERMINATE_SQL.format(name=name).strip(), STATE_SQL.format(name=name).strip())
-    done = sql.parse_json(run(engine.source, "psql", psql.FLAGS, ctx.database, stdin=script.encode()), "the block")
+    done = sql.parse_json(run(side_of(engine, side), "psql", psql.FLAGS, ctx.database, stdin=script.encode()), "the block")
     terminated, after = done["terminated"], done["state"]
-    write_record(engine.cluster, ctx, BLOCKED, previous=previous, at=at, terminated=terminated)
-    emit("%s: source blocked: CONNECT revoked from %s, %s = on, %d session(s) terminated"
+    write_record(engine.cluster, ctx, BLOCKED, side, previous=previous, at=at, terminated=terminated)
+    emit("%s: " + side + " blocked: CONNECT revoked from %s, %s = on, %d session(s) terminated"
          % (ctx.label, roles_text(previous), SETTING, terminated))
-    return result(ctx, True, BLOCKED, previous, state, after, terminated, "blocked")
+    return result(ctx, True, BLOCKED, previous, state, after, terminated, "blocked", side=side)
 
 
-def reopen(engine, emit):
+def reopen(engine, emit, side="source"):
     """pg_source_access state=open; returns the task's result."""
     ctx = engine.ctx
-    record, state = read_record(engine.cluster, ctx), source_state(engine)
+    record, state = read_record(engine.cluster, ctx, side), source_state(engine, side)
     if record.get("state") not in (BLOCKING, BLOCKED):
         why = "already open (%s)" % record.get("opened") if record else "never blocked by stateshift: nothing to restore"
-        return result(ctx, False, OPEN, record.get("previous"), state, state, 0, why)
+        return result(ctx, False, OPEN, record.get("previous"), state, state, 0, why, side=side)
     refuse_unable(ctx, state)
     previous = record["previous"]
     if ctx.options.check_mode:
         return result(ctx, True, OPEN, previous, state, None, 0, "would grant CONNECT back to %s and restore %s (%s)"
-                      % (roles_text(previous), SETTING, previous["setting"] or "unset"))
-    run(engine.source, "psql", psql.FLAGS, ctx.database, stdin=open_sql(ctx, previous, state["user"]).encode())
-    after = source_state(engine)
-    write_record(engine.cluster, ctx, OPEN, previous=previous, at=record.get("at"), opened=utc_now())
-    emit("%s: source open again: CONNECT back for %s, %s %s" % (ctx.label, roles_text(previous), SETTING,
+                      % (roles_text(previous), SETTING, previous["setting"] or "unset"), side=side)
+    run(side_of(engine, side), "psql", psql.FLAGS, ctx.database, stdin=open_sql(ctx, previous, state["user"]).encode())
+    after = source_state(engine, side)
+    write_record(engine.cluster, ctx, OPEN, side, previous=previous, at=record.get("at"), opened=utc_now())
+    emit("%s: " + side + " open again: CONNECT back for %s, %s %s" % (ctx.label, roles_text(previous), SETTING,
                                                                 previous["setting"] or "unset"))
-    return result(ctx, True, OPEN, previous, state, after, 0, "opened")
+    return result(ctx, True, OPEN, previous, state, after, 0, "opened", side=side)
 
 
 def roles_text(previous):
     return ", ".join(holder["role"] for holder in previous["revoked"]) or "no role"
 
 
-def result(ctx, changed, state, previous, before, after, terminated, what):
+def result(ctx, changed, state, previous, before, after, terminated, what, side="source"):
     """The task's result; ``after`` None in check mode."""
     after = after or before
     warnings = []
     if state == BLOCKED and after.get("can_connect") and after is not before:
         warnings.append("these roles can still connect to '%s' (a grant by another grantor, or membership in the migration user): "
                         "%s" % (ctx.database, ", ".join(after["can_connect"])))
-    out = {"changed": changed, "state": state, "msg": "%s: source database %s" % (ctx.label, what),
+    out = {"changed": changed, "state": state, "msg": "%s: %s database %s" % (ctx.label, side, what),
            "previous": previous, "revoked": [holder["role"] for holder in (previous or {}).get("revoked", [])],
            "terminated": terminated, "acl": {"before": before["acl"], "after": after["acl"]},
            "setting": {"before": before["setting"], "after": after["setting"]}, "can_connect": after["can_connect"]}
