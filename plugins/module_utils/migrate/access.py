@@ -170,8 +170,8 @@ def block(engine, emit, side="source"):
     done = sql.parse_json(run(side_of(engine, side), "psql", psql.FLAGS, ctx.database, stdin=script.encode()), "the block")
     terminated, after = done["terminated"], done["state"]
     write_record(engine.cluster, ctx, BLOCKED, side, previous=previous, at=at, terminated=terminated)
-    emit("%s: " + side + " blocked: CONNECT revoked from %s, %s = on, %d session(s) terminated"
-         % (ctx.label, roles_text(previous), SETTING, terminated))
+    emit("%s: %s blocked: CONNECT revoked from %s, %s = on, %d session(s) terminated"
+         % (ctx.label, side, roles_text(previous), SETTING, terminated))
     return result(ctx, True, BLOCKED, previous, state, after, terminated, "blocked", side=side)
 
 
@@ -190,8 +190,8 @@ def reopen(engine, emit, side="source"):
     run(side_of(engine, side), "psql", psql.FLAGS, ctx.database, stdin=open_sql(ctx, previous, state["user"]).encode())
     after = source_state(engine, side)
     write_record(engine.cluster, ctx, OPEN, side, previous=previous, at=record.get("at"), opened=utc_now())
-    emit("%s: " + side + " open again: CONNECT back for %s, %s %s" % (ctx.label, roles_text(previous), SETTING,
-                                                                previous["setting"] or "unset"))
+    emit("%s: %s open again: CONNECT back for %s, %s %s" % (ctx.label, side, roles_text(previous), SETTING,
+                                                         previous["setting"] or "unset"))
     return result(ctx, True, OPEN, previous, state, after, 0, "opened", side=side)
 
 
