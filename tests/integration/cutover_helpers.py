@@ -51,6 +51,12 @@ def source_psql(sql, database="shop", user=OWNER, check=True):
     return result.stdout.strip()
 
 
+def reopen_source():
+    """What a test's cutover left blocked on the shared source, undone (its marker went with its namespace)."""
+    source_psql("SET default_transaction_read_only = off;\nALTER DATABASE shop RESET default_transaction_read_only;\n"
+                "GRANT CONNECT ON DATABASE shop TO PUBLIC, %s;" % CLIENT)
+
+
 def container_state(name):
     return subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", name], capture_output=True, text=True,
                           check=False).stdout.strip()
@@ -169,5 +175,4 @@ def online_round(playbook, name, ip, settle=2.0):
                 "sessions": probe.sessions}
     finally:
         target.remove()
-        source_psql("ALTER DATABASE shop RESET default_transaction_read_only;\nGRANT CONNECT ON DATABASE shop TO %s;" % CLIENT,
-                    check=False)
+        reopen_source()

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import time
 
 import pytest
 
-from .conftest import REPO, nothing_changed
+from .conftest import LEGACY_INVENTORY, REPO, nothing_changed
 from .cutover_helpers import (
     APP,
     CLIENT,
@@ -22,6 +26,7 @@ from .cutover_helpers import (
     get,
     ledger,
     online_round,
+    reopen_source,
     shop_target,
     source_psql,
     start_project,
@@ -98,8 +103,7 @@ def test_offline_cutover_rollback_and_cutover_again(playbook, source_ip):
         assert target.psql("SELECT count(*) FROM app_writes;") == source_psql("SELECT count(*) FROM app_writes;")
     finally:
         target.remove()
-        source_psql("ALTER DATABASE shop RESET default_transaction_read_only;\nGRANT CONNECT ON DATABASE shop TO %s;" % CLIENT,
-                    check=False)
+        reopen_source()
 
 
 def test_online_cutover_and_rollback_lose_no_acknowledged_write(playbook, source_ip):
@@ -109,3 +113,41 @@ def test_online_cutover_and_rollback_lose_no_acknowledged_write(playbook, source
     assert figures["lost_at_cutover"] == [], "acknowledged writes missing on the StatefulSet after the cutover"
     assert figures["lost_at_rollback"] == [], "acknowledged writes missing on the source after the rollback"
     assert figures["sessions"] >= 3, "the probe's session must have moved twice (it wrote through the moving Service)"
+
+
+def killed_at(target, playbook, task_words, after=1.0):
+    """Run a phase and SIGKILL its whole process group ``after`` seconds into the task whose name holds ``task_words``."""
+    argv = ["ansible-playbook", "-i", str(REPO / "inventories" / "lab"), "-i", str(LEGACY_INVENTORY), str(playbook),
+            "-e", target.extra()]
+    process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("TASK [") and task_words in line:
+            time.sleep(after)
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+    process.wait()
+    assert any(task_words in line for line in seen), "".join(seen)[-3000:]
+
+
+def test_a_killed_cutover_or_rollback_is_finished_by_a_rerun(playbook, source_ip):
+    target = shop_target(playbook, "shopkill", source_ip, "offline")
+    try:
+        assert target.migrate().returncode == 0
+        killed_at(target, CUTOVER, "Point the clients at the StatefulSet")
+        assert ledger(target)["state"] == "cutting_over"
+        phase(target, CUTOVER)
+        assert ledger(target)["state"] == "cut_over" and "shopkill-postgresql" in database_url(target)
+        assert target.psql("SELECT count(*) FROM app_writes;") == source_psql("SELECT count(*) FROM app_writes;")
+
+        target.psql("INSERT INTO items (name, price) VALUES ('after cutover', 2);")
+        killed_at(target, ROLLBACK, "Copy what was written to the StatefulSet back", after=3.0)
+        assert ledger(target)["state"] == "rolling_back"
+        phase(target, ROLLBACK)
+        assert ledger(target)["state"] == "rolled_back" and client_can_write()
+        assert source_psql("SELECT count(*) FROM items WHERE name = 'after cutover';") == "1"
+        assert nothing_changed(phase(target, ROLLBACK).stdout)
+    finally:
+        target.remove()
+        reopen_source()
