@@ -81,8 +81,8 @@ start_toxiproxy() {
   toxiproxy_running && return 0
   install -d -m 755 "$STATE" "$LOG_DIR"
   log "starting toxiproxy on 127.0.0.1:$API_PORT (as $LINK_USER, log $LOG_DIR/toxiproxy.log)"
-  setsid setpriv --reuid="$LINK_USER" --regid="$LINK_USER" --clear-groups \
-    "$bin" -host 127.0.0.1 -port "$API_PORT" >>"$LOG_DIR/toxiproxy.log" 2>&1 </dev/null &
+  setsid env LOG_LEVEL="${LINK_LOG_LEVEL:-warn}" setpriv --reuid="$LINK_USER" --regid="$LINK_USER" --clear-groups \
+    "$bin" -host 127.0.0.1 -port "$API_PORT" >>"$LOG_DIR/toxiproxy.log" 2>&1 </dev/null 8>&- &
   echo $! >"$PIDFILE"
   until curl -fsS "$API/version" >/dev/null 2>&1; do
     toxiproxy_running || die "toxiproxy exited (see $LOG_DIR/toxiproxy.log)"
@@ -94,7 +94,7 @@ start_toxiproxy() {
 stop_toxiproxy() {
   if toxiproxy_running; then
     log "stopping toxiproxy (pid $(cat "$PIDFILE"))"
-    kill "$(cat "$PIDFILE")"
+    kill "$(cat "$PIDFILE")" 2>/dev/null || true
   fi
   rm -f "$PIDFILE"
 }
