@@ -35,8 +35,11 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE/../.."
+# the caller's collections root wins (a worktree's own), else env.sh's
+collections=${STATESHIFT_COLLECTIONS:-}
 # shellcheck source-path=SCRIPTDIR source=../../scripts/env.sh
 . scripts/env.sh
+STATESHIFT_COLLECTIONS=${collections:-$STATESHIFT_COLLECTIONS}
 export PYTHONPATH="$STATESHIFT_COLLECTIONS${PYTHONPATH:+:$PYTHONPATH}"
 
 LAB="$STATESHIFT_CACHE/lab"
