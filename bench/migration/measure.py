@@ -7,7 +7,9 @@
   measure.py annotate REC.json K=V ...
       Add fields to a record (values are parsed as JSON when they can be).
   measure.py summarize --records DIR --meta-file FILE --json OUT.json --text OUT.txt
-      Medians per dataset and method, ratios against the baselines, the table (also on stdout).
+      Medians per dataset and method, ratios against the baselines, the table (also on stdout). Records
+      with a link (loopback, shaped: tests/lab/link.sh) are grouped per dataset and link, and a last
+      table sets each method's median on one link against the other.
 """
 
 from __future__ import annotations
@@ -291,11 +293,12 @@ def summarize(argv):
     meta = read_meta(args.meta_file)
     grouped = collections.defaultdict(lambda: collections.defaultdict(list))
     for record in records:
-        grouped[record["dataset"]][record["method"]].append(record)
+        grouped[group_name(record)][record["method"]].append(record)
     datasets = {}
     for dataset, methods in grouped.items():
         entry = {"methods": {m: summarize_method(methods[m], m) for m in BASELINES + OURS if m in methods}}
-        entry.update((meta.get("dataset") or {}).get(dataset, {}))
+        first = next(iter(methods.values()))[0]
+        entry.update((meta.get("dataset") or {}).get(first["dataset"], {}), dataset=first["dataset"], link=first.get("link"))
         baseline_times = {m: entry["methods"][m]["median_s"] for m in BASELINES
                           if m in entry["methods"] and entry["methods"][m]["median_s"]}
         best = min(baseline_times.items(), key=lambda item: item[1]) if baseline_times else (None, None)
@@ -325,6 +328,7 @@ def summarize(argv):
         "settings": meta.get("settings") or {},
         "source_unchanged": meta.get("source_unchanged") or {},
         "datasets": datasets,
+        "links": compare_links(datasets),
         "runs": records,
     }
     text = render(result)
@@ -335,6 +339,42 @@ def summarize(argv):
         handle.write(text)
     sys.stdout.write(text)
     return 0
+
+
+def group_name(record):
+    return "%s @ %s" % (record["dataset"], record["link"]) if record.get("link") else record["dataset"]
+
+
+def compare_links(datasets):
+    """{dataset: {method: {link: median_s, ..., "shaped_over_loopback": x}}} when both links were measured."""
+    table = collections.defaultdict(dict)
+    for entry in datasets.values():
+        if not entry.get("link"):
+            continue
+        for method, info in entry["methods"].items():
+            row = table[entry["dataset"]].setdefault(method, {"label": info["label"]})
+            row[entry["link"]] = info["median_s"]
+            for step, seconds in (info.get("steps_median_s") or {}).items():
+                row.setdefault("steps", {}).setdefault(step, {})[entry["link"]] = seconds
+    for methods in table.values():
+        for row in methods.values():
+            row["shaped_over_loopback"] = ratio(row.get("shaped"), row.get("loopback"))
+    return {dataset: methods for dataset, methods in table.items()
+            if any("loopback" in row and "shaped" in row for row in methods.values())}
+
+
+def render_links(links):
+    lines = []
+    for dataset, methods in sorted(links.items()):
+        lines.append("== %s: loopback against the shaped link (tests/lab/link.sh: 1 Gbit/s, +0.5 ms)" % dataset)
+        lines.append("%-52s %11s %11s %8s" % ("method", "loopback s", "shaped s", "ratio"))
+        for row in methods.values():
+            lines.append("%-52s %11s %11s %8s" % (row["label"], fmt(row.get("loopback")), fmt(row.get("shaped")),
+                                                 fmt(row["shaped_over_loopback"], "x")))
+            for step, links_s in (row.get("steps") or {}).items():
+                lines.append("    %-48s %11s %11s" % (step, fmt(links_s.get("loopback")), fmt(links_s.get("shaped"))))
+        lines.append("")
+    return lines
 
 
 def fmt(value, suffix=""):
@@ -371,6 +411,7 @@ def render(result):
                 fmt(r["ours_copy_over_best_baseline"]), fmt(r["ours_total_over_best_baseline"]), GOAL_BASELINE_RATIO,
                 "met" if r["goal_copy_1_3x_met"] else "NOT met", "met" if r["goal_total_1_3x_met"] else "NOT met"))
         lines.append("")
+    lines += render_links(result.get("links") or {})
     lines.append("controller peak RSS of our engine (python + ssh/kubectl/docker/psql descendants), target < %d MB:" % MEMORY_TARGET_MB)
     for dataset, entry in sorted(result["datasets"].items()):
         for method in OURS:

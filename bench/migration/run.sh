@@ -8,6 +8,10 @@
 #   ours_stream  the same with transport stream (the data passes through the controller)
 #   before_job, before_stream   the same two, with the engine of an earlier revision: set BENCH_MIGRATION_BEFORE to
 #                a git revision (a worktree of it is made in the work directory), to compare before/after in one run
+# Every method runs on both links of the lab (BENCH_MIGRATION_LINKS, default "loopback shaped"): loopback, the plain
+# local bridge, and shaped, the legacy host behind a home-LAN-like link (tests/lab/link.sh: 1 Gbit/s both ways by tc,
+# +0.5 ms per round trip by toxiproxy) for its SSH and PostgreSQL as the controller and the pods reach them; the
+# controller-to-node hop (kubectl cp, kubectl exec) stays local. The link that was on before is put back at the end.
 # Every measurement runs BENCH_MIGRATION_ROUNDS times (default 2, the order reversed in even rounds); the table shows
 # medians. Each run is timed and the RSS of its whole process tree on the controller sampled every 100 ms
 # (measure.py). Results: bench/results/migration-<date>.json and .txt (the table, also on stdout).
@@ -17,6 +21,7 @@
 #     BENCH_MIGRATION_METHODS="runbook ours_job" bench/migration/run.sh         a quick subset
 #   BENCH_MIGRATION_DATASETS="pgbench50 invoicetron invoicetron_large" ...    adds the 1M-line invoicing sample
 #                                                                             (loaded once, ~40 s; ~4 min a round)
+#   BENCH_MIGRATION_LINKS=loopback ...                                        one link only
 #   BENCH_MIGRATION_KEEP=1 ...                                                keep the work files (logs, records)
 # Run it on a quiet machine: another job on the lab (e.g. the integration tests) skews every figure.
 #
@@ -30,8 +35,11 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE/../.."
+# the caller's collections root wins (a worktree's own), else env.sh's
+collections=${STATESHIFT_COLLECTIONS:-}
 # shellcheck source-path=SCRIPTDIR source=../../scripts/env.sh
 . scripts/env.sh
+STATESHIFT_COLLECTIONS=${collections:-$STATESHIFT_COLLECTIONS}
 export PYTHONPATH="$STATESHIFT_COLLECTIONS${PYTHONPATH:+:$PYTHONPATH}"
 
 LAB="$STATESHIFT_CACHE/lab"
@@ -48,6 +56,8 @@ PGBENCH_SCALE=${BENCH_MIGRATION_PGBENCH_SCALE:-50}
 ROUNDS=${BENCH_MIGRATION_ROUNDS:-2}
 read -r -a DATASETS <<<"${BENCH_MIGRATION_DATASETS:-pgbench$PGBENCH_SCALE invoicetron}"
 read -r -a METHODS <<<"${BENCH_MIGRATION_METHODS:-runbook pg_dump_fd pgcopydb ours_job ours_stream}"
+read -r -a LINKS <<<"${BENCH_MIGRATION_LINKS:-loopback shaped}"
+LINK_SH=tests/lab/link.sh
 SSH_OPTS=(-o BatchMode=yes -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$KNOWN_HOSTS" -i "$SSH_KEY")
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -134,10 +144,15 @@ if [ "$(echo "$load > 1.5" | bc)" = 1 ]; then
   log "WARNING: the machine is busy (load average $load): the figures will be skewed"
 fi
 
+for link in "${LINKS[@]}"; do
+  case "$link" in loopback | shaped) ;; *) die "BENCH_MIGRATION_LINKS: unknown link '$link' (loopback, shaped)" ;; esac
+done
+LINK_BEFORE=$("$LINK_SH" status | sed -n 's/^link: //p')
 WORK=$(mktemp -d /var/tmp/stateshift-bench-migration.XXXXXX)
 export WORK
 cleanup() {
   local rc=$?
+  [ "$("$LINK_SH" status 2>/dev/null | sed -n 's/^link: //p')" = "$LINK_BEFORE" ] || "$LINK_SH" "$LINK_BEFORE" || true
   target_sql "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
   [ ! -d "$WORK/before" ] || git worktree remove --force "$WORK/before" >/dev/null 2>&1 || true
   for db in "${DATASETS[@]}"; do
@@ -173,6 +188,7 @@ META="$WORK/meta"
   echo "settings.jobs=2"
   echo "settings.pgbench_scale=$PGBENCH_SCALE"
   echo "settings.methods=\"${METHODS[*]}\""
+  echo "settings.links=\"${LINKS[*]}\""
   echo "settings.sample_interval_s=0.1"
   echo "environment.target_image=\"$TARGET_IMAGE\""
   echo "environment.target_server=\"$(target_sql 'SHOW server_version')\""
@@ -224,10 +240,10 @@ forget_marker() {
   fi
 }
 
-# run_one ROUND DATABASE METHOD: prepare the target, run and measure, check the copy, clean up
+# run_one LINK ROUND DATABASE METHOD: prepare the target, run and measure, check the copy, clean up
 run_one() {
-  local round=$1 db=$2 method=$3 rundir record target_db rc=0 match errors backup
-  rundir="$WORK/runs/$db-$method-$round" record="$WORK/records/$db-$method-$round.json"
+  local link=$1 round=$2 db=$3 method=$4 rundir record target_db rc=0 match errors backup
+  rundir="$WORK/runs/$link-$db-$method-$round" record="$WORK/records/$link-$db-$method-$round.json"
   mkdir -p "$rundir"
   case "$method" in
     ours_* | before_*)
@@ -242,9 +258,9 @@ run_one() {
       target_sql "CREATE DATABASE $SCRATCH_DB OWNER \"$DB_USER\""
       ;;
   esac
-  log "round $round/$ROUNDS: $db by $method ..."
+  log "$link link, round $round/$ROUNDS: $db by $method ..."
   python3 "$HERE/measure.py" run --out "$record" --steps "$rundir/steps" --engine "$rundir/engine.json" \
-    --meta dataset="$db" method="$method" round="$round" -- "$HERE/run.sh" _method "$method" "$db" "$rundir" \
+    --meta dataset="$db" method="$method" round="$round" link="$link" -- "$HERE/run.sh" _method "$method" "$db" "$rundir" \
     >"$rundir/output.log" 2>&1 || rc=$?
   if target_fingerprint "$target_db" >"$WORK/fingerprints/$db.$method.$round" 2>"$rundir/fingerprint.err" \
     && cmp -s "$WORK/fingerprints/$db.source" "$WORK/fingerprints/$db.$method.$round"; then
@@ -278,15 +294,18 @@ run_one() {
 }
 
 started=$SECONDS
-for round in $(seq 1 "$ROUNDS"); do
-  order=("${METHODS[@]}")
-  if [ $((round % 2)) -eq 0 ]; then
-    order=()
-    for ((i = ${#METHODS[@]} - 1; i >= 0; i--)); do order+=("${METHODS[i]}"); done
-  fi
-  for db in "${DATASETS[@]}"; do
-    for method in "${order[@]}"; do
-      run_one "$round" "$db" "$method"
+for link in "${LINKS[@]}"; do
+  "$LINK_SH" "$link"
+  for round in $(seq 1 "$ROUNDS"); do
+    order=("${METHODS[@]}")
+    if [ $((round % 2)) -eq 0 ]; then
+      order=()
+      for ((i = ${#METHODS[@]} - 1; i >= 0; i--)); do order+=("${METHODS[i]}"); done
+    fi
+    for db in "${DATASETS[@]}"; do
+      for method in "${order[@]}"; do
+        run_one "$link" "$round" "$db" "$method"
+      done
     done
   done
 done

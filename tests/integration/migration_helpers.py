@@ -21,15 +21,15 @@ PROBE = REPO / "tests" / "integration" / "playbooks" / "pg_migrate_probe.yml"
 class Target:
     """A PostgreSQL workload in its own namespace, deployed by the databases playbook, as the migration's target."""
 
-    def __init__(self, playbook, name, database, migration=None, source_database=None):
+    def __init__(self, playbook, name, database, migration=None, source_database=None, version="15", container=SOURCE_CONTAINER):
         self.playbook, self.name, self.database = playbook, name, database
         self.namespace = "%s-%s" % (name, uuid.uuid4().hex[:6])
         self.password = "Target-%s" % secrets.token_hex(12)
         self.pod = "%s-postgresql-0" % name
         self.workload = {
-            "name": name, "namespace": self.namespace, "engine": "postgresql", "version": "15",
+            "name": name, "namespace": self.namespace, "engine": "postgresql", "version": version,
             "storage": {"size": "1Gi"}, "databases": [database], "auth": {"user": name, "secret": "%s-secrets" % name},
-            "source": {"host": "legacy-vm", "container": SOURCE_CONTAINER, "database": source_database or database,
+            "source": {"host": "legacy-vm", "container": container, "database": source_database or database,
                        "user": SOURCE_USER},
             "migration": dict(migration or {}),
         }
@@ -78,14 +78,14 @@ class Target:
                              "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema');"))
 
 
-def source_psql(sql, database="invoicetron"):
+def source_psql(sql, database="invoicetron", container=SOURCE_CONTAINER):
     """psql in the source container with the script on stdin (meta-commands such as \\gexec work)."""
-    return subprocess.run(["docker", "exec", "-i", SOURCE_CONTAINER, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+    return subprocess.run(["docker", "exec", "-i", container, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                            "-U", SOURCE_USER, "-d", database], input=sql, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def source_fingerprint(database="invoicetron"):
-    return source_psql(FINGERPRINT_SQL, database)
+def source_fingerprint(database="invoicetron", container=SOURCE_CONTAINER):
+    return source_psql(FINGERPRINT_SQL, database, container)
 
 
 def source_password():

@@ -47,6 +47,8 @@ SELECT format({template}, name, name) FROM (
 \\gexec
 """
 
+# PostgreSQL 18 records NOT NULL as constraints (contype 'n'), earlier majors do not: they are left out of the
+# count so that a source and a target of different majors count the same objects.
 _OBJECTS_SQL = """
 SELECT json_build_object(
   'schemas', (SELECT count(*) FROM pg_namespace n WHERE {user_schemas}),
@@ -58,7 +60,8 @@ SELECT json_build_object(
   'sequences', (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND {user_schemas}),
   'indexes', (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('i', 'I') AND {user_schemas}),
-  'constraints', (SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE {user_schemas}),
+  'constraints', (SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace
+                  WHERE k.contype <> 'n' AND {user_schemas}),
   'triggers', (SELECT count(*) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE NOT g.tgisinternal AND {user_schemas}),
   'functions', (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

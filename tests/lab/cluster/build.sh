@@ -2,7 +2,7 @@
 # shellcheck disable=SC2317  # build_<component> and the helpers are called indirectly
 # Compile the lab cluster's binaries from the Go module proxy and cache them.
 #
-#   tests/lab/cluster/build.sh [component...]     components: kubernetes etcd kwok coredns pause (default: all)
+#   tests/lab/cluster/build.sh [component...]     components: kubernetes etcd kwok coredns pause toxiproxy (default: all)
 #   tests/lab/cluster/build.sh --print-dir COMPONENT
 #
 # Each component lands in $STATESHIFT_CACHE/bin/<component>-<version>-<key>/, where <key>
@@ -127,6 +127,15 @@ build_coredns() {
   start_ticker "coredns"
   run env GOBIN="$out" "$GO" install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
   stop_ticker
+}
+
+build_toxiproxy() {
+  local out=$1 work=$2
+  cd "$work"
+  run env GOBIN="$work/bin" "$GO" install -trimpath \
+    -ldflags "-s -w -X github.com/Shopify/toxiproxy/v2.Version=${TOXIPROXY_VERSION#v}" \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+  mv "$work/bin/server" "$out/toxiproxy-server"
 }
 
 link_current() {

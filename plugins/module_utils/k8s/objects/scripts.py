@@ -51,7 +51,8 @@ def init_sql(workload):
                   "  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role_%d')\\gexec" % number]
         if role.get("password_key"):
             with_password += 1
-            lines += ["\\getenv role_password %s" % role_password_variable(with_password),
+            # a backquoted printf (a shell builtin) rather than \getenv, which psql 14 lacks
+            lines += ["\\set role_password `printf '%%s' \"$%s\"`" % role_password_variable(with_password),
                       "ALTER ROLE :\"role_%d\" PASSWORD :'role_password';" % number]
     for number in range(1, len(workload["databases"])):
         lines += ["SELECT format('CREATE DATABASE %%I OWNER %%I', :'database_%d', :'owner_%d')" % (number, number),
@@ -70,7 +71,8 @@ def init_script(workload):
         "set -eu",
         "echo \"include_if_exists = '/etc/postgresql/stateshift/stateshift.conf'\" >> \"$PGDATA/postgresql.conf\"",
         "# Names reach psql as variables (-v, quoted for the shell) and SQL as :'name' or :\"name\";",
-        "# passwords are read from the environment by psql (\\getenv), never put on a command line.",
+        "# passwords are read from the environment (psql's backquotes run the shell's printf builtin),",
+        "# never put on a command line.",
         "%s%s <<'EOSQL'" % (psql, variables),
     ]
     return "\n".join(lines + init_sql(workload)) + "\nEOSQL\n"
