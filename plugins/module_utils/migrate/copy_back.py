@@ -127,20 +127,11 @@ def compare(engine, level, snapshot=None):
     into = pg_verify.parse_side(run(engine.source, "psql", psql.FLAGS, database, timeout=deadline,
                                     stdin=pg_verify.side_script(level, sequences=True, fingerprint=True).encode()))
     findings = pg_verify.sequence_findings(into.pop("sequences", []))
-    origin = without_not_null(origin.result(), engine.target_json(copy_back_sql.NOT_NULL_CONSTRAINTS_SQL, database))
-    into = without_not_null(into, engine.source_json(copy_back_sql.NOT_NULL_CONSTRAINTS_SQL))
-    checked = pg_verify.compare(origin, into, findings, level)
+    checked = pg_verify.compare(origin.result(), into, findings, level)
     checked["mismatches"] = [reworded(line) for line in checked["mismatches"]]
     if into.get("fingerprint"):
         checked["fingerprint"] = into["fingerprint"]
     return checked
-
-
-def without_not_null(half, counted):
-    """One side's half with its NOT NULL constraints left out of the constraint count (only 18+ catalogs them)."""
-    if half["objects"].get("constraints") is not None:
-        half["objects"]["constraints"] -= counted["not_null"]
-    return half
 
 
 def reworded(line):

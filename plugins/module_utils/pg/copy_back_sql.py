@@ -36,13 +36,6 @@ REPLICATION_ROLE_SQL = {
     False: "SELECT json_build_object('allowed', current_setting('is_superuser') = 'on')",
 }
 
-# PostgreSQL 18 catalogs NOT NULL as constraints (contype 'n'), older servers do not: the verification's constraint
-# counts leave them out on both sides, so the same schema counts alike on any two majors.
-NOT_NULL_CONSTRAINTS_SQL = """
-SELECT json_build_object('not_null', count(*)) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace
-WHERE k.contype = 'n' AND {user_schemas}
-""".format(user_schemas=USER_SCHEMAS)
-
 # The source's populated materialized views, refreshed from the copied rows before COMMIT (in creation order, so one
 # built on another comes after it).
 MATERIALIZED_VIEWS_SQL = """

@@ -80,16 +80,3 @@ def test_mismatches_name_the_sides_of_this_direction():
     assert copy_back.reworded("table public.t exists only on the target") == "table public.t exists only on the source database"
     assert copy_back.reworded("sequence s: at 5 on the source, 3 on the target") == (
         "sequence s: at 5 on the StatefulSet's database, 3 on the source database")
-
-
-def test_not_null_constraints_are_left_out_of_the_constraint_count():
-    half = {"tables": {}, "objects": {"constraints": 5, "indexes": 2}}
-    assert copy_back.without_not_null(half, {"not_null": 3})["objects"] == {"constraints": 2, "indexes": 2}
-    assert "k.contype = 'n'" in copy_back_sql.NOT_NULL_CONSTRAINTS_SQL
-
-
-def test_materialized_views_are_refreshed_before_the_sequences_and_commit():
-    tail = copy_back_sql.load_tail([{"schema": "public", "name": "s", "last_value": 1, "start_value": 1}],
-                                   ['"public"."totals"', '"public"."totals_by_month"']).decode().splitlines()
-    assert tail[:2] == ['REFRESH MATERIALIZED VIEW "public"."totals";', 'REFRESH MATERIALIZED VIEW "public"."totals_by_month";']
-    assert tail[-1] == "COMMIT;"
