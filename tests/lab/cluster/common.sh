@@ -10,7 +10,7 @@ CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Bump when the way a component is built changes (flags, layout), to force a rebuild.
 BUILD_RECIPE=3
 
-CLUSTER_COMPONENTS=(kubernetes etcd kwok coredns pause)
+CLUSTER_COMPONENTS=(kubernetes etcd kwok coredns pause kube-router)
 
 LAB_DIR="$STATESHIFT_CACHE/lab"           # cluster state: kubeconfig, kwokctl home, node dirs
 LAB_KUBECONFIG="$LAB_DIR/kubeconfig"
@@ -34,6 +34,7 @@ component_version() {
     kwok) echo "$KWOK_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
     pause) echo "v3.10" ;;
+    kube-router) echo "$KUBE_ROUTER_VERSION" ;;
     *) die "unknown component '$1' (known: ${CLUSTER_COMPONENTS[*]})" ;;
   esac
 }
@@ -46,6 +47,7 @@ component_binaries() {
     kwok) echo "kwok kwokctl" ;;
     coredns) echo "coredns" ;;
     pause) echo "pause" ;;
+    kube-router) echo "kube-router" ;;
     *) die "unknown component '$1'" ;;
   esac
 }
