@@ -161,7 +161,7 @@ netpol_leftovers() {
 }
 
 # shellcheck disable=SC2317  # called through wait_for
-netpol_synced() { iptables-save -t filter | grep -qE -- '^-A FORWARD .*-j KUBE-ROUTER-FORWARD$'; }
+netpol_synced() { grep -qE -- '^-A FORWARD .*-j KUBE-ROUTER-FORWARD$' <<<"$(iptables-save -t filter)"; }
 
 start_policy() {
   mkdir -p "$RUN_DIR"
@@ -174,20 +174,21 @@ start_policy() {
     || die "kube-router did not install its KUBE-ROUTER-FORWARD chain within 60s: see $LAB_LOGS/kube-router.log"
 }
 
-# stop_policy: stop kube-router, then remove all it made (its own --cleanup-config first, then
-# whatever is left); returns 1, naming them, when a rule or an ipset survives.
+# stop_policy: stop kube-router, then remove all its policy controller made; returns 1, naming them,
+# when a rule or an ipset survives. (kube-router v2.1.0's --cleanup-config is of no use here: it runs
+# the policy controller's cleanup on an empty controller, which removes nothing, then panics in the
+# service proxy's IPVS cleanup on this kernel without ip_vs.)
 stop_policy() {
-  local c t left
+  local c t rules left
   rm -f "$NETPOL_MARK"
   stop_proc kube-router
   [ -n "$(netpol_leftovers)" ] || return 0
-  if [ -x "$(lab_path)/kube-router" ]; then
-    "$(lab_path)/kube-router" --cleanup-config >>"$LAB_LOGS/kube-router.log" 2>&1 || true
-  fi
   for c in INPUT FORWARD OUTPUT; do
-    while t=$(iptables-save -t filter | grep -m1 -E "^-A $c .*-j KUBE-ROUTER-$c( |\$)"); do
+    rules=$(iptables-save -t filter)
+    while t=$(grep -m1 -E "^-A $c .*-j KUBE-ROUTER-$c( |\$)" <<<"$rules"); do
       # shellcheck disable=SC2086  # the saved rule, word-split back into arguments
       eval "iptables -w -t filter ${t/-A /-D }" || break
+      rules=$(iptables-save -t filter)
     done
   done
   for c in $(iptables-save -t filter | sed -n 's/^:\(KUBE-ROUTER-[^ ]*\|KUBE-POD-FW-[^ ]*\|KUBE-NWPLCY-[^ ]*\) .*/\1/p'); do
