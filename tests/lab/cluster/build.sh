@@ -2,7 +2,7 @@
 # shellcheck disable=SC2317  # build_<component> and the helpers are called indirectly
 # Compile the lab cluster's binaries from the Go module proxy and cache them.
 #
-#   tests/lab/cluster/build.sh [component...]     components: kubernetes etcd kwok coredns pause toxiproxy (default: all)
+#   tests/lab/cluster/build.sh [component...]     components: kubernetes etcd kwok coredns pause toxiproxy kube-router (default: all)
 #   tests/lab/cluster/build.sh --print-dir COMPONENT
 #
 # Each component lands in $STATESHIFT_CACHE/bin/<component>-<version>-<key>/, where <key>
@@ -138,6 +138,18 @@ build_toxiproxy() {
   mv "$work/bin/server" "$out/toxiproxy-server"
 }
 
+# kube-router: only its NetworkPolicy controller is used (node.sh runs it with
+# --run-firewall=true --run-router=false --run-service-proxy=false).
+build_kube_router() {
+  local out=$1 work=$2 ld="github.com/cloudnativelabs/kube-router/v2/pkg/version"
+  cd "$work"
+  start_ticker "kube-router"
+  run env GOBIN="$out" "$GO" install -trimpath \
+    -ldflags "-s -w -X $ld.Version=$KUBE_ROUTER_VERSION -X $ld.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
+  stop_ticker
+}
+
 link_current() {
   local cur c b d
   cur=$(lab_path)
@@ -165,7 +177,7 @@ build_one() {
   mkdir -p "$tmp" "$work"
   t0=$SECONDS
   log "$c $(component_version "$c"): building into $dir (log: $CURRENT_LOG)"
-  "build_$c" "$tmp" "$work"
+  "build_${c//-/_}" "$tmp" "$work"
   cd "$CLUSTER_DIR"
   for b in $(component_binaries "$c"); do
     [ -x "$tmp/$b" ] || die "building '$c' failed: $b was not produced in $tmp (see $CURRENT_LOG)"

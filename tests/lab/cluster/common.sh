@@ -10,7 +10,7 @@ CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Bump when the way a component is built changes (flags, layout), to force a rebuild.
 BUILD_RECIPE=3
 
-CLUSTER_COMPONENTS=(kubernetes etcd kwok coredns pause toxiproxy)
+CLUSTER_COMPONENTS=(kubernetes etcd kwok coredns pause toxiproxy kube-router)
 
 LAB_DIR="$STATESHIFT_CACHE/lab"           # cluster state: kubeconfig, kwokctl home, node dirs
 LAB_KUBECONFIG="$LAB_DIR/kubeconfig"
@@ -35,6 +35,7 @@ component_version() {
     coredns) echo "$COREDNS_VERSION" ;;
     pause) echo "v3.10" ;;
     toxiproxy) echo "$TOXIPROXY_VERSION" ;;
+    kube-router) echo "$KUBE_ROUTER_VERSION" ;;
     *) die "unknown component '$1' (known: ${CLUSTER_COMPONENTS[*]})" ;;
   esac
 }
@@ -48,6 +49,7 @@ component_binaries() {
     coredns) echo "coredns" ;;
     pause) echo "pause" ;;
     toxiproxy) echo "toxiproxy-server" ;;
+    kube-router) echo "kube-router" ;;
     *) die "unknown component '$1'" ;;
   esac
 }

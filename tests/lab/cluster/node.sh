@@ -6,6 +6,8 @@
 #   tests/lab/cluster/node.sh down      stop them, remove pods, network and node state
 #   tests/lab/cluster/node.sh status    each process and whether it is alive
 #   tests/lab/cluster/node.sh images    (re)import images into containerd (see below)
+#   tests/lab/cluster/node.sh policy up|down|status
+#                                       only the NetworkPolicy controller (kube-router), see below
 #
 # Node "lab-node" (label stateshift.io/lab-node=real): kubelet (cgroup v1, cgroupfs) on its own
 # containerd (Debian's, CRI plugin, runc), CNI from Debian's containernetworking-plugins
@@ -20,6 +22,10 @@
 # docker.io/library/postgres:18-alpine. Extra aliases: LAB_IMAGE_ALIASES="alias=target ...".
 # LAB_IMPORT_IMAGES=0 skips the Docker images (only pause). Image store (kept across down, it
 # is a cache): $STATESHIFT_CACHE/containerd.
+#
+# NetworkPolicies are enforced by kube-router's policy controller alone (--run-firewall=true
+# --run-router=false --run-service-proxy=false; iptables + ipset from Debian), unless
+# LAB_NETWORK_POLICY=0. 'down' (and 'policy down') removes every iptables chain and ipset it made.
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
@@ -31,7 +37,9 @@ CTRD_STATE="$RUN_DIR/containerd"
 CTRD_SOCK="$CTRD_STATE/containerd.sock"
 PAUSE_IMAGE=docker.io/stateshift-lab/pause:3.10
 DOCKER_DIR="$STATESHIFT_REPO/tests/lab/docker"
-PROCS=(containerd kubelet kube-proxy coredns local-path-provisioner)
+PROCS=(containerd kubelet kube-proxy coredns local-path-provisioner kube-router)
+NETPOL="${LAB_NETWORK_POLICY:-1}"
+NETPOL_MARK="$RUN_DIR/kube-router.enabled"       # present while enforcement is meant to be on
 
 ctr_() { ctr --address "$CTRD_SOCK" -n k8s.io "$@"; }
 
@@ -89,7 +97,7 @@ wait_for() {
 
 # --- host prerequisites ------------------------------------------------------------------------
 prepare_host() {
-  apt_install containerd runc containernetworking-plugins iptables conntrack iproute2 util-linux
+  apt_install containerd runc containernetworking-plugins iptables ipset conntrack iproute2 util-linux
   [ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || die "no cgroup filesystem under /sys/fs/cgroup: the kubelet needs one"
   sysctl -qw net.ipv4.ip_forward=1 || die "cannot enable net.ipv4.ip_forward"
   if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then sysctl -qw net.bridge.bridge-nf-call-iptables=1 || true; fi
@@ -143,6 +151,76 @@ teardown_network() {
       if iptables -w -t "$t" -F "$c" 2>/dev/null; then iptables -w -t "$t" -X "$c" 2>/dev/null || true; fi
     done
   done
+}
+
+# --- NetworkPolicy enforcement: kube-router's policy controller ------------------------------
+# netpol_leftovers: the iptables rules and ipsets kube-router's policy controller makes.
+netpol_leftovers() {
+  { iptables-save -t filter 2>/dev/null | grep -E 'KUBE-ROUTER-|KUBE-POD-FW-|KUBE-NWPLCY-|kube-router netpol' || true
+    ipset list -n 2>/dev/null | grep -E '^(KUBE-SRC-|KUBE-DST-|kube-router-)' || true; } | sed '/^$/d'
+}
+
+# shellcheck disable=SC2317  # called through wait_for
+netpol_synced() { grep -qE -- '^-A FORWARD .*-j KUBE-ROUTER-FORWARD$' <<<"$(iptables-save -t filter)"; }
+
+start_policy() {
+  mkdir -p "$RUN_DIR"
+  touch "$NETPOL_MARK"
+  start_proc kube-router "$(lab_bin kube-router)" --kubeconfig "$LAB_KUBECONFIG" \
+    --run-firewall=true --run-router=false --run-service-proxy=false \
+    --hostname-override "$REAL_NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" \
+    --enable-ipv4=true --enable-ipv6=false --health-port 0 --metrics-port 0 --v 1
+  wait_for "kube-router's chains" 60 netpol_synced \
+    || die "kube-router did not install its KUBE-ROUTER-FORWARD chain within 60s: see $LAB_LOGS/kube-router.log"
+}
+
+# stop_policy: stop kube-router, then remove all its policy controller made; returns 1, naming them,
+# when a rule or an ipset survives. (kube-router v2.1.0's --cleanup-config is of no use here: it runs
+# the policy controller's cleanup on an empty controller, which removes nothing, then panics in the
+# service proxy's IPVS cleanup on this kernel without ip_vs.)
+stop_policy() {
+  local c t rules left
+  rm -f "$NETPOL_MARK"
+  stop_proc kube-router
+  [ -n "$(netpol_leftovers)" ] || return 0
+  for c in INPUT FORWARD OUTPUT; do
+    rules=$(iptables-save -t filter)
+    while t=$(grep -m1 -E "^-A $c .*-j KUBE-ROUTER-$c( |\$)" <<<"$rules"); do
+      # shellcheck disable=SC2086  # the saved rule, word-split back into arguments
+      eval "iptables -w -t filter ${t/-A /-D }" || break
+      rules=$(iptables-save -t filter)
+    done
+  done
+  for c in $(iptables-save -t filter | sed -n 's/^:\(KUBE-ROUTER-[^ ]*\|KUBE-POD-FW-[^ ]*\|KUBE-NWPLCY-[^ ]*\) .*/\1/p'); do
+    iptables -w -t filter -F "$c" 2>/dev/null || true
+  done
+  for c in $(iptables-save -t filter | sed -n 's/^:\(KUBE-ROUTER-[^ ]*\|KUBE-POD-FW-[^ ]*\|KUBE-NWPLCY-[^ ]*\) .*/\1/p'); do
+    iptables -w -t filter -X "$c" 2>/dev/null || true
+  done
+  for c in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-SRC-|KUBE-DST-|kube-router-)' || true); do
+    ipset destroy "$c" 2>/dev/null || true
+  done
+  left=$(netpol_leftovers)
+  [ -z "$left" ] && return 0
+  log "kube-router's rules survived its cleanup: $(tr '\n' ' ' <<<"$left")"
+  return 1
+}
+
+policy_status() {
+  if proc_alive kube-router; then printf '%-26s %s\n' kube-router "alive (pid $(cat "$(pidfile kube-router)")), NetworkPolicies enforced"
+  elif [ -f "$NETPOL_MARK" ]; then printf '%-26s %s\n' kube-router dead; return 1
+  else printf '%-26s %s\n' kube-router "off (NetworkPolicies not enforced; LAB_NETWORK_POLICY=0 or 'node.sh policy down')"
+  fi
+}
+
+cmd_policy() {
+  case "${1:-}" in
+    up) need_root "node.sh policy up"; api_ready || die "the API server does not answer: run 'tests/lab/cluster/cluster.sh up'"
+        apt_install iptables ipset; start_policy; log "NetworkPolicies enforced by kube-router (log: $LAB_LOGS/kube-router.log)" ;;
+    down) need_root "node.sh policy down"; stop_policy || die "removing kube-router's rules failed (listed above)"; log "kube-router stopped, its rules and ipsets removed" ;;
+    status) policy_status ;;
+    *) die "usage: node.sh policy up|down|status" ;;
+  esac
 }
 
 # --- containerd ------------------------------------------------------------------------------
@@ -311,6 +389,7 @@ cmd_up() {
   start_kubelet
   start_kube_proxy
   start_provisioner
+  if [ "$NETPOL" = 1 ]; then start_policy; else stop_policy || die "removing kube-router's rules failed (listed above)"; fi
   wait_for "node $REAL_NODE_NAME" 90 node_ready \
     || die "node $REAL_NODE_NAME is not Ready after 90s: see $LAB_LOGS/kubelet.log and 'kubectl describe node $REAL_NODE_NAME'"
   log "real node $REAL_NODE_NAME Ready ($((SECONDS - t0))s)"
@@ -333,6 +412,7 @@ cmd_down() {
     start_proc containerd "$(proc_bin containerd)" --config "$NODE_DIR/containerd.toml"
     wait_for containerd 30 ctr_ version || true
   fi
+  stop_policy || true
   stop_proc local-path-provisioner
   stop_proc kubelet
   stop_proc kube-proxy
@@ -362,6 +442,7 @@ cmd_down() {
 cmd_status() {
   local p rc=0 s
   for p in "${PROCS[@]}"; do
+    if [ "$p" = kube-router ]; then policy_status || rc=1; continue; fi
     if proc_alive "$p"; then s="alive (pid $(cat "$(pidfile "$p")"))"; else s="dead"; rc=1; fi
     printf '%-26s %s\n' "$p" "$s"
   done
@@ -372,6 +453,7 @@ case "${1:-}" in
   up) lab_lock; cmd_up ;;
   down) lab_lock; cmd_down ;;
   status) cmd_status ;;
+  policy) shift; lab_lock; cmd_policy "$@" ;;
   images) need_root "node.sh images"; lab_lock; prepare_host; proc_alive containerd || start_containerd; cmd_images ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -8,7 +8,15 @@ import shlex
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.server import role_password_variable
 
+# A new pod's address reaches the NetworkPolicy engine's rules a moment after the pod starts (kube-router,
+# as in k3s, refuses it until then): wait up to 60 s for the server before the first connection.
 BACKUP_SCRIPT = """\
+tries=0
+until pg_isready -q -t 2; do
+  tries=$((tries + 1))
+  [ "$tries" -lt 30 ] || { echo "the database server did not answer pg_isready for 60 s" >&2; exit 1; }
+  sleep 2
+done
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 for db in $DATABASES; do
   pg_dump -Fc -d "$db" -f "/backup/$db-$stamp.dump.partial"
