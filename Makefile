@@ -28,7 +28,8 @@ test: setup
 	$(MAKE) --no-print-directory lint sanity
 	$(ENV) tests/lab/lab up
 	$(ENV) molecule test --all
-	$(ENV) pytest -p no:cacheprovider tests/unit tests/integration $(PYTEST_ARGS)
+	$(ENV) pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory integration
 
 lint:
 	$(ENV) scripts/lint.sh
@@ -42,8 +43,12 @@ unit:
 molecule:
 	$(ENV) molecule test --all
 
+# Lab tests run PYTEST_WORKERS at a time, a test file per worker (each file owns its namespaces, containers and
+# databases); those marked serial change what the others use and run alone afterwards.
+PYTEST_WORKERS ?= 3
 integration:
-	$(ENV) pytest -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	$(ENV) pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile -m "not serial" tests/integration $(PYTEST_ARGS)
+	$(ENV) pytest -p no:cacheprovider -m serial tests/integration $(PYTEST_ARGS)
 
 bench: setup
 	$(ENV) bash scripts/demo.sh

@@ -15,7 +15,7 @@ import pytest
 from .conftest import REPO
 from .migration_helpers import legacy_ssh, source_psql
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.serial]
 
 LINK = REPO / "tests" / "lab" / "link.sh"
 RAW_PORT = 9977

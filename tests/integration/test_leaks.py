@@ -45,6 +45,9 @@ from tests.doubles.harness import OP_DOUBLE, FakeOnePassword
 from .conftest import CACHE, KUBECONFIG, LEGACY_INVENTORY, REPO, kubectl
 from .secrets_helpers import files_newer_than
 
+# It reads every file under /tmp: another test's temporary files must not be there meanwhile.
+pytestmark = pytest.mark.serial
+
 PLAYBOOKS = REPO / "playbooks"
 SOURCE_PASSWORD_FILE = CACHE / "lab" / "legacy" / "postgres-password"
 TARGET_PASSWORD = "Lk8vQ2zR"  # short on purpose: 8 characters

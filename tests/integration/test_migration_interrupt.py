@@ -14,6 +14,9 @@ import pytest
 from .conftest import REPO, kubectl, recap
 from .migration_helpers import MIGRATE, Target, ensure_big_database, source_fingerprint, source_psql
 
+# It kills every stateshift SSH master and every COPY on the shared source: nothing else may run meanwhile.
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture(scope="module")
 def big_source():
