@@ -64,6 +64,25 @@ def side_of(engine, side):
     return engine.source if side == "source" else engine.target
 
 
+# A session that was starting while CONNECT was revoked passed the check before it and shows up only once started; it
+# could write after the final sync read the last LSN. Sessions are ended until none has appeared for 0.3 s (at most 10 s).
+SETTLE_SQL = """
+DO $settle$
+DECLARE quiet int := 0; found int;
+BEGIN
+  FOR attempt IN 1..100 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid)) INTO found
+      FROM pg_stat_activity a WHERE a.datname = {name} AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid();
+    quiet := CASE WHEN found = 0 THEN quiet + 1 ELSE 0 END;
+    EXIT WHEN quiet >= 3;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END
+$settle$;
+"""
+
+
 def record_key(ctx, side="source"):
     return "%s.%s-access" % (safe_name(ctx.database), side)
 
@@ -165,8 +184,9 @@ def block(engine, emit, side="source"):
     at = record.get("at") if record.get("state") in (BLOCKING, BLOCKED) else utc_now()
     write_record(engine.cluster, ctx, BLOCKING, side, previous=previous, at=at)
     name = quote_literal(ctx.database)
-    script = block_sql(ctx, previous, state["user"]) + "SELECT json_build_object('terminated', (%s), 'state', (%s));\n" % (
-        TERMINATE_SQL.format(name=name).strip(), STATE_SQL.format(name=name).strip())
+    script = (block_sql(ctx, previous, state["user"]) + "SELECT (%s) AS terminated \\gset\n" % TERMINATE_SQL.format(name=name).strip()
+              + SETTLE_SQL.format(name=name)
+              + "SELECT json_build_object('terminated', :terminated, 'state', (%s));\n" % STATE_SQL.format(name=name).strip())
     done = sql.parse_json(run(side_of(engine, side), "psql", psql.FLAGS, ctx.database, stdin=script.encode()), "the block")
     terminated, after = done["terminated"], done["state"]
     write_record(engine.cluster, ctx, BLOCKED, side, previous=previous, at=at, terminated=terminated)
