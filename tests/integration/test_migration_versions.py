@@ -121,18 +121,10 @@ def test_a_newer_source_into_an_older_target_is_refused_before_anything_is_writt
     assert legacy_ssh("test -e %s" % BACKUP_DIR).returncode != 0, "a backup was written before the refusal"
 
 
-# The lab's 15 is Debian's 15.20, whose server keeps an internal attribute option pg_attver on every column; its own
-# pg_dump leaves it out (stream), but the Job runs the target's pg_dump (16.15, 18.6 here), which dumps it, and those
-# servers reject it at pg_restore ("ALTER COLUMN ... SET (pg_attver=...)"). Strict: when this starts to pass, drop it.
-PG_ATTVER = pytest.mark.xfail(strict=True, raises=AssertionError,
-                              reason="15.20's pg_attver column option, dumped by an older-minor pg_dump of a newer major")
-
-
 def upgrade_cases():
     for source_major, target_major in UPGRADES:
         for transport in TRANSPORTS:
-            marks = [PG_ATTVER] if (source_major, transport) == ("15", "job") else []
-            yield pytest.param(source_major, target_major, transport, marks=marks,
+            yield pytest.param(source_major, target_major, transport,
                                id="%s-to-%s-%s" % (source_major, target_major, transport))
 
 

@@ -30,6 +30,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides impor
     run,
     run_script,
 )
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import StreamTransport
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import globals as pg_globals
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import verify as pg_verify
@@ -182,9 +183,12 @@ class PostgresEngine(Engine):
         self.target_script("%s;\n%s;\n%s" % (*statements, per_database.get(database, "")), "postgres", timeout=self.long)
 
     def copy_schema(self, transport, snapshot):
-        # The sections, not --schema-only: only then does the archive refresh materialized views after the data.
-        transport.pipe(("pg_dump", ["-Fc", "--section=pre-data", "--section=post-data", "--snapshot=%s" % snapshot], self.ctx.database),
-                       ("sh", ["-c", "umask 077 && cat > %s" % shlex.quote(self.schema_path)], None))
+        # The sections, not --schema-only: only then does the archive refresh materialized views after the data. The source's
+        # own pg_dump writes it, whatever the transport (the few bytes then pass the controller): a newer one, the Job's, also
+        # writes column options only the source's build knows (Debian's 15 keeps pg_attver), which the target refuses.
+        dump = ["-Fc", "--section=pre-data", "--section=post-data", "--snapshot=%s" % snapshot]
+        StreamTransport(self.source, transport.data_target, self.long).pipe(
+            ("pg_dump", dump, self.ctx.database), ("sh", ["-c", "umask 077 && cat > %s" % shlex.quote(self.schema_path)], None))
         run(transport.data_target, "pg_restore", ["--section=pre-data", "--single-transaction", "--exit-on-error", self.schema_path],
             self.ctx.database, timeout=self.long)
 
