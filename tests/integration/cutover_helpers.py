@@ -159,8 +159,9 @@ def online_round(playbook, name, ip, settle=2.0):
         playbook.run(CUTOVER_PLAYBOOK, "-e", target.extra())
         cut_over = time.time()
         time.sleep(settle)
+        acked = probe.ids()  # before the target is read: the probe goes on writing meanwhile
         on_target = {int(row) for row in target.psql("SELECT id FROM probe;").split()}
-        lost_at_cutover = sorted(probe.ids() - on_target)
+        lost_at_cutover = sorted(acked - on_target)
         rollback_started = time.time()
         playbook.run(ROLLBACK_PLAYBOOK, "-e", target.extra())
         rolled_back = time.time()
