@@ -369,8 +369,8 @@ def render_links(links):
         lines.append("== %s: loopback against the shaped link (tests/lab/link.sh: 1 Gbit/s, +0.5 ms)" % dataset)
         lines.append("%-52s %11s %11s %8s" % ("method", "loopback s", "shaped s", "ratio"))
         for row in methods.values():
-            lines.append("%-52s %11s %11s %8s" % (row["label"], fmt(row.get("loopback")), fmt(row.get("shaped")),
-                                                 fmt(row["shaped_over_loopback"], "x")))
+            cells = (row["label"], fmt(row.get("loopback")), fmt(row.get("shaped")), fmt(row["shaped_over_loopback"], "x"))
+            lines.append("%-52s %11s %11s %8s" % cells)
             for step, links_s in (row.get("steps") or {}).items():
                 lines.append("    %-48s %11s %11s" % (step, fmt(links_s.get("loopback")), fmt(links_s.get("shaped"))))
         lines.append("")

@@ -70,7 +70,7 @@ def start_project():
               ).format(d=PROJECT_DIR, compose=json.dumps(COMPOSE, indent=1), env=env)
     done = legacy_ssh(script)
     assert done.returncode == 0, done.stderr
-    for _ in range(120):
+    for _attempt in range(120):
         if source_psql("SELECT 1;", check=False) == "1":
             break
         time.sleep(1)
@@ -98,8 +98,8 @@ def apply(body):
 
 def shop_target(playbook, name, ip, mode):
     """The workload, deployed (databases phase), with the cluster-side objects a user has before the cutover."""
-    target = Target(playbook, name, "shop", migration={"mode": mode, "transport": "job",
-                                                      "backup_dir": "/var/backups/stateshift-tests"})
+    migration = {"mode": mode, "transport": "job", "backup_dir": "/var/backups/stateshift-tests"}
+    target = Target(playbook, name, "shop", migration=migration)
     service = "%s-db" % name
     target.workload.update(
         source={"host": "legacy-vm", "container": CONTAINER, "database": "shop", "user": OWNER, "password": OWNER_PASSWORD,

@@ -56,11 +56,13 @@ def switch_namespace(cluster):
     kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+SETTINGS = [{"name": "app-env", "key": "DATABASE_URL"}, {"kind": "ConfigMap", "name": "app-config", "key": "DB_HOST", "form": "host"}]
+
+
 def catalog(namespace):
     return [{"name": "shop", "namespace": namespace, "engine": "postgresql", "storage": {"size": "1Gi"},
              "source": {"host": "legacy-vm", "container": "shop-db", "database": "shop", "address": "%s:5432" % SOURCE_IP},
-             "clients": [{"name": "app", "settings": [{"name": "app-env", "key": "DATABASE_URL"},
-                                                       {"kind": "ConfigMap", "name": "app-config", "key": "DB_HOST", "form": "host"}]}],
+             "clients": [{"name": "app", "settings": SETTINGS}],
              "cutover": {"service": "db",
                          "remove_rules": [{"namespace": namespace, "name": "app-egress", "cidr": "10.10.50.10/32"},
                                           {"kind": "CiliumNetworkPolicy", "namespace": namespace, "name": "cloudflared",

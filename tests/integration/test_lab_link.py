@@ -42,7 +42,7 @@ def raw_mbit_per_s():
               "for _ in range(%d): c.sendall(b)\nc.close()\n" % (RAW_PORT, MEBIBYTES))
     subprocess.run(["docker", "exec", "-d", "legacy-vm", "python3", "-c", server], check=True)
     address, received = container_ip("legacy-vm"), 0
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             conn = socket.create_connection((address, RAW_PORT), timeout=5)
             break

@@ -128,10 +128,10 @@ def test_a_label_added_later_is_admitted_and_removing_it_refuses_again(workload)
     key, value = next(iter(CLIENT_LABELS.items()))
     kubectl("label", "pod", "stranger", "-n", workload.namespace, "%s=%s" % (key, value), "--overwrite")
     try:
-        assert any(pg_reachable(workload.namespace, "stranger", workload.app) == 0 for _ in range(5))
+        assert any(pg_reachable(workload.namespace, "stranger", workload.app) == 0 for _attempt in range(5))
     finally:
         kubectl("label", "pod", "stranger", "-n", workload.namespace, "%s=someone-else" % key, "--overwrite")
-    assert any(pg_reachable(workload.namespace, "stranger", workload.app) == 2 for _ in range(5))
+    assert any(pg_reachable(workload.namespace, "stranger", workload.app) == 2 for _attempt in range(5))
 
 
 def test_restrict_egress_false_lets_the_database_pod_out(workload):
@@ -140,5 +140,5 @@ def test_restrict_egress_false_lets_the_database_pod_out(workload):
     found = json.loads(kubectl("get", "networkpolicy", workload.app, "-n", workload.namespace, "-o", "json").stdout)
     assert found["spec"]["policyTypes"] == ["Ingress"]
     source = source_address()
-    assert any(pg_reachable(workload.namespace, workload.pod, source, container="postgresql") == 0 for _ in range(5))
+    assert any(pg_reachable(workload.namespace, workload.pod, source, container="postgresql") == 0 for _attempt in range(5))
     assert pg_reachable(workload.namespace, "stranger", workload.app) == 2, "ingress stays guarded"

@@ -42,7 +42,7 @@ def start_source():
                     "-e", "POSTGRES_USER=%s" % USER, "-e", "POSTGRES_DB=%s" % DATABASE,
                     "-e", "POSTGRES_PASSWORD=%s" % SOURCE_PASSWORD,
                     "postgres:15", "postgres", "-c", "wal_level=logical"], capture_output=True, check=True)
-    for _ in range(120):
+    for _attempt in range(120):
         ready = subprocess.run(["docker", "exec", CONTAINER, "pg_isready", "-h", "127.0.0.1", "-U", USER, "-d", DATABASE],
                                capture_output=True, check=False)
         if ready.returncode == 0 and src_psql("SELECT 1;", check=False) == "1":

@@ -84,4 +84,3 @@ def _restart(cluster, workload, emit, timeout):
 
 def _names(workload):
     return ["%s %s/%s" % (c["kind"], c["namespace"], c["name"]) for c in workload["clients"]]
-

@@ -149,8 +149,8 @@ def open_sql(ctx, previous, user):
     database = quote_ident(ctx.database)
     lines = [READ_WRITE + "BEGIN;"]
     for holder in previous["revoked"]:
-        lines.append("GRANT CONNECT ON DATABASE %s TO %s%s;" % (database, grantee(holder["role"]),
-                                                               " WITH GRANT OPTION" if holder["grant_option"] else ""))
+        option = " WITH GRANT OPTION" if holder["grant_option"] else ""
+        lines.append("GRANT CONNECT ON DATABASE %s TO %s%s;" % (database, grantee(holder["role"]), option))
     if previous["granted_to_user"]:
         lines.append("REVOKE CONNECT ON DATABASE %s FROM %s;" % (database, quote_ident(user)))
     if previous["setting"] is None:
@@ -210,8 +210,8 @@ def reopen(engine, emit, side="source"):
     run(side_of(engine, side), "psql", psql.FLAGS, ctx.database, stdin=open_sql(ctx, previous, state["user"]).encode())
     after = source_state(engine, side)
     write_record(engine.cluster, ctx, OPEN, side, previous=previous, at=record.get("at"), opened=utc_now())
-    emit("%s: %s open again: CONNECT back for %s, %s %s" % (ctx.label, side, roles_text(previous), SETTING,
-                                                         previous["setting"] or "unset"))
+    emit("%s: %s open again: CONNECT back for %s, %s %s"
+         % (ctx.label, side, roles_text(previous), SETTING, previous["setting"] or "unset"))
     return result(ctx, True, OPEN, previous, state, after, 0, "opened", side=side)
 
 

@@ -116,8 +116,8 @@ def online(run, engine):
                       % final_lsn, record.get("backup"), final_lsn=final_lsn)
     checked["fingerprint"] = run.timed("drop replication", replication.remove, engine, record, True)
     kept = {key: value for key, value in record.items() if key not in ("state", "updated")}
-    marker.write(engine.cluster, ctx, marker.VERIFIED, **dict(kept, verified=True, mismatches=0, final_lsn=final_lsn,
-                                                               finished=utc_now(), fingerprint=checked["fingerprint"]))
+    fields = dict(kept, verified=True, mismatches=0, final_lsn=final_lsn, finished=utc_now(), fingerprint=checked["fingerprint"])
+    marker.write(engine.cluster, ctx, marker.VERIFIED, **fields)
     return result(ctx, plan, checked, True, "caught up to %s, sequences synced, verification passed, replication dropped (%s)"
                   % (final_lsn, ", ".join("%s %.1fs" % item for item in run.timings.items())), record.get("backup"),
                   final_lsn=final_lsn, timings=run.timings)

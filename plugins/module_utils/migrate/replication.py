@@ -150,8 +150,8 @@ def wait_initial_sync(run_state, engine, found, timeout):
         state = sync_state(engine, found)
         elapsed = time.monotonic() - started
         if state["exists"] and state["tables"] and state["ready"] == state["tables"]:
-            run_state.emit("%s: initial sync: %d/%d tables ready in %s" % (run_state.ctx.label, state["ready"], state["tables"],
-                                                                        human_seconds(elapsed)))
+            run_state.emit("%s: initial sync: %d/%d tables ready in %s"
+                           % (run_state.ctx.label, state["ready"], state["tables"], human_seconds(elapsed)))
             return state
         if elapsed > timeout:
             raise MigrationError("%s: the initial sync did not finish within %d seconds (%d/%d tables ready): check the target's "
@@ -159,8 +159,8 @@ def wait_initial_sync(run_state, engine, found, timeout):
                                  "replicate")
         if elapsed - last >= interval:
             last = elapsed
-            run_state.emit("%s: initial sync: %d/%d tables ready, %s elapsed" % (run_state.ctx.label, state["ready"], state["tables"],
-                                                                              human_seconds(elapsed)))
+            run_state.emit("%s: initial sync: %d/%d tables ready, %s elapsed"
+                           % (run_state.ctx.label, state["ready"], state["tables"], human_seconds(elapsed)))
         time.sleep(0.5)
 
 

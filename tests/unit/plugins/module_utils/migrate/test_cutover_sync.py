@@ -11,9 +11,9 @@ from .fakes import FakeCluster, make_context
 
 
 def state(**overrides):
+    holders = [{"role": "PUBLIC", "grant_option": False}, {"role": "app", "grant_option": True}, {"role": "shop", "grant_option": True}]
     values = {"owner": "shop", "acl": "{=Tc/shop,shop=CTc/shop,app=c/shop}", "user": "migrator", "user_super": False,
-              "setting": None, "holders": [{"role": "PUBLIC", "grant_option": False}, {"role": "app", "grant_option": True},
-                                          {"role": "shop", "grant_option": True}], "can_connect": [], "sessions": 2}
+              "setting": None, "holders": holders, "can_connect": [], "sessions": 2}
     values.update(overrides)
     return values
 
