@@ -18,7 +18,8 @@ import pytest
 from .conftest import REPO, nothing_changed, recap
 from .migration_helpers import FINGERPRINT_SQL, Target, legacy_ssh, source_fingerprint, source_psql
 
-pytestmark = pytest.mark.lab
+# Its kills are timed by progress lines, which come late on a busy machine: it runs alone.
+pytestmark = [pytest.mark.lab, pytest.mark.serial]
 
 DATABASE = "copyback_src"
 PROBE = REPO / "tests" / "integration" / "playbooks" / "pg_copy_back_probe.yml"

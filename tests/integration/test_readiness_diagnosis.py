@@ -49,11 +49,19 @@ def failing_statefulsets():
     kubectl("create", "namespace", NAMESPACE)
     try:
         kubectl("apply", "-f", "-", stdin="\n---\n".join(json.dumps(case) for case in CASES.values()))
-        # Let the crash loop restart at least once so its last log lines exist.
-        time.sleep(15)
+        # Let the crash loop restart at least once so its last log lines exist (a fixed sleep is too short on a busy node).
+        deadline = time.time() + 180
+        while time.time() < deadline and restarts("crash-loop-0") < 1:
+            time.sleep(2)
         yield
     finally:
         kubectl("delete", "namespace", NAMESPACE, "--wait=false")
+
+
+def restarts(pod):
+    found = subprocess.run(["kubectl", "get", "pod", pod, "-n", NAMESPACE, "-o", "jsonpath={.status.containerStatuses[0].restartCount}"],
+                           capture_output=True, text=True, check=False)
+    return int(found.stdout) if found.returncode == 0 and found.stdout.strip().isdigit() else 0
 
 
 def wait(name, timeout=10):
