@@ -5,35 +5,12 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
-
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_options
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, run
-from ansible_collections.stateshift.k3s.plugins.plugin_utils import migration_task
-from ansible_collections.stateshift.k3s.plugins.plugin_utils.docspec import argument_spec
-
-display = Display()
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run
+from ansible_collections.stateshift.k3s.plugins.plugin_utils.workload_action import WorkloadAction
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(WorkloadAction):
+    module_name = "pg_migrate"
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        _validation, args = self.validate_argument_spec(argument_spec=argument_spec("pg_migrate"))
-        host = task_vars.get("inventory_hostname", "localhost")
-        options = context.run_options(args, self._task.check_mode, connection_options(args))
-        ctx = None
-        try:
-            ctx = migration_task.migration_context(self._templar, task_vars, args, options)
-            with run.opened_engine(ctx, self._connection, host) as engine:
-                outcome = run.migrate(engine, emit=lambda line: display.display("[%s] %s" % (host, line)))
-        except Exception as exc:  # every failure is reported as a result, never as a traceback
-            result.update(migration_task.failure(exc, migration_task.secrets_of(ctx)))
-            return result
-        result.update(outcome)
-        if not result.get("failed"):
-            display.display("[%s] %s" % (host, result["msg"]))
-        return result
+    def work(self, engine, args, emit):
+        return run.migrate(engine, emit=emit)

@@ -26,6 +26,10 @@ class WorkloadAction(ActionBase):
     def work(self, engine, args, emit):
         raise NotImplementedError
 
+    def failed(self, result):
+        """The result of a failed run; a subclass may add what only it knows."""
+        return result
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
@@ -43,7 +47,7 @@ class WorkloadAction(ActionBase):
                 outcome = self.work(engine, args, emit)
         except Exception as exc:  # every failure is reported as a result, never as a traceback
             result.update(migration_task.failure(exc, migration_task.secrets_of(ctx)))
-            return result
+            return self.failed(result)
         result.update(outcome)
         if not result.get("failed"):
             emit(result["msg"])
