@@ -47,8 +47,8 @@ molecule:
 # databases); those marked serial change what the others use and run alone afterwards.
 PYTEST_WORKERS ?= 3
 integration:
-	$(ENV) pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile -m "not serial" tests/integration $(PYTEST_ARGS)
-	$(ENV) pytest -p no:cacheprovider -m serial tests/integration $(PYTEST_ARGS)
+	$(ENV) pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile -m "not serial" --durations=20 tests/integration $(PYTEST_ARGS)
+	$(ENV) pytest -p no:cacheprovider -m serial --durations=10 tests/integration $(PYTEST_ARGS)
 
 bench: setup
 	$(ENV) bash scripts/demo.sh

@@ -28,6 +28,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides impor
     SideError,
     WorkerSide,
     run,
+    run_process,
     run_script,
 )
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import StreamTransport
@@ -42,6 +43,7 @@ class PostgresEngine(Engine):
     def __init__(self, ctx, source, cluster):
         super().__init__(ctx, source, cluster)
         self._target = PodSide(cluster, ctx.objects["primary_pod"], ctx.objects["container"], ctx.auth_user)
+        self._target_host = None
         self.restore_settings = dict(ctx.options.restore_settings or sql.RESTORE_SETTINGS)
         self.schema_path = "/tmp/stateshift-%s-schema.dump" % safe_name(ctx.database)
         self.long = ctx.options.timeout or LONG  # the deadline of a step that reads or writes all the data
@@ -260,12 +262,23 @@ class PostgresEngine(Engine):
                          % (env, shlex.quote(self.ctx.database), shlex.quote("%s:%d" % (host, port))))
         target_check = ("PGHOST=%s PGUSER=%s PGPASSWORD=\"$TGT_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -A -t -d postgres "
                         "-c 'SELECT 1' >/dev/null || { echo 'the migration pod cannot log in to the target' >&2; exit 3; }"
-                        % (shlex.quote(self.ctx.objects["service"]), shlex.quote(self.ctx.auth_user)))
+                        % (shlex.quote(self.target_host()), shlex.quote(self.ctx.auth_user)))
         return target_check + "\n" + "\n".join(tries) + "\nexit 1"
 
     def job_sides(self, cluster, pod, address):
         return (WorkerSide(cluster, pod, "SRC", address[0], address[1], self.source.user, self.worker_network_env()),
-                WorkerSide(cluster, pod, "TGT", self.ctx.objects["service"], 5432, self.ctx.auth_user))
+                WorkerSide(cluster, pod, "TGT", self.target_host(), 5432, self.ctx.auth_user))
+
+    def target_host(self):
+        """The target Service's cluster IP, so the Job's pod needs no DNS lookup (a busy cluster's DNS can time out
+        in the middle of a copy); the Service's name if the IP cannot be read."""
+        if self._target_host is None:
+            service = self.ctx.objects["service"]
+            completed = run_process(self.cluster("get", "service", service, "-o", "jsonpath={.spec.clusterIP}"),
+                                    what="kubectl get service %s" % service)
+            address = completed.stdout.decode().strip() if completed.returncode == 0 else ""
+            self._target_host = address if re.fullmatch(r"[0-9a-fA-F.:]+", address) else service
+        return self._target_host
 
 
 def tool_major(version_output):

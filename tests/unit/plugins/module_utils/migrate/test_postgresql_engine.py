@@ -39,6 +39,8 @@ if "exec" in args:
 if "get" in args and "configmap" in args:
     name = args[args.index("configmap") + 1]
     print(json.dumps(maps[name]) if name in maps else "")
+elif "get" in args and "service" in args:
+    print("10.43.7.9", end="")
 elif "apply" in args:
     body = json.load(sys.stdin)
     maps.setdefault(body["metadata"]["name"], {"data": {}})["data"].update(body["data"])
@@ -284,3 +286,10 @@ def test_hostile_database_schema_table_and_column_names_are_copied_and_verified(
     assert not os.path.exists("/tmp/stateshift-pwned")
     assert target.psql("SELECT count(*) FROM %s;" % HOSTILE_TABLE,
                        database="dbname='%s'" % HOSTILE_DATABASE.replace("'", "\\'")).stdout.strip() == "50"
+
+
+def test_the_job_reaches_the_target_by_its_service_ip_not_by_a_dns_lookup(servers, tmp_path):
+    engine = engine_for(servers, tmp_path)
+    _source_side, target_side = engine.job_sides(engine.cluster, "shop-migration-x", ("192.0.2.5", 5432))
+    assert target_side.host == "10.43.7.9"
+    assert "PGHOST=10.43.7.9 " in engine.reach_script([("192.0.2.5", 5432)])
