@@ -183,6 +183,17 @@ def kill_tree(pid):
             os.kill(each, signal.SIGKILL)
 
 
+def events_reader_since(since):
+    """The session on the StatefulSet reading public.events for a copy-back that began after ``since`` (its clock)."""
+    return ("SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%%\"public\".\"events\") TO STDOUT' "
+            "AND pid <> pg_backend_pid() AND backend_start > '%s'" % since)
+
+
+def copy_back_sessions(target):
+    return target.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'stateshift-copy-back';",
+                       database="postgres")
+
+
 def loading_events():
     """Rows of public.events the copy-back's session has loaded so far on the source (0 when no such COPY runs)."""
     found = source_psql("SELECT coalesce(max(p.tuples_processed), 0) FROM pg_stat_progress_copy p JOIN pg_database d "
@@ -210,11 +221,11 @@ def test_a_failed_read_on_the_statefulset_rolls_the_source_back(target):
     open transaction. It is watched for on the StatefulSet itself: its output is buffered between the pod and the
     controller, so by the time the source loads its rows the reader may be gone."""
     before = source_fingerprint(DATABASE)
+    started = target.psql("SELECT now();", database="postgres")
     run = Background(target, r"copy-back cb/%s: public\.events: [1-9]\d* rows" % DATABASE)
     killed = "0"
     while killed == "0" and run.process.poll() is None:
-        killed = target.psql("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE query LIKE 'COPY (SELECT%public.events) TO STDOUT' AND pid <> pg_backend_pid()) k;",
+        killed = target.psql("SELECT count(pg_terminate_backend(pid)) FROM (%s) r;" % events_reader_since(started),
                              database="postgres")
     rc, output = run.finish()
     assert killed == "1", "no COPY was running on the StatefulSet to kill:\n" + output[-3000:]
@@ -223,6 +234,8 @@ def test_a_failed_read_on_the_statefulset_rolls_the_source_back(target):
     assert any(counts["failed"] for counts in recap(output).values())
     wait_no_source_session()
     assert source_fingerprint(DATABASE) == before, "the source changed"
+    # the reader the controller kill above left blocked in the pod was ended by this run, and this run left none
+    assert copy_back_sessions(target) == "0"
 
 
 def test_rerun_copies_back_verified_with_a_backup(target, tmp_path):

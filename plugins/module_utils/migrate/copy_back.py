@@ -60,7 +60,8 @@ def copy_back(engine, emit=None):
 def copy_and_verify(run_state, engine, plan):
     ctx, committed = run_state.ctx, False
     try:
-        with postgresql_snapshot.ExportedSnapshot(engine.target, ctx.database) as snapshot:
+        end_leftover_sessions(run_state, engine)
+        with postgresql_snapshot.ExportedSnapshot(engine.target, ctx.database, copy_back_sql.APPLICATION_NAME) as snapshot:
             taken = run_state.timed("backup", take_backup, run_state, engine)
             record = copy_back_marker.write(engine.cluster, ctx, marker.COPYING, started=run_state.started_at, backup=taken)
             run_state.timed("data", load, run_state, engine, plan, snapshot)
@@ -76,6 +77,14 @@ def copy_and_verify(run_state, engine, plan):
     if final["state"] == marker.VERIFIED:
         rebase_forward_copy(engine)
     return result(run_state, engine, plan, checked, final, backup=taken)
+
+
+def end_leftover_sessions(run_state, engine):
+    """End the StatefulSet's sessions an interrupted copy-back left behind (they hold a snapshot open)."""
+    ended = run(engine.target, "psql", psql.FLAGS, run_state.ctx.database, stdin=copy_back_sql.END_LEFTOVER_SESSIONS_SQL.encode() + b";\n").strip()
+    if ended not in ("", "0"):
+        run_state.emit("copy-back %s: ended %s session(s) an interrupted copy-back left on the StatefulSet's database"
+                       % (run_state.ctx.label, ended))
 
 
 def rebase_forward_copy(engine):
@@ -102,7 +111,8 @@ def load(run_state, engine, plan, snapshot):
             Ticker(ctx.options.progress_interval, lambda: run_state.emit(progress_line(ctx, loader.progress()))):
         loader.begin(copy_back_sql.load_head(plan.tables, plan.encoding))
         for index, table in enumerate(plan.tables, 1):
-            rows, size = loader.load(engine.target, table, copy_back_sql.read_statements(table, reading, plan.encoding))
+            statements = copy_back_sql.read_statements(table, reading, plan.encoding, loader.end_tag)
+            rows, size = loader.load(engine.target, table, statements)
             run_state.emit("copy-back %s: %d/%d %s: %d rows, %s" % (ctx.label, index, count, table["key"], rows, human_bytes(size)))
         sequences = engine.target_json(sql.SEQUENCE_VALUES_SQL, ctx.database, what="the StatefulSet's sequences")
         loader.commit(copy_back_sql.load_tail(sequences, plan.materialized_views))

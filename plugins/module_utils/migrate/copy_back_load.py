@@ -4,19 +4,28 @@
 each table's rows are relayed into it from a ``psql -c 'COPY ... TO STDOUT'`` in the StatefulSet's pod.
 
 Bytes pass through the controller in 1 MiB chunks, never decoded; rows are counted by their line ends (text COPY
-escapes a newline inside a value). COMMIT is written only after every table's reader ended cleanly, so a reader that
-fails, a source psql that fails, or a controller that dies leaves the source session without COMMIT: it rolls back.
+escapes a newline inside a value). Each reader ends its output with a trailer line, ``<end tag> <rows at the
+snapshot>``, held back from the source: ``kubectl exec`` can cut a stream short and still exit 0 (kubernetes#124571),
+so a table counts as read only when its trailer arrived and names the number of rows relayed. COMMIT is written only
+after every table's reader ended cleanly, so a reader that fails or is cut, a source psql that fails, or a controller
+that dies leaves the source session without COMMIT: it rolls back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
+import secrets
 import threading
 import time
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError, describe, spawn
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import CHUNK, _Deadline, _Drain, kill
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import copy_back_sql, psql
+
+
+# room for the trailer line, which is held back until the reader's output ends
+TRAILER_ROOM = 128
 
 
 class Loader:
@@ -26,6 +35,7 @@ class Loader:
     def __init__(self, side, database, deadline):
         self.side, self.database, self.deadline = side, database, deadline
         self.process, self.errors, self.committed = None, None, False
+        self.end_tag = "stateshift-copy-end-%s" % secrets.token_hex(8)
         self.lock = threading.Lock()
         self.current = {"table": None, "rows": 0, "bytes": 0, "started": time.monotonic()}
 
@@ -64,11 +74,12 @@ class Loader:
                 reader.stdin.close()
                 reader_errors = _Drain(reader.stderr)
                 reader_errors.start()
-                self._relay(reader, table)
+                expected = self._relay(reader, table)
                 rc = reader.wait()
                 deadline.check("copying %s back" % table["key"])
                 if rc != 0:
                     raise SideError(describe(reader_side, "psql (COPY %s TO STDOUT)" % table["key"], rc, reader_errors.text()))
+                self._require_whole(reader_side, table, expected)
             finally:
                 kill(reader)
         self.write(copy_back_sql.COPY_END)
@@ -78,11 +89,31 @@ class Loader:
         with self.lock:
             self.current = {"table": table["key"], "rows": 0, "bytes": 0, "started": time.monotonic()}
         self.write(copy_back_sql.copy_in_header(table))
+        held = b""
         for chunk in iter(lambda: reader.stdout.read1(CHUNK), b""):
-            self.write(chunk)
-            with self.lock:
-                self.current["rows"] += chunk.count(b"\n")
-                self.current["bytes"] += len(chunk)
+            held += chunk
+            if len(held) > TRAILER_ROOM:
+                self._pass(held[:-TRAILER_ROOM])
+                held = held[-TRAILER_ROOM:]
+        last_line = held.rfind(b"\n", 0, len(held) - 1) + 1
+        self._pass(held[:last_line])
+        trailer = re.fullmatch(rb"%s (\d+)\n" % re.escape(self.end_tag.encode()), held[last_line:])
+        return int(trailer.group(1)) if trailer else None
+
+    def _pass(self, data):
+        self.write(data)
+        with self.lock:
+            self.current["rows"] += data.count(b"\n")
+            self.current["bytes"] += len(data)
+
+    def _require_whole(self, reader_side, table, expected):
+        rows = self.current["rows"]
+        if expected != rows:
+            raise SideError("%s: the rows of %s arrived incomplete (%d received, %s): the stream from the pod was cut, "
+                            "although the reader exited 0 (kubectl exec can end a stream early); nothing was committed, "
+                            "so the source database is unchanged: run the copy-back again"
+                            % (reader_side.label, table["key"], rows,
+                               "the end of the output never came" if expected is None else "%d at the snapshot" % expected))
 
     def progress(self):
         """(table, rows, bytes, seconds) of the table in flight."""

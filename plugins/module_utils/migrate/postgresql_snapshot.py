@@ -9,17 +9,19 @@ import threading
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import QUICK, SideError, describe, spawn
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import quote_literal
 
 
 class ExportedSnapshot:
     """``with ExportedSnapshot(side, database) as snapshot_id:`` - a source session exports it and lives until exit."""
 
-    def __init__(self, side, database):
+    def __init__(self, side, database, application_name=None):
         self.side, self.database, self.process = side, database, None
+        self.naming = ("SET application_name = %s;\n" % quote_literal(application_name)).encode() if application_name else b""
 
     def __enter__(self):
         self.process = spawn(self.side.argv("psql", psql.FLAGS, self.database), env=self.side.env())
-        self.process.stdin.write(self.side.stdin_prefix()
+        self.process.stdin.write(self.side.stdin_prefix() + self.naming
                                  + b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nSELECT pg_export_snapshot();\n")
         self.process.stdin.flush()
         timer = threading.Timer(QUICK, self.process.kill)

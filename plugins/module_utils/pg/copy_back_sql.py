@@ -83,10 +83,21 @@ def session_settings(encoding):
     return ["SET client_encoding = %s" % quote_literal(encoding), *SESSION_SETTINGS, *DETERMINISTIC_OUTPUT]
 
 
-def read_statements(table, snapshot_statements, encoding):
-    """psql -c arguments for the StatefulSet's side of one table: its rows at the snapshot, as text COPY."""
+# The StatefulSet's sessions of a copy-back: a controller killed midway leaves them running in the pod (a reader blocked on
+# its output, which nobody reads any more), so the next copy-back ends them first.
+APPLICATION_NAME = "stateshift-copy-back"
+END_LEFTOVER_SESSIONS_SQL = ("SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity "
+                             "WHERE application_name = %s AND datname = current_database() AND pid <> pg_catalog.pg_backend_pid()"
+                             % quote_literal(APPLICATION_NAME))
+
+
+def read_statements(table, snapshot_statements, encoding, end_tag):
+    """psql -c arguments for the StatefulSet's side of one table: its rows at the snapshot, as text COPY, then the
+    trailer line '<end_tag> <rows at the snapshot>' (psql's ROW_COUNT is not set by a COPY)."""
     rows = "COPY (SELECT %s FROM ONLY %s) TO STDOUT" % (column_list(table), qualified(table))
-    return ["SET client_encoding = %s" % quote_literal(encoding), *DETERMINISTIC_OUTPUT, *snapshot_statements, rows, "COMMIT"]
+    trailer = "SELECT %s || count(*) FROM ONLY %s" % (quote_literal(end_tag + " "), qualified(table))
+    return ["SET application_name = %s" % quote_literal(APPLICATION_NAME), "SET client_encoding = %s" % quote_literal(encoding),
+            *DETERMINISTIC_OUTPUT, *snapshot_statements, rows, trailer, "COMMIT"]
 
 
 def load_head(tables, encoding):

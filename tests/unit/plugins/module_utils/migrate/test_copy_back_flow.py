@@ -35,7 +35,8 @@ def steps(monkeypatch):
                             record=dict(record))
 
     monkeypatch.setattr(copy_back.copy_back_preflight, "check", check)
-    monkeypatch.setattr(copy_back.postgresql_snapshot, "ExportedSnapshot", lambda side, database: _Held())
+    monkeypatch.setattr(copy_back.postgresql_snapshot, "ExportedSnapshot", lambda side, database, application_name: _Held())
+    monkeypatch.setattr(copy_back, "end_leftover_sessions", lambda run_state, engine: calls.append("end leftovers"))
     monkeypatch.setattr(copy_back, "take_backup", lambda run_state, engine: calls.append("backup") or {"sha256": "ab"})
     monkeypatch.setattr(copy_back, "load", lambda *args: calls.append("load"))
     monkeypatch.setattr(copy_back, "compare", lambda engine, level, snapshot=None: calls.append(("verify", snapshot)) or dict(OK))
@@ -62,7 +63,7 @@ def test_a_copy_back_backs_up_loads_verifies_and_records(tmp_path, steps):
     calls, _record = steps
     engine = engine_for(tmp_path)
     outcome = copy_back.copy_back(engine)
-    assert calls == ["backup", "load", ("verify", "SNAP")]
+    assert calls == ["end leftovers", "backup", "load", ("verify", "SNAP")]
     assert outcome["changed"] and outcome["verified"] and not outcome["failed"]
     assert outcome["tables"] == [{"name": "public.t", "rows": 10, "checksum": "7", "match": True}]
     assert outcome["backup"] == {"sha256": "ab"}
@@ -82,7 +83,7 @@ def test_force_copies_back_again(tmp_path, steps):
     calls, record = steps
     record.update(state="verified")
     copy_back.copy_back(engine_for(tmp_path, force=True))
-    assert calls == ["backup", "load", ("verify", "SNAP")]
+    assert calls == ["end leftovers", "backup", "load", ("verify", "SNAP")]
 
 
 def test_a_failed_load_says_the_source_is_unchanged_and_stays_copying(tmp_path, steps, monkeypatch):

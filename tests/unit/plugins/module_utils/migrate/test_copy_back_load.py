@@ -83,7 +83,7 @@ def copy(server, origin, into, reader, fail_after=None):
         loader.begin(copy_back_sql.load_head(TABLES, "UTF8"))
         counted = []
         for table in TABLES:
-            statements = copy_back_sql.read_statements(table, sql.snapshot_statements(None), "UTF8")
+            statements = copy_back_sql.read_statements(table, sql.snapshot_statements(None), "UTF8", loader.end_tag)
             counted.append(loader.load(reader, dict(table), statements))
             if fail_after == table["key"]:
                 raise RuntimeError("the controller stopped")
@@ -117,6 +117,32 @@ def test_a_reader_that_fails_midway_leaves_the_source_as_it_was(databases):
     with pytest.raises(SideError) as raised:
         copy(server, origin, into, reader=failing)
     assert "server closed the connection" in str(raised.value)
+    assert state(server, into) == before
+
+
+def cut_reader(server, origin, keep_lines, trailer=None):
+    """A reader that exits 0 after the first ``keep_lines`` of the origin's rows, as a cut ``kubectl exec`` stream does;
+    ``trailer(tag)``, if given, is printed after them."""
+    side = reader_on(server, origin)
+    whole = side.argv
+
+    def argv(program, args, database):
+        tag = next(arg for arg in args if "stateshift-copy-end-" in arg).split("'")[1].strip()
+        end = "" if trailer is None else "; printf '%%s\\n' '%s'" % trailer(tag)
+        return ["sh", "-c", "\"$@\" | head -n %d%s" % (keep_lines, end), "reader", *whole(program, args, database)]
+    side.argv = argv
+    return side
+
+
+@pytest.mark.parametrize("trailer", [None, lambda tag: "%s 3001" % tag], ids=["no-trailer", "trailer-of-more-rows"])
+def test_a_reader_cut_short_that_exits_0_leaves_the_source_as_it_was(databases, trailer):
+    server, origin, into = databases
+    before = state(server, into)
+    with pytest.raises(SideError) as raised:
+        copy(server, origin, into, reader=cut_reader(server, origin, 100, trailer))
+    # without a trailer the last line is held back too: it could have been the trailer
+    assert ("the rows of public.child arrived incomplete (99 received, the end of the output never came)" if trailer is None
+            else "the rows of public.child arrived incomplete (100 received, 3001 at the snapshot)") in str(raised.value)
     assert state(server, into) == before
 
 

@@ -55,11 +55,12 @@ def test_each_table_is_copied_in_by_its_column_list():
 
 
 def test_the_reader_pins_the_output_and_reads_at_the_snapshot():
-    statements = copy_back_sql.read_statements(TABLES[0], sql.snapshot_statements("00000003-00000002-1"), "LATIN1")
-    assert statements[0] == "SET client_encoding = 'LATIN1'"
+    statements = copy_back_sql.read_statements(TABLES[0], sql.snapshot_statements("00000003-00000002-1"), "LATIN1", "end-x1")
+    assert statements[:2] == ["SET application_name = 'stateshift-copy-back'", "SET client_encoding = 'LATIN1'"]
     assert statements.index("SET TimeZone = 'UTC'") < statements.index("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    assert statements[-3] == "SET TRANSACTION SNAPSHOT '00000003-00000002-1'"
-    assert statements[-2:] == ['COPY (SELECT "id", "note" FROM ONLY "public"."orders") TO STDOUT', "COMMIT"]
+    assert statements[-4] == "SET TRANSACTION SNAPSHOT '00000003-00000002-1'"
+    assert statements[-3:] == ['COPY (SELECT "id", "note" FROM ONLY "public"."orders") TO STDOUT',
+                               'SELECT \'end-x1 \' || count(*) FROM ONLY "public"."orders"', "COMMIT"]
 
 
 def test_sequences_are_restarted_then_set_and_the_script_ends_with_commit():
