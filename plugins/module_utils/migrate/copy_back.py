@@ -81,7 +81,8 @@ def copy_and_verify(run_state, engine, plan):
 
 def end_leftover_sessions(run_state, engine):
     """End the StatefulSet's sessions an interrupted copy-back left behind (they hold a snapshot open)."""
-    ended = run(engine.target, "psql", psql.FLAGS, run_state.ctx.database, stdin=copy_back_sql.END_LEFTOVER_SESSIONS_SQL.encode() + b";\n").strip()
+    statement = copy_back_sql.END_LEFTOVER_SESSIONS_SQL + ";\n"
+    ended = run(engine.target, "psql", psql.FLAGS, run_state.ctx.database, stdin=statement.encode()).strip()
     if ended not in ("", "0"):
         run_state.emit("copy-back %s: ended %s session(s) an interrupted copy-back left on the StatefulSet's database"
                        % (run_state.ctx.label, ended))

@@ -23,7 +23,6 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides impor
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import CHUNK, _Deadline, _Drain, kill
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import copy_back_sql, psql
 
-
 # room for the trailer line, which is held back until the reader's output ends
 TRAILER_ROOM = 128
 
