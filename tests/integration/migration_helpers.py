@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import signal
 import subprocess
 import uuid
 
@@ -129,3 +132,24 @@ def ensure_big_database():
     source_psql("CREATE DATABASE %s;" % BIG_DATABASE)
     source_psql(_BIG_DATABASE_SQL, BIG_DATABASE)
     return BIG_DATABASE
+
+
+def kill_tree(pid):
+    """SIGKILL a process and every descendant, whatever its session (Ansible's workers and our pipes start their own)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    doomed, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        doomed.append(current)
+        queue += children.get(current, [])
+    for each in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signal.SIGKILL)

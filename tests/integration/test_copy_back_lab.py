@@ -5,11 +5,9 @@ controller, or the StatefulSet's reader) it leaves the source exactly as it was,
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -17,7 +15,7 @@ import time
 import pytest
 
 from .conftest import REPO, nothing_changed, recap
-from .migration_helpers import FINGERPRINT_SQL, Target, legacy_ssh, source_fingerprint, source_psql
+from .migration_helpers import FINGERPRINT_SQL, Target, kill_tree, legacy_ssh, source_fingerprint, source_psql
 
 # Its kills are timed by progress lines, which come late on a busy machine: it runs alone.
 pytestmark = [pytest.mark.lab, pytest.mark.serial]
@@ -160,27 +158,6 @@ class Background:
         self.process.wait(timeout=timeout)
         self.reader.join(timeout=10)
         return self.process.returncode, "".join(self.lines)
-
-
-def kill_tree(pid):
-    """SIGKILL a process and every descendant, whatever its session (Ansible's workers and our pipes start their own)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    doomed, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        doomed.append(current)
-        queue += children.get(current, [])
-    for each in doomed:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(each, signal.SIGKILL)
 
 
 def events_reader_since(since):

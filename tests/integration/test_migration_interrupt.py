@@ -4,7 +4,6 @@ the target pod — then re-run it without force: it ends verified, and the sourc
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -12,7 +11,7 @@ import time
 import pytest
 
 from .conftest import REPO, kubectl, recap
-from .migration_helpers import MIGRATE, Target, ensure_big_database, source_fingerprint, source_psql
+from .migration_helpers import MIGRATE, Target, ensure_big_database, kill_tree, source_fingerprint, source_psql
 
 # It kills every stateshift SSH master and every COPY on the shared source: nothing else may run meanwhile.
 pytestmark = pytest.mark.serial
@@ -64,7 +63,7 @@ class Background:
 
 
 def kill_controller(target, run):
-    os.killpg(run.process.pid, signal.SIGKILL)
+    kill_tree(run.process.pid)
 
 
 def kill_ssh(target, run):

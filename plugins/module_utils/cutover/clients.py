@@ -20,7 +20,13 @@ def move(cluster, workload, to, emit, rollout_timeout=300):
     if ledger["state"] not in (state, FINISHED[to]) and not cluster.check_mode:
         raise switch.SwitchError("the ledger of %s says %s, not %s: switch clients only from the %s playbook"
                                  % (workload["name"], ledger["state"], state, playbook))
+    moved = []
+    if ledger["state"] == state and not cluster.check_mode:
+        service = switch.plan_service(cluster, workload, to)
+        _move_service(cluster, workload, service)
+        moved = service.changes
     plan = switch.plan(cluster, workload, ledger, to)
+    plan.changes[:0] = moved
     if ledger["state"] == FINISHED[to]:
         if plan.changed:
             raise switch.SwitchError("the ledger of %s says %s, yet %s: someone changed it since; run the %s playbook again"
@@ -52,6 +58,13 @@ def _record(cluster, workload, ledger, event, **record):
     return updated
 
 
+def _move_service(cluster, workload, plan):
+    for body in plan.service:
+        cluster.apply(body)
+    for kind, name in plan.remove:
+        cluster.delete(kind, name, workload["namespace"])
+
+
 def _apply(cluster, workload, plan, emit):
     if plan.saved:
         current = switch.saved_values(cluster, workload)
@@ -61,10 +74,6 @@ def _apply(cluster, workload, plan, emit):
         cluster.merge_patch(setting["kind"], setting["name"], client["namespace"], patch)
         emit("%s: %s %s/%s key %s switched" % (workload["name"], setting["kind"], client["namespace"], setting["name"],
                                                setting["key"]))
-    for body in plan.service:
-        cluster.apply(body)
-    for kind, name in plan.remove:
-        cluster.delete(kind, name, workload["namespace"])
     for policy, key, specs, _record_of in plan.rules:
         policy = dict(policy, **({"specs": specs} if key == "specs" else {"spec": specs[0]}))
         cluster.replace(policy)

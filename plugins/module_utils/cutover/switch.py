@@ -2,9 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Clients moved to the StatefulSet (``to="target"``) or back to the source (``to="source"``).
 
-``plan`` reads everything first and fails before any write when something is missing; ``apply`` then writes in an
-order that a re-run can finish after an interruption: the previous values are saved before a setting changes, the
-ledger marks the clients' restart pending before anything moves, and the restart is done (and waited for) last.
+``plan`` reads everything first and fails before any write when something is missing (the cutover role runs it in
+check mode before it blocks the source); ``apply`` then writes in an order that a re-run can finish after an
+interruption: ``cutover.service`` first (clients that use it by name write again as soon as it moved: the write
+downtime ends there), the previous values saved before a setting changes, the ledger marking the clients' restart
+pending before a setting moves, and the restart done (and waited for) last.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ class Plan:
     @property
     def changed(self):
         return bool(self.changes)
+
+
+def plan_service(cluster, workload, to):
+    """The part of the plan that moves ``cutover.service`` alone (the switch applies it first)."""
+    result = Plan(to)
+    if workload["cutover"].get("service"):
+        _plan_service(cluster, workload, result)
+    return result
 
 
 def plan(cluster, workload, ledger, to):
