@@ -1,6 +1,6 @@
-// Command coredns is CoreDNS with the plugins the lab's Corefile (node/Corefile.in) uses and no
-// others. `coredns -plugins` lists them; a Corefile naming any other plugin fails at start with
-// CoreDNS's "unknown directive" error: add the plugin's import and its name below.
+// Command coredns is CoreDNS with the plugins the lab's Corefile (node/Corefile.in) uses and those
+// they pull in, no others. `coredns -plugins` lists them; a Corefile naming any other plugin fails
+// at start with CoreDNS's "Unknown directive" error: add the plugin's import and its name below.
 package main
 
 import (
@@ -19,13 +19,21 @@ import (
 	_ "github.com/coredns/coredns/plugin/ready"
 )
 
-// directives: the plugins above, in the execution order of CoreDNS's plugin.cfg (which decides
-// the order a query passes through them, whatever their order in the Corefile).
+// directives: every plugin this binary registers, in the execution order of CoreDNS's plugin.cfg
+// (the order a query passes through them, whatever their order in the Corefile). Besides the
+// seven imported above, kubernetes, forward and cache register debug, dnstap, metadata, prometheus
+// (plugin/metrics) and transfer through their own imports; they are linked anyway, so they are
+// usable too, and `coredns -plugins` lists only what a Corefile may name.
 var directives = []string{
+	"metadata",
 	"bind",
+	"debug",
 	"ready",
+	"prometheus",
 	"errors",
+	"dnstap",
 	"cache",
+	"transfer",
 	"kubernetes",
 	"loop",
 	"forward",
