@@ -42,6 +42,14 @@ func run() error {
 	klog.InitFlags(nil)
 	config := options.NewKubeRouterConfig()
 	config.AddFlags(pflag.CommandLine)
+	// kube-router turns the router and the service proxy on by default; this build has neither.
+	for _, name := range []string{"run-router", "run-service-proxy"} {
+		f := pflag.CommandLine.Lookup(name)
+		if err := f.Value.Set("false"); err != nil {
+			return err
+		}
+		f.DefValue = "false"
+	}
 	pflag.Parse()
 	// klog's flags live on the standard flag set; kube-router parses them empty, then sets them.
 	if err := flag.CommandLine.Parse(nil); err != nil {
