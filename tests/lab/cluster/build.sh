@@ -121,11 +121,16 @@ build_pause() {
   run "$GO" build -trimpath -ldflags "-s -w" -o "$out/pause" .
 }
 
+# CoreDNS with only the lab Corefile's plugins (coredns-wrapper/main.go): the module's own main
+# links every plugin and the cloud SDKs behind route53, azure and clouddns.
 build_coredns() {
   local out=$1 work=$2
   cd "$work"
+  sed "s/@COREDNS_VERSION@/$COREDNS_VERSION/g" "$CLUSTER_DIR/coredns-wrapper/go.mod.in" >go.mod
+  cp "$CLUSTER_DIR/coredns-wrapper/main.go" main.go
+  go_tidy
   start_ticker "coredns"
-  run env GOBIN="$out" "$GO" install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+  run "$GO" build -trimpath -ldflags "-s -w" -o "$out/coredns" .
   stop_ticker
 }
 
@@ -138,15 +143,19 @@ build_toxiproxy() {
   mv "$work/bin/server" "$out/toxiproxy-server"
 }
 
-# kube-router: only its NetworkPolicy controller is used (node.sh runs it with
-# --run-firewall=true --run-router=false --run-service-proxy=false).
+# kube-router: only its NetworkPolicy controller runs (node.sh: --run-firewall=true
+# --run-router=false --run-service-proxy=false), so kube-router-wrapper/main.go builds that
+# controller alone, without the GoBGP, IPVS and AWS SDK code of the module's cmd/kube-router.
 build_kube_router() {
   local out=$1 work=$2 ld="github.com/cloudnativelabs/kube-router/v2/pkg/version"
   cd "$work"
+  sed "s/@KUBE_ROUTER_VERSION@/$KUBE_ROUTER_VERSION/g" "$CLUSTER_DIR/kube-router-wrapper/go.mod.in" >go.mod
+  cp "$CLUSTER_DIR/kube-router-wrapper/main.go" main.go
+  go_tidy
   start_ticker "kube-router"
-  run env GOBIN="$out" "$GO" install -trimpath \
+  run "$GO" build -trimpath \
     -ldflags "-s -w -X $ld.Version=$KUBE_ROUTER_VERSION -X $ld.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
+    -o "$out/kube-router" .
   stop_ticker
 }
 

@@ -62,6 +62,8 @@ component_key() {
     kubernetes) files=("$CLUSTER_DIR"/k8s-wrapper/*) ;;
     etcd) files=("$CLUSTER_DIR"/etcd-wrapper/*) ;;
     pause) files=("$CLUSTER_DIR"/pause/*) ;;
+    coredns) files=("$CLUSTER_DIR"/coredns-wrapper/*) ;;
+    kube-router) files=("$CLUSTER_DIR"/kube-router-wrapper/*) ;;
   esac
   inputs_key <(printf '%s %s %s recipe=%s\n' "$c" "$(component_version "$c")" "$goversion" "$BUILD_RECIPE") "${files[@]}"
 }

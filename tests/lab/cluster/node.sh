@@ -62,10 +62,25 @@ proc_bin() {
 }
 proc_alive() { pid_alive "$(pidfile "$1")" "$(proc_bin "$1" 2>/dev/null || echo "$1")"; }
 
+# proc_stale NAME: NAME's pidfile names a live process that runs another build of NAME's binary,
+# e.g. the one in the cache directory of the key before a version or wrapper change.
+proc_stale() {
+  local f pid bin argv0
+  f=$(pidfile "$1")
+  [ -f "$f" ] && pid=$(cat "$f" 2>/dev/null) && proc_running "$pid" || return 1
+  bin=$(proc_bin "$1" 2>/dev/null) || return 1
+  argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1)
+  [ "$argv0" != "$bin" ] && [ "${argv0##*/}" = "${bin##*/}" ]
+}
+
 # start_proc NAME CMD...: start CMD in its own session, stdout/stderr to $LAB_LOGS/NAME.log.
 start_proc() {
   local name=$1; shift
   if proc_alive "$name"; then return 0; fi
+  if proc_stale "$name"; then
+    log "$name: pid $(cat "$(pidfile "$name")") runs another build of it, restarting it with $1"
+    stop_proc "$name"
+  fi
   mkdir -p "$RUN_DIR" "$LAB_LOGS"
   log "starting $name (log: $LAB_LOGS/$name.log)"
   setsid "$@" >>"$LAB_LOGS/$name.log" 2>&1 </dev/null 9>&- &
@@ -77,7 +92,7 @@ start_proc() {
 stop_proc() {
   local name=$1 f pid
   f=$(pidfile "$name")
-  if proc_alive "$name"; then
+  if proc_alive "$name" || proc_stale "$name"; then
     pid=$(cat "$f")
     # The provisioner's watches run in its process group (setsid made it the leader).
     if [ "$name" = local-path-provisioner ]; then kill -- "-$pid" 2>/dev/null || true; fi
@@ -208,6 +223,8 @@ stop_policy() {
 
 policy_status() {
   if proc_alive kube-router; then printf '%-26s %s\n' kube-router "alive (pid $(cat "$(pidfile kube-router)")), NetworkPolicies enforced"
+  elif proc_stale kube-router; then
+    printf '%-26s %s\n' kube-router "another build runs (pid $(cat "$(pidfile kube-router)")): 'node.sh policy up' restarts it"; return 1
   elif [ -f "$NETPOL_MARK" ]; then printf '%-26s %s\n' kube-router dead; return 1
   else printf '%-26s %s\n' kube-router "off (NetworkPolicies not enforced; LAB_NETWORK_POLICY=0 or 'node.sh policy down')"
   fi
@@ -443,7 +460,9 @@ cmd_status() {
   local p rc=0 s
   for p in "${PROCS[@]}"; do
     if [ "$p" = kube-router ]; then policy_status || rc=1; continue; fi
-    if proc_alive "$p"; then s="alive (pid $(cat "$(pidfile "$p")"))"; else s="dead"; rc=1; fi
+    if proc_alive "$p"; then s="alive (pid $(cat "$(pidfile "$p")"))"
+    elif proc_stale "$p"; then s="another build runs (pid $(cat "$(pidfile "$p")")): 'node.sh up' restarts it"; rc=1
+    else s="dead"; rc=1; fi
     printf '%-26s %s\n' "$p" "$s"
   done
   return "$rc"
