@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import subprocess
 import time
 
@@ -32,6 +30,7 @@ from .cutover_helpers import (
     start_project,
     stop_project,
 )
+from .migration_helpers import kill_tree
 
 pytestmark = pytest.mark.lab
 
@@ -116,7 +115,8 @@ def test_online_cutover_and_rollback_lose_no_acknowledged_write(playbook, source
 
 
 def killed_at(target, playbook, task_words, after=1.0):
-    """Run a phase and SIGKILL its whole process group ``after`` seconds into the task whose name holds ``task_words``."""
+    """Run a phase and SIGKILL it and every process it started (Ansible's workers run in sessions of their own) ``after``
+    seconds into the task whose name holds ``task_words``."""
     argv = ["ansible-playbook", "-i", str(REPO / "inventories" / "lab"), "-i", str(LEGACY_INVENTORY), str(playbook),
             "-e", target.extra()]
     process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -125,28 +125,46 @@ def killed_at(target, playbook, task_words, after=1.0):
         seen.append(line)
         if line.startswith("TASK [") and task_words in line:
             time.sleep(after)
-            os.killpg(process.pid, signal.SIGKILL)
+            kill_tree(process.pid)
             break
     process.wait()
     assert any(task_words in line for line in seen), "".join(seen)[-3000:]
 
 
-def test_a_killed_cutover_or_rollback_is_finished_by_a_rerun(playbook, source_ip):
+# Every task of the cutover_one and rollback_one task files that does something, in order, with how long after its
+# start the kill comes (the copy-back's a while into its copy).
+CUTOVER_STEPS = (("Record that the cutover started", 0.5), ("Check that the clients can be pointed", 0.5),
+                 ("Stop the application services", 0.5), ("Open writes on the StatefulSet", 0.5),
+                 ("Stop every write on the source", 0.5), ("Bring the StatefulSet level", 0.5),
+                 ("Point the clients at the StatefulSet", 1.0), ("Record that the cutover finished", 0.3))
+ROLLBACK_STEPS = (("Record that the rollback started", 0.5), ("Point the clients back at the source", 1.0),
+                  ("Stop every write on the StatefulSet", 0.5), ("Copy what was written to the StatefulSet back", 3.0),
+                  ("Record the copy-back", 0.3), ("Re-open writes on the source", 0.5),
+                  ("Start the application services", 0.5), ("Record that the rollback finished", 0.3))
+
+
+def test_a_cutover_and_a_rollback_killed_at_each_step_are_finished_by_a_rerun(playbook, source_ip):
+    """Each run is killed one step further than the one before (each re-run first redoes, idempotently, what the
+    earlier ones did); then a plain run finishes the phase, consistent."""
     target = shop_target(playbook, "shopkill", source_ip, "offline")
     try:
         assert target.migrate().returncode == 0
-        killed_at(target, CUTOVER, "Point the clients at the StatefulSet")
-        assert ledger(target)["state"] == "cutting_over"
+        for step, after in CUTOVER_STEPS:
+            killed_at(target, CUTOVER, step, after)
+            assert (ledger(target) or {}).get("state", "none") in ("none", "cutting_over", "cut_over")
         phase(target, CUTOVER)
         assert ledger(target)["state"] == "cut_over" and "shopkill-postgresql" in database_url(target)
+        assert container_state(APP) == "exited" and not client_can_write()
         assert target.psql("SELECT count(*) FROM app_writes;") == source_psql("SELECT count(*) FROM app_writes;")
 
         target.psql("INSERT INTO items (name, price) VALUES ('after cutover', 2);")
-        killed_at(target, ROLLBACK, "Copy what was written to the StatefulSet back", after=3.0)
-        assert ledger(target)["state"] == "rolling_back"
+        for step, after in ROLLBACK_STEPS:
+            killed_at(target, ROLLBACK, step, after)
+            assert ledger(target)["state"] in ("cut_over", "rolling_back", "rolled_back")
         phase(target, ROLLBACK)
-        assert ledger(target)["state"] == "rolled_back" and client_can_write()
+        assert ledger(target)["state"] == "rolled_back" and client_can_write() and container_state(APP) == "running"
         assert source_psql("SELECT count(*) FROM items WHERE name = 'after cutover';") == "1"
+        assert "@%s:5432/shop" % source_ip in database_url(target)
         assert nothing_changed(phase(target, ROLLBACK).stdout)
     finally:
         target.remove()
