@@ -116,6 +116,9 @@ def test_cutover_rollback_and_again(playbook, switch_namespace):
     assert "selector" not in get("service", "db", ns)["spec"]
     slice_ = get("endpointslice", "shop-postgresql-source", ns)
     assert slice_["endpoints"][0]["addresses"] == [SOURCE_IP] and slice_["ports"][0]["port"] == 5432
+    # the slice the selector had made is gone too: kube-proxy would go on sending connections to the StatefulSet
+    slices = kubectl("get", "endpointslice", "-n", ns, "-l", "kubernetes.io/service-name=db", "-o", "name").stdout.split()
+    assert slices == ["endpointslice.discovery.k8s.io/shop-postgresql-source"]
     assert kubectl("get", "secret", "shop-postgresql-cutover-previous", "-n", ns, check=False).returncode != 0
 
     again = run(playbook, ns, [{"ledger": "rollback_finished"}])

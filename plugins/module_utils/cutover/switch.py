@@ -98,18 +98,25 @@ def _plan_service(cluster, workload, result):
     current = cluster.get("service", name, workload["namespace"])
     selector = ((current or {}).get("spec") or {}).get("selector")
     slice_name = workload["objects"]["source_endpoints"]
-    manual = [item["metadata"]["name"] for item in cluster.list("endpointslice", workload["namespace"],
-                                                                "kubernetes.io/service-name=%s" % name)
+    slices = cluster.list("endpointslice", workload["namespace"], "kubernetes.io/service-name=%s" % name)
+    manual = [item["metadata"]["name"] for item in slices
               if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) not in CONTROLLERS]
+    # The EndpointSlice controller leaves its slices in place when a selector is removed, and kube-proxy goes on
+    # sending part of the Service's connections to the pods they name: they go with the selector.
+    selected = [item["metadata"]["name"] for item in slices
+                if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) == CONTROLLERS[0]]
     has_slice = slice_name in manual
     if result.to == "target" and (selector != wanted["spec"]["selector"] or manual or current is None):
         result.service.append(wanted)
         result.remove += [("endpointslice", each) for each in manual]
         result.changes.append("Service %s/%s: selects the StatefulSet's pods%s" % (
             workload["namespace"], name, " (EndpointSlice %s deleted)" % ", ".join(manual) if manual else ""))
-    elif result.to == "source" and (selector or not has_slice or current is None):
+    elif result.to == "source" and (selector or not has_slice or current is None or selected):
         result.service += [wanted, objects.source_endpoint_slice(workload)]
-        result.changes.append("Service %s/%s: points at the source %s" % (workload["namespace"], name, workload["source"]["address"]))
+        result.remove += [("endpointslice", each) for each in selected]
+        result.changes.append("Service %s/%s: points at the source %s%s" % (
+            workload["namespace"], name, workload["source"]["address"],
+            " (EndpointSlice %s of its selector deleted)" % ", ".join(selected) if selected else ""))
 
 
 def _plan_rule_removal(cluster, rule, result):
