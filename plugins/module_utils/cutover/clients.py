@@ -20,13 +20,12 @@ def move(cluster, workload, to, emit, rollout_timeout=300):
     if ledger["state"] not in (state, FINISHED[to]) and not cluster.check_mode:
         raise switch.SwitchError("the ledger of %s says %s, not %s: switch clients only from the %s playbook"
                                  % (workload["name"], ledger["state"], state, playbook))
-    moved = []
-    if ledger["state"] == state and not cluster.check_mode:
-        service = switch.plan_service(cluster, workload, to)
-        _move_service(cluster, workload, service)
-        moved = service.changes
-    plan = switch.plan(cluster, workload, ledger, to)
-    plan.changes[:0] = moved
+    moving = ledger["state"] == state and not cluster.check_mode
+    moved = switch.plan_service(cluster, workload, to) if moving else None
+    if moved:
+        _move_service(cluster, workload, moved)
+    plan = switch.plan(cluster, workload, ledger, to, service=not moving)
+    plan.changes[:0] = moved.changes if moved else []
     if ledger["state"] == FINISHED[to]:
         if plan.changed:
             raise switch.SwitchError("the ledger of %s says %s, yet %s: someone changed it since; run the %s playbook again"

@@ -15,7 +15,8 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.cutover import obje
 from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.settings import SettingError, pointed, saved_key
 
 # EndpointSlices these controllers manage follow the Service; any other one names addresses by hand (the source's).
-CONTROLLERS = ("endpointslice-controller.k8s.io", "endpointslicemirroring-controller.k8s.io")
+SELECTOR_CONTROLLER = "endpointslice-controller.k8s.io"
+CONTROLLERS = (SELECTOR_CONTROLLER, "endpointslicemirroring-controller.k8s.io")
 
 
 class SwitchError(Exception):
@@ -45,7 +46,8 @@ def plan_service(cluster, workload, to):
     return result
 
 
-def plan(cluster, workload, ledger, to):
+def plan(cluster, workload, ledger, to, service=True):
+    """Everything the switch changes; ``service=False`` leaves ``cutover.service`` out (already moved by plan_service)."""
     result = Plan(to)
     previous = saved_values(cluster, workload)
     for client in workload["clients"]:
@@ -54,7 +56,7 @@ def plan(cluster, workload, ledger, to):
                               (client["kind"], client["namespace"], client["name"]))
         for setting in client["settings"]:
             _plan_setting(cluster, workload, client, setting, previous, result)
-    if workload["cutover"].get("service"):
+    if service and workload["cutover"].get("service"):
         _plan_service(cluster, workload, result)
     if to == "target":
         for rule in workload["cutover"]["remove_rules"]:
@@ -104,7 +106,7 @@ def _plan_service(cluster, workload, result):
     # The EndpointSlice controller leaves its slices in place when a selector is removed, and kube-proxy goes on
     # sending part of the Service's connections to the pods they name: they go with the selector.
     selected = [item["metadata"]["name"] for item in slices
-                if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) == CONTROLLERS[0]]
+                if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) == SELECTOR_CONTROLLER]
     has_slice = slice_name in manual
     if result.to == "target" and (selector != wanted["spec"]["selector"] or manual or current is None):
         result.service.append(wanted)
