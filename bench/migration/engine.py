@@ -56,6 +56,7 @@ def parse_args(argv):
     parser.add_argument("--ssh-key", required=True)
     parser.add_argument("--ssh-args", default="", help="extra ssh options (ansible_ssh_common_args)")
     parser.add_argument("--backup-dir", default="/var/backups/stateshift")
+    parser.add_argument("--no-backup", action="store_true", help="migration.backup: false")
     return parser.parse_args(argv)
 
 
@@ -65,7 +66,8 @@ def migration_context(args):
                 "storage": {"size": "1Gi"}, "auth": {"user": args.target_user, "secret": args.target_secret,
                                                      "password_key": args.target_password_key},
                 "source": {"host": "legacy-vm", "container": args.container, "database": args.database, "user": args.source_user},
-                "migration": {"jobs": args.jobs, "verify": args.verify, "transport": args.transport, "backup_dir": args.backup_dir}}
+                "migration": {"jobs": args.jobs, "verify": args.verify, "transport": args.transport, "backup_dir": args.backup_dir,
+                              "backup": not args.no_backup}}
     options = context.RunOptions(check_mode=False, force=False, report_dir=args.report_dir, progress_interval=5.0, timeout=86400,
                                  restore_settings=None, kubectl_bin="kubectl",
                                  connection=types.MappingProxyType({"kubeconfig": args.kubeconfig} if args.kubeconfig else {}))

@@ -4,7 +4,11 @@
 #                kubectl cp into the target pod, psql -f there (plain text, no -j)
 #   pg_dump_fd   pg_dump -Fd -j2 + pg_restore -j2 on the controller, straight to the container and pod IPs
 #   pgcopydb     pgcopydb clone --table-jobs 2 --index-jobs 2, same endpoints, fresh --dir each run
+#   best_tools   the same guarantees as ours with the best tools one after another: pg_dump -Fc backup on the source
+#                host, pgcopydb clone, then every table's count and sum of row hashes read on both sides at once and
+#                compared (the work of pgcopydb compare data, which Debian's pgcopydb 0.10 does not have yet)
 #   ours_job     our engine (pg_migration.Migration), transport job, jobs 2, backup on, verify checksum
+#   ours_lean    the same with backup off and verify count (against pgcopydb clone alone)
 #   ours_stream  the same with transport stream (the data passes through the controller)
 #   before_job, before_stream   the same two, with the engine of an earlier revision: set BENCH_MIGRATION_BEFORE to
 #                a git revision (a worktree of it is made in the work directory), to compare before/after in one run
@@ -55,7 +59,7 @@ FINGERPRINT=tests/lab/sampledata/fingerprint.sql
 PGBENCH_SCALE=${BENCH_MIGRATION_PGBENCH_SCALE:-50}
 ROUNDS=${BENCH_MIGRATION_ROUNDS:-2}
 read -r -a DATASETS <<<"${BENCH_MIGRATION_DATASETS:-pgbench$PGBENCH_SCALE invoicetron}"
-read -r -a METHODS <<<"${BENCH_MIGRATION_METHODS:-runbook pg_dump_fd pgcopydb ours_job ours_stream}"
+read -r -a METHODS <<<"${BENCH_MIGRATION_METHODS:-runbook pg_dump_fd pgcopydb best_tools ours_job ours_lean ours_stream}"
 read -r -a LINKS <<<"${BENCH_MIGRATION_LINKS:-loopback shaped}"
 LINK_SH=tests/lab/link.sh
 SSH_OPTS=(-o BatchMode=yes -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$KNOWN_HOSTS" -i "$SSH_KEY")
@@ -102,13 +106,29 @@ method() {
         --source "postgres://$DB_USER@$SOURCE_IP:5432/$db" \
         --target "postgres://$DB_USER@$TARGET_IP:5432/$SCRATCH_DB" >"$RUNDIR/pgcopydb.log" 2>&1
       ;;
-    ours_job | ours_stream | before_job | before_stream)
-      local engine=$HERE/engine.py
+    best_tools)
+      t=$(now)
+      # shellcheck disable=SC2029 # expanded here on purpose (each word quoted for the remote shell)
+      legacy "docker exec $(printf %q "$SOURCE_CONTAINER") pg_dump -Fc -U $(printf %q "$DB_USER") $(printf %q "$db") > $(printf %q "/tmp/$db.dump")"
+      step "pg_dump -Fc on the source host" "$t"; t=$(now)
+      PGPASSFILE="$WORK/pgpass" pgcopydb clone --table-jobs 2 --index-jobs 2 --dir "$RUNDIR/pgcopydb" \
+        --source "postgres://$DB_USER@$SOURCE_IP:5432/$db" \
+        --target "postgres://$DB_USER@$TARGET_IP:5432/$SCRATCH_DB" >"$RUNDIR/pgcopydb.log" 2>&1
+      step "pgcopydb clone" "$t"; t=$(now)
+      PGPASSFILE="$WORK/pgpass" psql -X -q -At -h "$SOURCE_IP" -U "$DB_USER" -d "$db" -f "$HERE/table_hashes.sql" >"$RUNDIR/hashes.source" &
+      PGPASSFILE="$WORK/pgpass" psql -X -q -At -h "$TARGET_IP" -U "$DB_USER" -d "$SCRATCH_DB" -f "$HERE/table_hashes.sql" >"$RUNDIR/hashes.target"
+      wait $!
+      cmp -s "$RUNDIR/hashes.source" "$RUNDIR/hashes.target" || die "best_tools: the tables' hashes differ"
+      step "compare data (both sides at once)" "$t"
+      ;;
+    ours_job | ours_stream | ours_lean | before_job | before_stream)
+      local engine=$HERE/engine.py transport=${method#*_} lean=()
+      if [ "$method" = ours_lean ]; then transport=job lean=(--no-backup --verify count); fi
       if [[ $method == before_* ]]; then
         engine=$WORK/before/bench/migration/engine.py
         export PYTHONPATH=$WORK/before-collections
       fi
-      exec python3 "$engine" --database "$db" --transport "${method#*_}" --jobs 2 --verify checksum \
+      exec python3 "$engine" --database "$db" --transport "$transport" --jobs 2 --verify checksum "${lean[@]}" \
         --out "$RUNDIR/engine.json" --log "$RUNDIR/engine.log" --report-dir "$RUNDIR/reports" \
         --workload "$WORKLOAD" --namespace "$NS" --target-user "$DB_USER" --target-secret "$SECRET" \
         --target-password-key "$SECRET_KEY" --target-image "$TARGET_IMAGE" --kubeconfig "$KUBECONFIG" \
@@ -128,7 +148,7 @@ fi
 
 # --- setup ---
 # pgcopydb 0.10 is Debian's; installed here, not by make setup, because only this benchmark uses it
-if [[ " ${METHODS[*]} " == *" pgcopydb "* ]] && ! command -v pgcopydb >/dev/null 2>&1; then
+if [[ " ${METHODS[*]} " =~ " "(pgcopydb|best_tools)" " ]] && ! command -v pgcopydb >/dev/null 2>&1; then
   log "installing Debian's pgcopydb"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgcopydb >/dev/null \
     || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgcopydb >/dev/null; } \
@@ -156,7 +176,7 @@ cleanup() {
   target_sql "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
   [ ! -d "$WORK/before" ] || git worktree remove --force "$WORK/before" >/dev/null 2>&1 || true
   for db in "${DATASETS[@]}"; do
-    legacy rm -f "/tmp/$db.sql" >/dev/null 2>&1 || true
+    legacy rm -f "/tmp/$db.sql" "/tmp/$db.dump" >/dev/null 2>&1 || true
     pod rm -f "/tmp/$db.sql" >/dev/null 2>&1 || true
   done
   if [ "$rc" -eq 0 ] && [ -z "${BENCH_MIGRATION_KEEP:-}" ]; then rm -rf "$WORK"; else log "work files kept in $WORK"; fi
@@ -279,6 +299,10 @@ run_one() {
   log "  $(jq -r '"\(.wall_s) s, peak RSS \(.peak_rss_mb) MB, rc \(.rc)" + (if .engine then ", copy \(.engine.copy_s) s, phases \(.engine.timings | tostring)" + (if .engine.error then ", ERROR: \(.engine.error)" else "" end) else "" end) + (if (.concurrent_jobs | length) > 0 then ", OTHER JOBS RAN: \(.concurrent_jobs | join(" "))" else "" end)' "$record"), fingerprint match: $match"
   # clean up: the runbook's dump files, the engine's backup of this run, the copies on the controller
   case "$method" in
+    best_tools)
+      legacy rm -f "/tmp/$db.dump"
+      target_sql "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)"
+      ;;
     runbook)
       legacy rm -f "/tmp/$db.sql"
       pod rm -f "/tmp/$db.sql" </dev/null

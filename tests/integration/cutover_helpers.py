@@ -142,11 +142,11 @@ def cluster_ip(target, service):
     return get(target, "service", service)["spec"]["clusterIP"]
 
 
-def online_round(playbook, name, ip, settle=2.0):
-    """Online migration, then cutover and rollback while a probe writes every 10 ms through the Service clients use.
-    Returns the figures: writes acknowledged, the longest pause in acknowledged writes around each phase (the write
-    unavailability), and the acknowledged writes missing on the StatefulSet after the cutover and on the source after
-    the rollback (both must be empty)."""
+def online_round(playbook, name, ip, settle=2.0, again=False):
+    """Online migration, then cutover and rollback (and, ``again``, a second cutover) while a probe writes every 10 ms
+    through the Service clients use. Returns the figures: writes acknowledged, the longest pause in acknowledged writes
+    around each phase (the write unavailability), and the acknowledged writes missing on the StatefulSet after each
+    cutover and on the source after the rollback (all must be empty)."""
     target = shop_target(playbook, name, ip, "online")
     try:
         migrated = target.migrate()
@@ -166,14 +166,22 @@ def online_round(playbook, name, ip, settle=2.0):
         playbook.run(ROLLBACK_PLAYBOOK, "-e", target.extra())
         rolled_back = time.time()
         time.sleep(settle)
-        probe.finish()
+        acked = probe.ids()
         on_source = {int(row) for row in source_psql("SELECT id FROM probe;").split()}
-        return {"acknowledged": len(probe.acked), "cutover_seconds": round(cut_over - started, 2),
-                "cutover_unavailable": round(probe.longest_gap(started, cut_over + settle), 2),
-                "rollback_seconds": round(rolled_back - rollback_started, 2),
-                "rollback_unavailable": round(probe.longest_gap(rollback_started, rolled_back + settle), 2),
-                "lost_at_cutover": lost_at_cutover, "lost_at_rollback": sorted(probe.ids() - on_source),
-                "sessions": probe.sessions}
+        figures = {"cutover_seconds": round(cut_over - started, 2),
+                   "cutover_unavailable": round(probe.longest_gap(started, cut_over + settle), 2),
+                   "rollback_seconds": round(rolled_back - rollback_started, 2),
+                   "rollback_unavailable": round(probe.longest_gap(rollback_started, rolled_back + settle), 2),
+                   "lost_at_cutover": lost_at_cutover, "lost_at_rollback": sorted(acked - on_source)}
+        if again:
+            again_started = time.time()
+            playbook.run(CUTOVER_PLAYBOOK, "-e", target.extra())
+            figures["cutover_again_seconds"] = round(time.time() - again_started, 2)
+            time.sleep(settle)
+            acked = probe.ids()
+            figures["lost_at_cutover_again"] = sorted(acked - {int(row) for row in target.psql("SELECT id FROM probe;").split()})
+        probe.finish()
+        return dict(figures, acknowledged=len(probe.acked), sessions=probe.sessions)
     finally:
         target.remove()
         reopen_source()

@@ -105,13 +105,14 @@ def test_offline_cutover_rollback_and_cutover_again(playbook, source_ip):
         reopen_source()
 
 
-def test_online_cutover_and_rollback_lose_no_acknowledged_write(playbook, source_ip):
-    figures = online_round(playbook, "shopon", source_ip)
+def test_online_cutover_rollback_and_cutover_again_lose_no_acknowledged_write(playbook, source_ip):
+    figures = online_round(playbook, "shopon", source_ip, again=True)
     print("\nonline cutover under a probe writing every 10 ms: %s" % json.dumps(figures))
     assert figures["acknowledged"] > 100
     assert figures["lost_at_cutover"] == [], "acknowledged writes missing on the StatefulSet after the cutover"
     assert figures["lost_at_rollback"] == [], "acknowledged writes missing on the source after the rollback"
-    assert figures["sessions"] >= 3, "the probe's session must have moved twice (it wrote through the moving Service)"
+    assert figures["lost_at_cutover_again"] == [], "acknowledged writes missing on the StatefulSet after the second cutover"
+    assert figures["sessions"] >= 4, "the probe's session must have moved three times (it wrote through the moving Service)"
 
 
 def killed_at(target, playbook, task_words, after=1.0):

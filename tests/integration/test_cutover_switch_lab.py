@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -116,9 +117,12 @@ def test_cutover_rollback_and_again(playbook, switch_namespace):
     assert "selector" not in get("service", "db", ns)["spec"]
     slice_ = get("endpointslice", "shop-postgresql-source", ns)
     assert slice_["endpoints"][0]["addresses"] == [SOURCE_IP] and slice_["ports"][0]["port"] == 5432
-    # the slice the selector had made is gone too: kube-proxy would go on sending connections to the StatefulSet
+    # the slice and the Endpoints object the selector had made are gone too, and stay gone (the mirroring controller
+    # copies a leftover Endpoints object into a new slice): kube-proxy would go on sending connections to the StatefulSet
+    time.sleep(3)
     slices = kubectl("get", "endpointslice", "-n", ns, "-l", "kubernetes.io/service-name=db", "-o", "name").stdout.split()
     assert slices == ["endpointslice.discovery.k8s.io/shop-postgresql-source"]
+    assert kubectl("get", "endpoints", "db", "-n", ns, check=False).returncode != 0
     assert kubectl("get", "secret", "shop-postgresql-cutover-previous", "-n", ns, check=False).returncode != 0
 
     again = run(playbook, ns, [{"ledger": "rollback_finished"}])

@@ -16,7 +16,10 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.settings im
 
 # EndpointSlices these controllers manage follow the Service; any other one names addresses by hand (the source's).
 SELECTOR_CONTROLLER = "endpointslice-controller.k8s.io"
-CONTROLLERS = (SELECTOR_CONTROLLER, "endpointslicemirroring-controller.k8s.io")
+MIRRORING_CONTROLLER = "endpointslicemirroring-controller.k8s.io"
+CONTROLLERS = (SELECTOR_CONTROLLER, MIRRORING_CONTROLLER)
+# The Endpoints object the endpoints controller keeps for a Service with a selector.
+ENDPOINTS_MANAGED_BY = ("endpoints.kubernetes.io/managed-by", "endpoint-controller")
 
 
 class SwitchError(Exception):
@@ -103,22 +106,29 @@ def _plan_service(cluster, workload, result):
     slices = cluster.list("endpointslice", workload["namespace"], "kubernetes.io/service-name=%s" % name)
     manual = [item["metadata"]["name"] for item in slices
               if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) not in CONTROLLERS]
-    # The EndpointSlice controller leaves its slices in place when a selector is removed, and kube-proxy goes on
-    # sending part of the Service's connections to the pods they name: they go with the selector.
+    # When a selector is removed, the controllers leave its EndpointSlices and its Endpoints object in place, and the
+    # mirroring controller then copies that Endpoints object into a new slice: kube-proxy would go on sending part of
+    # the Service's connections to the pods they name. All of them go with the selector.
+    endpoints = cluster.get("endpoints", name, workload["namespace"]) if result.to == "source" else None
+    selected_endpoints = bool(endpoints) and (endpoints["metadata"].get("labels") or {}).get(
+        ENDPOINTS_MANAGED_BY[0]) == ENDPOINTS_MANAGED_BY[1]
+    of_selector = (SELECTOR_CONTROLLER, MIRRORING_CONTROLLER) if selected_endpoints else (SELECTOR_CONTROLLER,)
     selected = [item["metadata"]["name"] for item in slices
-                if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) == SELECTOR_CONTROLLER]
+                if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) in of_selector]
     has_slice = slice_name in manual
     if result.to == "target" and (selector != wanted["spec"]["selector"] or manual or current is None):
         result.service.append(wanted)
         result.remove += [("endpointslice", each) for each in manual]
         result.changes.append("Service %s/%s: selects the StatefulSet's pods%s" % (
             workload["namespace"], name, " (EndpointSlice %s deleted)" % ", ".join(manual) if manual else ""))
-    elif result.to == "source" and (selector or not has_slice or current is None or selected):
+    elif result.to == "source" and (selector or not has_slice or current is None or selected or selected_endpoints):
         result.service += [wanted, objects.source_endpoint_slice(workload)]
-        result.remove += [("endpointslice", each) for each in selected]
+        gone = [("endpoints", name)] if selected_endpoints else []
+        result.remove += gone + [("endpointslice", each) for each in selected]
+        named = ["Endpoints %s" % name] * len(gone) + ["EndpointSlice %s" % each for each in selected]
         result.changes.append("Service %s/%s: points at the source %s%s" % (
             workload["namespace"], name, workload["source"]["address"],
-            " (EndpointSlice %s of its selector deleted)" % ", ".join(selected) if selected else ""))
+            " (%s of its selector deleted)" % ", ".join(named) if named else ""))
 
 
 def _plan_rule_removal(cluster, rule, result):

@@ -7,7 +7,8 @@
   (backup, copy, verification) - the one path on which a verified copy is replaced; force never is. Different and the
   target was written to: refused, the target is left alone.
 - online mode: replication.py waits until the subscription applied the source's current WAL position, then the same
-  verification, and the replication objects are dropped.
+  verification, and the replication objects are dropped. Once synced (a re-run, or a cutover again after a rollback),
+  it syncs as offline mode does: there is no replication left to wait for.
 """
 
 from __future__ import annotations
@@ -91,9 +92,11 @@ def online(run, engine):
     record = marker.read(engine.cluster, ctx)
     plan = types.SimpleNamespace(source_version=record.get("source_version"), target_version=record.get("target_version"))
     if record.get("state") in marker.FINISHED:
-        checked = run.timed("verify", verify.compare, engine, level_of(ctx))
-        return result(ctx, plan, checked, False, "already synced (%s)" % record.get("updated"), record.get("backup"),
-                      final_lsn=record.get("final_lsn"))
+        # synced before (a re-run, or a cutover again after a rollback copied the StatefulSet back): the replication is
+        # gone, so the source and the target are compared and, when the source changed since, copied like offline mode
+        synced = offline(run, engine)
+        synced.setdefault("final_lsn", record.get("final_lsn"))
+        return synced
     if record.get("state") != marker.REPLICATING:
         raise MigrationError("%s: nothing replicates into the target (marker: %s): run the migrate phase with migration.mode: "
                              "online first" % (ctx.label, record.get("state") or "none"), "final_sync")

@@ -84,9 +84,17 @@ start_proc() {
   mkdir -p "$RUN_DIR" "$LAB_LOGS"
   log "starting $name (log: $LAB_LOGS/$name.log)"
   setsid "$@" >>"$LAB_LOGS/$name.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$(pidfile "$name")"
+  local pid=$!
+  echo "$pid" >"$(pidfile "$name")"
   sleep 0.2
-  proc_alive "$name" || { tail -n 20 "$LAB_LOGS/$name.log" | sed 's/^/    | /' >&2; die "$name exited at once: see $LAB_LOGS/$name.log"; }
+  # on a busy machine the child may not have exec'd NAME's binary yet: wait while it runs
+  for _ in $(seq 1 50); do
+    proc_alive "$name" && return 0
+    proc_running "$pid" || break
+    sleep 0.1
+  done
+  tail -n 20 "$LAB_LOGS/$name.log" | sed 's/^/    | /' >&2
+  die "$name exited at once, or did not start $(proc_bin "$name") within 5 s: see $LAB_LOGS/$name.log"
 }
 
 stop_proc() {
