@@ -28,7 +28,8 @@ description:
     Restore-friendly settings are applied with C(ALTER SYSTEM) for the copy and put back afterwards."
   - "Transports: C(job) runs the copy in a Job in the target namespace that connects to the source directly, so the
     data crosses neither the API server nor the controller; C(stream) relays the data through the controller (SSH +
-    docker exec to kubectl exec) in 1 MiB chunks. C(auto) tries C(job) first: it starts the Job and picks the first
+    docker exec to kubectl exec) in 1 MiB chunks. C(auto) streams tables of less than 64 MiB in all (a Job's pod
+    takes longer to start than that copy); for more it tries C(job) first: it starts the Job and picks the first
     source address its pod can log in to, otherwise falls back to C(stream)."
   - Prints progress (tables, bytes, rate, ETA) every O(progress_interval) seconds while tables are copied.
   - "Errors that a catalog field can fix name it: C(workload 'x' (stateshift_workloads[i]): field = value: problem; fix)."

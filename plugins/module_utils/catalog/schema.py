@@ -175,8 +175,8 @@ FIELDS = (
     Field("migration.force", "bool", "Removed: replacing a target database is a choice for one run, not a standing default.",
           removed=("is no longer a catalog field: replacing a target database is a choice for one run, never a standing default",
                    FORCE_FIX)),
-    Field("migration.transport", "str", "auto, job (in-cluster Job) or stream (through the controller).", default="auto",
-          choices=("auto", "job", "stream")),
+    Field("migration.transport", "str", "auto (stream under 64 MiB of tables, else job if the cluster reaches the source), "
+          "job (in-cluster Job) or stream (through the controller).", default="auto", choices=("auto", "job", "stream")),
     Field("migration.backup", "bool", "Back up the source before the copy.", default=True),
     Field("migration.backup_dir", "str", "Directory for that backup on the source host.", default="/var/backups/stateshift",
           rule=syntax.absolute_path, fix="give a directory on the source host, like /var/backups/stateshift"),

@@ -80,7 +80,7 @@ def reverify(run, engine, plan):
 def copy_and_verify(run, engine, plan):
     """Steps 2 to 9."""
     ctx = run.ctx
-    choosing = Background(choose_transport.choose, run, engine).begin()
+    choosing = Background(choose_transport.choose, run, engine, plan.data_bytes).begin()
     try:
         with snapshot.held(engine) as snapshot_id:
             taken = run.timed("backup", backup.take, run, engine, snapshot_id) if ctx.backup else None

@@ -9,11 +9,11 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport i
 from .fakes import FakeCluster, FakeEngine, make_context, run_state
 
 
-def choose(tmp_path, transport, address=None, password=None):
+def choose(tmp_path, transport, address=None, password=None, data_bytes=None):
     ctx = make_context({"transport": transport})
     engine = FakeEngine(ctx, FakeCluster(tmp_path).kubectl)
     engine.source.address, engine.source.password = address, password
-    return choose_transport.choose(run_state(ctx), engine)
+    return choose_transport.choose(run_state(ctx), engine, data_bytes)
 
 
 def test_stream_when_the_catalog_says_so(tmp_path):
@@ -38,3 +38,22 @@ def test_job_asked_for_but_impossible_names_the_field(tmp_path):
     assert raised.value.phase == "transport"
     assert str(raised.value).startswith("workload 'shop' (stateshift_workloads[0]): migration.transport = 'job': the job transport "
                                         "was asked for but no address at which the cluster could reach the source")
+
+
+def test_auto_streams_a_small_database_without_starting_a_job(tmp_path):
+    run = run_state(make_context({"transport": "auto"}))
+    engine = FakeEngine(run.ctx, FakeCluster(tmp_path).kubectl)
+    engine.source.address, engine.source.password = "10.0.0.5:5433", "pw"
+    transport, reason = choose_transport.choose(run, engine, 3 * 2**20)
+    assert transport.name == "stream" and run.worker_pod is None
+    assert reason == "auto: 3.0 MiB of tables (under 64 MiB) copy through the controller faster than a Job's pod starts"
+
+
+def test_a_small_database_still_goes_by_job_when_the_catalog_says_so(tmp_path):
+    with pytest.raises(MigrationError, match="the job transport was asked for"):
+        choose(tmp_path, "job", data_bytes=1024)
+
+
+def test_auto_does_not_stream_a_database_of_64_mib_for_its_size(tmp_path):
+    _transport, reason = choose(tmp_path, "auto", data_bytes=choose_transport.SMALL_DATA_BYTES)
+    assert reason == "no address at which the cluster could reach the source (set source.address)"
