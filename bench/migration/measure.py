@@ -330,6 +330,7 @@ def summarize(argv):
         "source_unchanged": meta.get("source_unchanged") or {},
         "datasets": datasets,
         "links": compare_links(datasets),
+        "growth": growth(datasets),
         "runs": records,
     }
     text = render(result)
@@ -362,6 +363,40 @@ def compare_links(datasets):
             row["shaped_over_loopback"] = ratio(row.get("shaped"), row.get("loopback"))
     return {dataset: methods for dataset, methods in table.items()
             if any("loopback" in row and "shaped" in row for row in methods.values())}
+
+
+def growth(datasets):
+    """{link: {method: [{dataset, size_mib, median_s, s_per_gib, peak_rss_mb}, ...] by size}} for our methods measured on
+    at least two datasets of known size: time must grow no worse than linearly, memory must stay flat."""
+    series = collections.defaultdict(lambda: collections.defaultdict(list))
+    for entry in datasets.values():
+        if not entry.get("size_bytes"):
+            continue
+        for method in OURS:
+            info = entry["methods"].get(method)
+            if info and info["median_s"]:
+                size_mib = entry["size_bytes"] / 2**20
+                series[entry.get("link") or "-"][method].append({
+                    "dataset": entry["dataset"], "size_mib": round(size_mib), "median_s": info["median_s"],
+                    "s_per_gib": round(info["median_s"] / (size_mib / 1024), 2), "peak_rss_mb": info["peak_rss_mb_max"]})
+    return {link: {method: sorted(points, key=lambda point: point["size_mib"]) for method, points in methods.items()
+                   if len(points) > 1} for link, methods in series.items()}
+
+
+def render_growth(table):
+    lines = []
+    for link, methods in sorted(table.items()):
+        for method, points in methods.items():
+            if not points:
+                continue
+            lines.append("== growth of %s (%s link): time no worse than linear, peak RSS flat under %d MB" % (
+                METHOD_LABELS.get(method, method), link, MEMORY_TARGET_MB))
+            lines.append("%-24s %10s %10s %10s %12s" % ("dataset", "MiB", "median s", "s per GiB", "peak RSS MB"))
+            for point in points:
+                lines.append("%-24s %10s %10s %10s %12s" % (point["dataset"], point["size_mib"], point["median_s"],
+                                                           point["s_per_gib"], point["peak_rss_mb"]))
+            lines.append("")
+    return lines
 
 
 def render_links(links):
@@ -415,6 +450,7 @@ def render(result):
                 "".join("; " + goal for goal in goals)))
         lines.append("")
     lines += render_links(result.get("links") or {})
+    lines += render_growth(result.get("growth") or {})
     lines.append("controller peak RSS of our engine (python + ssh/kubectl/docker/psql descendants), target < %d MB:" % MEMORY_TARGET_MB)
     for dataset, entry in sorted(result["datasets"].items()):
         for method in OURS:

@@ -25,6 +25,8 @@
 #     BENCH_MIGRATION_METHODS="runbook ours_job" bench/migration/run.sh         a quick subset
 #   BENCH_MIGRATION_DATASETS="pgbench50 invoicetron invoicetron_large" ...    adds the 1M-line invoicing sample
 #                                                                             (loaded once, ~40 s; ~4 min a round)
+#   BENCH_MIGRATION_DATASETS="invoicetron pgbench50 pgbench200" ...           the growth series (14 MiB, 755 MiB, ~3 GB;
+#                                                                             pgbench200 is created once, ~4 min)
 #   BENCH_MIGRATION_LINKS=loopback ...                                        one link only
 #   BENCH_MIGRATION_KEEP=1 ...                                                keep the work files (logs, records)
 # Run it on a quiet machine: another job on the lab (e.g. the integration tests) skews every figure.
@@ -206,7 +208,6 @@ META="$WORK/meta"
 {
   echo "settings.rounds=$ROUNDS"
   echo "settings.jobs=2"
-  echo "settings.pgbench_scale=$PGBENCH_SCALE"
   echo "settings.methods=\"${METHODS[*]}\""
   echo "settings.links=\"${LINKS[*]}\""
   echo "settings.sample_interval_s=0.1"
@@ -215,22 +216,23 @@ META="$WORK/meta"
   echo "environment.source_server=\"$(source_sql postgres 'SHOW server_version')\""
 } >>"$META"
 
-# The datasets: pgbench<scale> is created here when missing (or not at full size); the large invoicing
-# sample is loaded by the lab's loader when asked for.
-pgbench_db="pgbench$PGBENCH_SCALE"
-pgbench_rows=$((PGBENCH_SCALE * 100000))
+# The datasets: pgbench<scale> (any scale: pgbench200 is ~3 GB) is created here when missing (or not at full size);
+# the large invoicing sample is loaded by the lab's loader when asked for.
+pgbench_dbs=()
 for db in "${DATASETS[@]}"; do
   exists=$(source_sql postgres "SELECT count(*) FROM pg_database WHERE datname = '$db'")
-  if [ "$db" = "$pgbench_db" ]; then
+  if [[ $db =~ ^pgbench([0-9]+)$ ]]; then
+    scale=${BASH_REMATCH[1]}
+    pgbench_dbs+=("$db")
     have=0
     if [ "$exists" = 1 ]; then
       have=$(source_sql "$db" "SELECT CASE WHEN to_regclass('public.pgbench_accounts') IS NULL THEN 0 ELSE (SELECT count(*) FROM pgbench_accounts) END")
     fi
-    if [ "$have" != "$pgbench_rows" ]; then
-      log "creating $db in $SOURCE_CONTAINER (pgbench -i -s $PGBENCH_SCALE, ~1 min)"
+    if [ "$have" != "$((scale * 100000))" ]; then
+      log "creating $db in $SOURCE_CONTAINER (pgbench -i -s $scale, ~1 min per 50)"
       if [ "$exists" = 1 ]; then docker exec "$SOURCE_CONTAINER" dropdb -U "$DB_USER" "$db"; fi
       docker exec "$SOURCE_CONTAINER" createdb -U "$DB_USER" "$db"
-      docker exec "$SOURCE_CONTAINER" pgbench -i -q -s "$PGBENCH_SCALE" -U "$DB_USER" "$db" >"$WORK/pgbench-init.log" 2>&1 \
+      docker exec "$SOURCE_CONTAINER" pgbench -i -q -s "$scale" -U "$DB_USER" "$db" >"$WORK/pgbench-init.log" 2>&1 \
         || { cat "$WORK/pgbench-init.log" >&2; die "pgbench -i failed"; }
     fi
   elif [ "$db" = invoicetron_large ]; then
@@ -246,10 +248,10 @@ for db in "${DATASETS[@]}"; do
     echo "dataset.$db.rows=$(awk -F'|' '/^table /{s += $2} END {print s}' "$WORK/fingerprints/$db.source")"
   } >>"$META"
 done
-accounts_before=""
-if printf '%s\n' "${DATASETS[@]}" | grep -qx "$pgbench_db"; then
-  accounts_before=$(source_sql "$pgbench_db" "SELECT count(*) FROM pgbench_accounts")
-fi
+declare -A accounts_before=()
+for db in "${pgbench_dbs[@]}"; do
+  accounts_before[$db]=$(source_sql "$db" "SELECT count(*) FROM pgbench_accounts")
+done
 
 # forget_marker DB: remove DB's entry from the marker ConfigMap, so the engine sees a first migration
 forget_marker() {
@@ -340,13 +342,12 @@ for db in "${DATASETS[@]}"; do
   echo "source_unchanged.$db=$same" >>"$META"
   [ "$same" = true ] || log "WARNING: the source database $db changed during the benchmark"
 done
-if [ -n "$accounts_before" ]; then
-  accounts_after=$(source_sql "$pgbench_db" "SELECT count(*) FROM pgbench_accounts")
-  echo "source_unchanged.pgbench_accounts_before=$accounts_before" >>"$META"
-  echo "source_unchanged.pgbench_accounts_after=$accounts_after" >>"$META"
-  target_sql "DROP DATABASE IF EXISTS \"$pgbench_db\" WITH (FORCE)"
-  forget_marker "$pgbench_db"
-fi
+for db in "${pgbench_dbs[@]}"; do
+  echo "source_unchanged.${db}_accounts_before=${accounts_before[$db]}" >>"$META"
+  echo "source_unchanged.${db}_accounts_after=$(source_sql "$db" "SELECT count(*) FROM pgbench_accounts")" >>"$META"
+  target_sql "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+  forget_marker "$db"
+done
 # The engine's backups of our runs: keep only the one the marker still refers to (the target's current copy).
 if [ -f "$WORK/backups" ]; then
   keep=$(kubectl -n "$NS" get configmap "$MARKER" -o json --ignore-not-found | jq -r '.data // {} | .[] | fromjson | .backup.path // empty')
