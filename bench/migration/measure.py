@@ -393,8 +393,8 @@ def render_growth(table):
                 METHOD_LABELS.get(method, method), link, MEMORY_TARGET_MB))
             lines.append("%-24s %10s %10s %10s %12s" % ("dataset", "MiB", "median s", "s per GiB", "peak RSS MB"))
             for point in points:
-                lines.append("%-24s %10s %10s %10s %12s" % (point["dataset"], point["size_mib"], point["median_s"],
-                                                           point["s_per_gib"], point["peak_rss_mb"]))
+                cells = (point["dataset"], point["size_mib"], point["median_s"], point["s_per_gib"], point["peak_rss_mb"])
+                lines.append("%-24s %10s %10s %10s %12s" % cells)
             lines.append("")
     return lines
 
@@ -411,6 +411,10 @@ def render_links(links):
                 lines.append("    %-48s %11s %11s" % (step, fmt(links_s.get("loopback")), fmt(links_s.get("shaped"))))
         lines.append("")
     return lines
+
+
+def verdict(met):
+    return "met" if met else "NOT met"
 
 
 def fmt(value, suffix=""):
@@ -442,8 +446,7 @@ def render(result):
         best = entry["best_baseline"]
         lines.append("  best baseline: %s %s s" % (best["method"], best["median_s"]))
         for method, r in entry["ratios"].items():
-            goals = ["%s/%s %sx (goal <= %s: %s)" % (GOALS[name][0], GOALS[name][1], fmt(goal["ratio"]), goal["limit"],
-                                                      "met" if goal["met"] else "NOT met")
+            goals = ["%s/%s %sx (goal <= %s: %s)" % (*GOALS[name][:2], fmt(goal["ratio"]), goal["limit"], verdict(goal["met"]))
                      for name, goal in r.items() if name in GOALS]
             lines.append("  %-12s copy/best %sx, total/best %sx%s" % (
                 method, fmt(r["ours_copy_over_best_baseline"]), fmt(r["ours_total_over_best_baseline"]),
