@@ -45,23 +45,23 @@ def secret(target_namespace):
     return value, document["metadata"].get("annotations", {})
 
 
-def deploy_client(target_namespace):
+def deploy_client(target_namespace, name="rotor-app"):
     """A Deployment on the kwok nodes that reads the Secret; restricted Pod Security (the catalog's default)."""
     container = {"name": "app", "image": "rotor-app:lab", "envFrom": [{"secretRef": {"name": "rotor-secrets"}}],
                  "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                                      "runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}}
-    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "rotor-app", "namespace": target_namespace},
-                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "rotor-app"}},
-                         "template": {"metadata": {"labels": {"app": "rotor-app"}},
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": target_namespace},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                         "template": {"metadata": {"labels": {"app": name}},
                                       "spec": {"containers": [container], "nodeSelector": {"type": "kwok"},
                                                "tolerations": [{"operator": "Exists"}]}}}}
     subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "apply", "-f", "-"], input=json.dumps(manifest), text=True,
                    check=True, capture_output=True)
-    kubectl("rollout", "status", "deployment/rotor-app", "-n", target_namespace, "--timeout=120s")
+    kubectl("rollout", "status", "deployment/%s" % name, "-n", target_namespace, "--timeout=120s")
 
 
-def restarted_at(target_namespace):
-    deployment = json.loads(kubectl("get", "deployment", "rotor-app", "-n", target_namespace, "-o", "json").stdout)
+def restarted_at(target_namespace, name="rotor-app"):
+    deployment = json.loads(kubectl("get", "deployment", name, "-n", target_namespace, "-o", "json").stdout)
     return (deployment["spec"]["template"]["metadata"].get("annotations") or {}).get("stateshift.k3s/restartedAt")
 
 
@@ -105,11 +105,12 @@ def test_rotation_changes_the_password_in_the_running_database(fake, namespace):
 
 
 def test_clients_restart_only_after_the_database_took_the_new_password(fake, namespace):
-    workloads = {"stateshift_workloads": catalog(namespace, clients=["rotor-app"])}
+    workloads = {"stateshift_workloads": catalog(namespace, clients=["rotor-app", "rotor-worker"])}
     assert run_playbook(SECRETS_PLAYBOOK, fake, workloads).returncode == 0
     deployed = run_playbook(DATABASES_PLAYBOOK, fake, workloads)
     assert deployed.returncode == 0, deployed.stdout
     deploy_client(namespace)
+    deploy_client(namespace, "rotor-worker")
     assert restarted_at(namespace) is None
 
     # An operator sets an odd password in 1Password; a plain run carries it to the Secret, the database, the clients.
@@ -119,7 +120,10 @@ def test_clients_restart_only_after_the_database_took_the_new_password(fake, nam
     assert secret(namespace)[0] == ODD_PASSWORD
     assert can_log_in(namespace, ODD_PASSWORD)
     first_restart = restarted_at(namespace)
-    assert first_restart is not None
+    assert first_restart is not None and restarted_at(namespace, "rotor-worker") is not None
+    # both were restarted, then waited for: each runs only its restarted pods when the play ends
+    for name in ("rotor-app", "rotor-worker"):
+        assert kubectl("rollout", "status", "deployment/%s" % name, "-n", namespace, "--timeout=1s", check=False).returncode == 0
 
     # The database cannot be reached during a rotation: clients untouched, the pending key recorded, the run fails.
     scale_database(namespace, 0)
