@@ -79,6 +79,13 @@ target_fingerprint() { pod_in psql -X -At -U "$DB_USER" -d "$1" -f - <"$FINGERPR
 # step NAME START: append the seconds since START to the run's step file (read by measure.py)
 step() { printf '%s %s\n' "$1" "$(echo "$(now) - $2" | bc)" >>"$RUNDIR/steps"; }
 
+# pgcopydb_clone DB: the pgcopydb baseline, source DB into the scratch database, fresh --dir each run
+pgcopydb_clone() {
+  PGPASSFILE="$WORK/pgpass" pgcopydb clone --table-jobs 2 --index-jobs 2 --dir "$RUNDIR/pgcopydb" \
+    --source "postgres://$DB_USER@$SOURCE_IP:5432/$1" \
+    --target "postgres://$DB_USER@$TARGET_IP:5432/$SCRATCH_DB" >"$RUNDIR/pgcopydb.log" 2>&1
+}
+
 # --- the timed part of one run (invoked as "run.sh _method METHOD DATABASE RUNDIR" under measure.py) ---
 method() {
   local method=$1 db=$2 t
@@ -103,19 +110,13 @@ method() {
       PGPASSWORD=$(<"$WORK/target.pw") pg_restore -h "$TARGET_IP" -p 5432 -U "$DB_USER" -d "$SCRATCH_DB" -j 2 "$RUNDIR/dump"
       step "pg_restore -j2" "$t"
       ;;
-    pgcopydb)
-      PGPASSFILE="$WORK/pgpass" pgcopydb clone --table-jobs 2 --index-jobs 2 --dir "$RUNDIR/pgcopydb" \
-        --source "postgres://$DB_USER@$SOURCE_IP:5432/$db" \
-        --target "postgres://$DB_USER@$TARGET_IP:5432/$SCRATCH_DB" >"$RUNDIR/pgcopydb.log" 2>&1
-      ;;
+    pgcopydb) pgcopydb_clone "$db" ;;
     best_tools)
       t=$(now)
       # shellcheck disable=SC2029 # expanded here on purpose (each word quoted for the remote shell)
       legacy "docker exec $(printf %q "$SOURCE_CONTAINER") pg_dump -Fc -U $(printf %q "$DB_USER") $(printf %q "$db") > $(printf %q "/tmp/$db.dump")"
       step "pg_dump -Fc on the source host" "$t"; t=$(now)
-      PGPASSFILE="$WORK/pgpass" pgcopydb clone --table-jobs 2 --index-jobs 2 --dir "$RUNDIR/pgcopydb" \
-        --source "postgres://$DB_USER@$SOURCE_IP:5432/$db" \
-        --target "postgres://$DB_USER@$TARGET_IP:5432/$SCRATCH_DB" >"$RUNDIR/pgcopydb.log" 2>&1
+      pgcopydb_clone "$db"
       step "pgcopydb clone" "$t"; t=$(now)
       PGPASSFILE="$WORK/pgpass" psql -X -q -At -h "$SOURCE_IP" -U "$DB_USER" -d "$db" -f "$HERE/table_hashes.sql" >"$RUNDIR/hashes.source" &
       PGPASSFILE="$WORK/pgpass" psql -X -q -At -h "$TARGET_IP" -U "$DB_USER" -d "$SCRATCH_DB" -f "$HERE/table_hashes.sql" >"$RUNDIR/hashes.target"

@@ -18,8 +18,13 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.settings im
 SELECTOR_CONTROLLER = "endpointslice-controller.k8s.io"
 MIRRORING_CONTROLLER = "endpointslicemirroring-controller.k8s.io"
 CONTROLLERS = (SELECTOR_CONTROLLER, MIRRORING_CONTROLLER)
-# The Endpoints object the endpoints controller keeps for a Service with a selector.
-ENDPOINTS_MANAGED_BY = ("endpoints.kubernetes.io/managed-by", "endpoint-controller")
+# The Endpoints object the endpoints controller keeps for a Service with a selector carries this label and value.
+ENDPOINTS_MANAGED_BY_LABEL = "endpoints.kubernetes.io/managed-by"
+ENDPOINTS_CONTROLLER = "endpoint-controller"
+
+
+def _label(obj, key):
+    return (obj["metadata"].get("labels") or {}).get(key)
 
 
 class SwitchError(Exception):
@@ -104,17 +109,14 @@ def _plan_service(cluster, workload, result):
     selector = ((current or {}).get("spec") or {}).get("selector")
     slice_name = workload["objects"]["source_endpoints"]
     slices = cluster.list("endpointslice", workload["namespace"], "kubernetes.io/service-name=%s" % name)
-    manual = [item["metadata"]["name"] for item in slices
-              if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) not in CONTROLLERS]
+    manual = [item["metadata"]["name"] for item in slices if _label(item, objects.MANAGED_BY_LABEL) not in CONTROLLERS]
     # When a selector is removed, the controllers leave its EndpointSlices and its Endpoints object in place, and the
     # mirroring controller then copies that Endpoints object into a new slice: kube-proxy would go on sending part of
     # the Service's connections to the pods they name. All of them go with the selector.
     endpoints = cluster.get("endpoints", name, workload["namespace"]) if result.to == "source" else None
-    selected_endpoints = bool(endpoints) and (endpoints["metadata"].get("labels") or {}).get(
-        ENDPOINTS_MANAGED_BY[0]) == ENDPOINTS_MANAGED_BY[1]
+    selected_endpoints = bool(endpoints) and _label(endpoints, ENDPOINTS_MANAGED_BY_LABEL) == ENDPOINTS_CONTROLLER
     of_selector = (SELECTOR_CONTROLLER, MIRRORING_CONTROLLER) if selected_endpoints else (SELECTOR_CONTROLLER,)
-    selected = [item["metadata"]["name"] for item in slices
-                if (item["metadata"].get("labels") or {}).get(objects.MANAGED_BY_LABEL) in of_selector]
+    selected = [item["metadata"]["name"] for item in slices if _label(item, objects.MANAGED_BY_LABEL) in of_selector]
     has_slice = slice_name in manual
     if result.to == "target" and (selector != wanted["spec"]["selector"] or manual or current is None):
         result.service.append(wanted)
@@ -123,9 +125,9 @@ def _plan_service(cluster, workload, result):
             workload["namespace"], name, " (EndpointSlice %s deleted)" % ", ".join(manual) if manual else ""))
     elif result.to == "source" and (selector or not has_slice or current is None or selected or selected_endpoints):
         result.service += [wanted, objects.source_endpoint_slice(workload)]
-        gone = [("endpoints", name)] if selected_endpoints else []
-        result.remove += gone + [("endpointslice", each) for each in selected]
-        named = ["Endpoints %s" % name] * len(gone) + ["EndpointSlice %s" % each for each in selected]
+        gone = ([("endpoints", name)] if selected_endpoints else []) + [("endpointslice", each) for each in selected]
+        result.remove += gone
+        named = ["%s %s" % ("Endpoints" if kind == "endpoints" else "EndpointSlice", each) for kind, each in gone]
         result.changes.append("Service %s/%s: points at the source %s%s" % (
             workload["namespace"], name, workload["source"]["address"],
             " (%s of its selector deleted)" % ", ".join(named) if named else ""))

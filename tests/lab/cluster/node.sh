@@ -186,9 +186,15 @@ netpol_leftovers() {
 # shellcheck disable=SC2317  # called through wait_for
 netpol_synced() { grep -qE -- '^-A FORWARD .*-j KUBE-ROUTER-FORWARD$' <<<"$(iptables-save -t filter)"; }
 
+# shellcheck disable=SC2317  # called through wait_for
+node_registered() { kc get node "$REAL_NODE_NAME" >/dev/null 2>&1; }
+
 start_policy() {
   mkdir -p "$RUN_DIR"
   touch "$NETPOL_MARK"
+  # kube-router looks its node up once at start and exits if the kubelet has not registered it yet
+  wait_for "node $REAL_NODE_NAME registered" 60 node_registered \
+    || die "node $REAL_NODE_NAME was not registered within 60s: see $LAB_LOGS/kubelet.log"
   start_proc kube-router "$(lab_bin kube-router)" --kubeconfig "$LAB_KUBECONFIG" \
     --run-firewall=true --run-router=false --run-service-proxy=false \
     --hostname-override "$REAL_NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" \
