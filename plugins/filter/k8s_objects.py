@@ -1,12 +1,12 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that build Kubernetes objects as data: postgresql_objects, pod_security_kept."""
+"""Filters that build Kubernetes objects as data: postgresql_objects, postgresql_restore_job, pod_security_kept."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import pod_security
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import pod_security, restore
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.postgresql import postgresql_objects
 
 
@@ -21,6 +21,16 @@ def _postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=No
                                  % (workload.get("name"), exc)) from None
 
 
+def _postgresql_restore_job(workload, request, name, uid=999, keep_as=""):
+    if not isinstance(workload, dict) or "objects" not in workload:
+        raise AnsibleFilterError("postgresql_restore_job: give it one workload of the validated catalog (stateshift_catalog)")
+    try:
+        checked = restore.check_request(workload, dict(request or {}))
+    except restore.RestoreRequestError as exc:
+        raise AnsibleFilterError("restore of workload %s: %s" % (workload["name"], exc)) from None
+    return restore.restore_job(workload, name, checked, uid=int(uid), keep_as=keep_as)
+
+
 def _pod_security_kept(wanted, existing_labels=None):
     if wanted not in pod_security.LEVELS:
         raise AnsibleFilterError("pod_security_kept: %r is not one of %s" % (wanted, ", ".join(pod_security.LEVELS)))
@@ -29,4 +39,5 @@ def _pod_security_kept(wanted, existing_labels=None):
 
 class FilterModule:
     def filters(self):
-        return {"postgresql_objects": _postgresql_objects, "pod_security_kept": _pod_security_kept}
+        return {"postgresql_objects": _postgresql_objects, "postgresql_restore_job": _postgresql_restore_job,
+                "pod_security_kept": _pod_security_kept}

@@ -21,25 +21,11 @@ author:
 extends_documentation_fragment:
   - stateshift.k3s.k8s_connection
   - stateshift.k3s.kubectl
+  - stateshift.k3s.postgres_pod
   - stateshift.k3s.k8s_read_only
 requirements:
   - kubectl on the host that runs the module.
 options:
-  namespace:
-    description: Namespace of the pod.
-    type: str
-    required: true
-  pod:
-    description: Name of the primary's pod.
-    type: str
-    required: true
-  container:
-    description: Container that runs PostgreSQL (the pod's first by default).
-    type: str
-  user:
-    description: Role to connect as over the local socket.
-    type: str
-    default: postgres
   databases:
     description: Databases that must exist.
     type: list

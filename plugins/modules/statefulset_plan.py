@@ -16,7 +16,9 @@ description:
     when the StorageClass allows volume expansion; otherwise, and for a smaller size, another
     storage class, selector, service name or pod management policy, fails with what to do.
   - Also checks, in the same pass, that the Secret the pods read has every key they need, and
-    reads the size of other claims the caller must not resize (an unbound claim's spec is immutable).
+    plans the claims made beside the StatefulSet (O(claims), the backup's) the same way - grown when
+    their StorageClass allows it, never shrunk - except that a claim not bound yet (it has no volume,
+    and its spec is immutable) is returned in RV(recreate) to be deleted and made again at its size.
   - Changes nothing; the caller applies the StatefulSet with RV(claim_size) and expands RV(resize).
 author:
   - stateshift maintainers (@stateshift)
@@ -62,11 +64,24 @@ options:
     type: list
     elements: str
     default: []
-  keep_claims:
-    description: Other claims in the namespace whose current size must be kept; returned in RV(kept_claim_sizes).
+  claims:
+    description: Claims made beside the StatefulSet whose size follows the catalog.
     type: list
-    elements: str
+    elements: dict
     default: []
+    suboptions:
+      name:
+        description: Name of the claim.
+        type: str
+        required: true
+      size:
+        description: Desired size (a Kubernetes quantity).
+        type: str
+        required: true
+      field:
+        description: The catalog field the size comes from, named in errors.
+        type: str
+        default: size
 """
 
 EXAMPLES = r"""
@@ -100,11 +115,16 @@ exists:
   description: Whether the StatefulSet exists.
   returned: always
   type: bool
-kept_claim_sizes:
-  description: Current requested size of each existing claim named in O(keep_claims).
+claim_sizes:
+  description: The size to apply for each of O(claims) (the live one of a bound claim, which RV(resize) expands).
   returned: success
   type: dict
   sample: {"invoicetron-postgresql-backup": "10Gi"}
+recreate:
+  description: Claims of O(claims) that are not bound yet and must be deleted before they are applied at their new size.
+  returned: success
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -112,7 +132,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.client import module_cluster
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.statefulset_plan import plan
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.statefulset_plan import plan, plan_claims
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.wait import get_or_none
 
 
@@ -128,7 +148,8 @@ def main():
         pod_management_policy=dict(type="str"),
         secret=dict(type="str", no_log=False),
         secret_keys=dict(type="list", elements="str", default=[], no_log=False),
-        keep_claims=dict(type="list", elements="str", default=[]),
+        claims=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True), size=dict(type="str", required=True), field=dict(type="str", default="size"))),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -139,18 +160,21 @@ def main():
         check_secret(module, k8s)
     existing = get_or_none(k8s.resource("StatefulSet", "apps/v1"), params["namespace"], params["name"])
     all_claims = [c.to_dict() for c in k8s.resource("PersistentVolumeClaim", "v1").get(namespace=params["namespace"]).items]
-    kept = {c["metadata"]["name"]: c["spec"]["resources"]["requests"]["storage"] for c in all_claims
-            if c["metadata"]["name"] in params["keep_claims"]}
+    live_claims = {c["metadata"]["name"]: c for c in all_claims}
     claims, classes = [], {}
+    if existing is not None or any(claim["name"] in live_claims for claim in params["claims"]):
+        classes = {c.metadata.name: c.to_dict() for c in k8s.resource("StorageClass", "storage.k8s.io/v1").get().items}
     if existing is not None:
         prefix = "%s-%s-" % (params["claim"], params["name"])
         claims = [c for c in all_claims if c["metadata"]["name"].startswith(prefix)]
-        classes = {c.metadata.name: c.to_dict() for c in k8s.resource("StorageClass", "storage.k8s.io/v1").get().items}
     result = plan(existing, dict(params), claims, classes)
-    if result["errors"]:
-        module.fail_json(msg="; ".join(result["errors"]), exists=existing is not None, **result)
-    module.exit_json(changed=False, exists=existing is not None, claim_size=result["claim_size"], resize=result["resize"],
-                     notes=result["notes"], kept_claim_sizes=kept)
+    standalone = plan_claims(params["namespace"], params["claims"], live_claims, classes)
+    errors = result["errors"] + standalone["errors"]
+    if errors:
+        module.fail_json(msg="; ".join(errors), exists=existing is not None, **result)
+    module.exit_json(changed=False, exists=existing is not None, claim_size=result["claim_size"],
+                     resize=result["resize"] + standalone["resize"], notes=result["notes"], claim_sizes=standalone["sizes"],
+                     recreate=standalone["recreate"])
 
 
 def check_secret(module, k8s):

@@ -21,11 +21,44 @@ PENDING = "stateshift.k3s/role-sync-pending"
 ODD_PASSWORD = "it's \"odd\" $HOME $(id) back\\slash pässwörd-€"
 
 
-def catalog(target_namespace, clients=()):
+def catalog(target_namespace, clients=(), keys=None):
     return [{"name": "rotor", "namespace": target_namespace, "engine": "postgresql", "version": "15",
              "storage": {"size": "64Mi"}, "auth": {"secret": "rotor-secrets", "user": "rotor"},
              "clients": [{"kind": "Deployment", "name": name} for name in clients],
-             "secrets": {"rotor-secrets": {"postgres-password": {"op": REFERENCE, "generate": "hex32", "rotate": True, "role": "rotor"}}}}]
+             "network": {"allow_from": [{"pod_labels": {"app": "rotor-url-client"}}]},
+             "secrets": {"rotor-secrets": dict({"postgres-password": {"op": REFERENCE, "generate": "hex32", "rotate": True,
+                                                                      "role": "rotor"}}, **(keys or {}))}}]
+
+
+# Keys apps read as they are: the catalog derives them from the workload, 1Password never holds them.
+CONNECTION_KEYS = {"DATABASE_URL": {"from": "url"}, "PGHOST": {"from": "host"}, "PGSSLMODE": {"value": "disable"}}
+
+
+def url_client_connects(target_namespace, run):
+    """A pod on the lab's real node that reads DATABASE_URL from the Secret, as an app would, and connects with it."""
+    name = "rotor-url-client-%d" % run
+    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    container = {"name": "client", "image": "postgres:15", "securityContext": security,
+                 "env": [{"name": key, "valueFrom": {"secretKeyRef": {"name": "rotor-secrets", "key": key}}}
+                         for key in CONNECTION_KEYS],
+                 # a new pod is admitted by the NetworkPolicy engine a moment after it starts
+                 "command": ["sh", "-c", 'for try in $(seq 30); do psql "$DATABASE_URL" -XAtc "select current_user || chr(32) || '
+                             'inet_server_port()" && exit 0; sleep 2; done; exit 1']}
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": target_namespace},
+           "spec": {"backoffLimit": 0, "template": {
+               "metadata": {"labels": {"app": "rotor-url-client"}},
+               "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False, "containers": [container],
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "seccompProfile": {"type": "RuntimeDefault"}}}}}}
+    subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "apply", "-f", "-"], input=json.dumps(job), text=True, check=True,
+                   capture_output=True)
+    done = kubectl("wait", "--for=condition=Complete", "job/%s" % name, "-n", target_namespace, "--timeout=120s", check=False)
+    logs = kubectl("logs", "job/%s" % name, "-n", target_namespace, check=False).stdout
+    return done.returncode == 0 and logs.strip().splitlines()[-1:] == ["rotor 5432"]
+
+
+def secret_key(target_namespace, key):
+    document = json.loads(kubectl("get", "secret", "rotor-secrets", "-n", target_namespace, "-o", "json").stdout)
+    return base64.b64decode(document["data"][key]).decode("utf-8")
 
 
 def can_log_in(target_namespace, password):
@@ -81,13 +114,17 @@ def pg_isready(namespace):
 
 
 def test_rotation_changes_the_password_in_the_running_database(fake, namespace):
-    workloads = {"stateshift_workloads": catalog(namespace)}
+    workloads = {"stateshift_workloads": catalog(namespace, keys=CONNECTION_KEYS)}
     first = run_playbook(SECRETS_PLAYBOOK, fake, workloads)
     assert first.returncode == 0, first.stdout
     deployed = run_playbook(DATABASES_PLAYBOOK, fake, workloads)
     assert deployed.returncode == 0, deployed.stdout
     old = fake.value("Kubernetes", "Invoicetron", "postgres-password")
     assert can_log_in(namespace, old)
+    assert secret_key(namespace, "PGHOST") == "rotor-postgresql.%s.svc" % namespace
+    assert secret_key(namespace, "PGSSLMODE") == "disable"
+    assert url_client_connects(namespace, 1)
+    assert all(fake.value("Kubernetes", "Invoicetron", key) is None for key in CONNECTION_KEYS), "written to 1Password"
 
     start = time.time()
     rotated = run_playbook(SECRETS_PLAYBOOK, fake, dict(workloads, secrets_rotate=["rotor"]), "-vvv")
@@ -97,6 +134,7 @@ def test_rotation_changes_the_password_in_the_running_database(fake, namespace):
     assert can_log_in(namespace, new), rotated.stdout[-3000:]
     assert not can_log_in(namespace, old)
     assert secret(namespace) == (new, {"stateshift.k3s/source": "1password"}), "Secret not updated, or a marker left"
+    assert new in secret_key(namespace, "DATABASE_URL") and url_client_connects(namespace, 2)
     assert_no_value_leaked({old, new, fake.service_account_token}, {"stdout": rotated.stdout, "stderr": rotated.stderr},
                            start, skip={fake.path})
 

@@ -48,8 +48,9 @@ def workload_options():
     options = _options("")
     for key, (doc, _make) in schema.OUTPUT_KEYS.items():
         options[key] = {"type": "dict", "description": "Added by the catalog: %s." % doc}
+    sample = {"name": "<name>", "engine": "<engine>", "service_name": "<service_name>"}
     options["objects"]["options"] = {kind: {"type": "str", "description": "C(%s)" % name}
-                                     for kind, name in names.object_names({"name": "<name>", "engine": "<engine>"}).items()}
+                                     for kind, name in names.object_names(sample).items()}
     return options
 
 

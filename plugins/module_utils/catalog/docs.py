@@ -11,7 +11,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.rules impor
 
 BEGIN = "<!-- generated: from plugins/module_utils/catalog/schema.py by scripts/catalog_docs.py; do not edit by hand -->"
 END = "<!-- end of generated -->"
-SAMPLE = {"name": "<name>", "engine": "<engine>"}
+SAMPLE = {"name": "<name>", "engine": "<engine>", "service_name": "<service_name>"}
 
 
 def _code(value):

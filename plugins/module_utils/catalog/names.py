@@ -11,9 +11,14 @@ from __future__ import annotations
 MANAGED_BY = "stateshift.k3s"
 
 
-def app_name(workload):
-    """The StatefulSet and client Service of a workload: ``<name>-<engine>``."""
+def default_app_name(workload):
+    """The StatefulSet and client Service of a workload that does not set ``service_name``: ``<name>-<engine>``."""
     return "%s-%s" % (workload["name"], workload["engine"])
+
+
+def app_name(workload):
+    """The StatefulSet and client Service of a workload: its ``service_name``, else ``<name>-<engine>``."""
+    return workload.get("service_name") or default_app_name(workload)
 
 
 def default_secret(workload_name):
@@ -38,7 +43,8 @@ def object_names(workload):
         "network_policy": app,
         "backup_cronjob": "%s-backup" % app,
         "backup_claim": "%s-backup" % app,
-        "backup_now_job_prefix": "%s-backup-now" % app,
+        "restore_job_prefix": "%s-restore" % app,
+        "drill_cronjob": "%s-restore-drill" % app,
         "migration_marker": "%s-migration" % app,
         "migration_job": "%s-migration" % app,
         "migration_source_secret": "%s-migration-source" % app,
@@ -46,6 +52,11 @@ def object_names(workload):
         "cutover_previous": "%s-cutover-previous" % app,
         "source_endpoints": "%s-source" % app,
     }
+
+
+def service_host(workload):
+    """The DNS name at which clients reach the workload's Service, from any namespace."""
+    return "%s.%s.svc" % (object_names(workload)["service"], workload["namespace"])
 
 
 def pod_name(statefulset, ordinal):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import syntax
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity, parse_quantity
 
@@ -29,6 +30,20 @@ def volume_size(value, workload):
         return "is not a Kubernetes quantity"
     if parse_quantity(value) < 2 ** 20:
         return "is smaller than 1Mi (a unit is probably missing)"
+    return None
+
+
+# A StatefulSet's pods carry the label controller-revision-hash: <StatefulSet>-<10 characters>, at most 63.
+STATEFULSET_NAME_MAX = 52
+
+
+def statefulset_name(value, workload):
+    """DNS-1123 label of at most 52 characters (the pods' controller-revision-hash label adds 11)"""
+    problem = syntax.dns_label(value, workload)
+    if problem:
+        return problem
+    if len(value) > STATEFULSET_NAME_MAX:
+        return "is longer than %d characters" % STATEFULSET_NAME_MAX
     return None
 
 
@@ -110,7 +125,7 @@ def allow_rules_not_empty(workload):
 
 
 def secret_keys_declared(workload):
-    """When secrets is given, it declares every Secret key that auth and roles name."""
+    """When secrets is given, it declares every Secret key that auth, roles and backup.s3 name."""
     secrets = workload.get("secrets")
     if not secrets or not isinstance(secrets, dict) or workload.get("engine") != "postgresql" or "name" not in workload:
         return
@@ -121,6 +136,10 @@ def secret_keys_declared(workload):
     roles = workload.get("roles") if isinstance(workload.get("roles"), list) else []
     needed += [("roles[%d].password_key" % index, role["password_key"]) for index, role in enumerate(roles)
                if isinstance(role, dict) and role.get("password_key")]
+    backup = workload.get("backup") if isinstance(workload.get("backup"), dict) else {}
+    if isinstance(backup.get("s3"), dict):
+        for name in ("access_key_key", "secret_key_key"):
+            needed.append(("backup.s3.%s" % name, backup["s3"].get(name, default_of("backup.s3.%s" % name, workload))))
     for field, key in needed:
         if key not in (secrets.get(secret) or {}):
             yield (field, key, "refers to Secret key %s/%s that is not declared under secrets" % (secret, key),
@@ -141,6 +160,18 @@ def cutover_can_reach_source(workload):
                    "remove it, or describe the source by host and container")
 
 
+def cutover_service_is_not_the_workloads(workload):
+    """cutover.service is not the workload's own Service (service_name), which the role keeps pointed at the StatefulSet."""
+    from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.names import app_name  # noqa: PLC0415
+    cutover = workload.get("cutover") if isinstance(workload.get("cutover"), dict) else {}
+    if cutover.get("service") and isinstance(workload.get("name"), str) and isinstance(workload.get("engine"), str):
+        own = app_name(workload)
+        if cutover["service"] in (own, "%s-hl" % own):
+            yield ("cutover.service", cutover["service"], "is the workload's own Service (service_name %s)" % own,
+                   "name the Service clients used before the migration, or leave cutover.service out and set service_name "
+                   "to the name clients connect to")
+
+
 def _ip_and_port(address):
     host, _sep, port = str(address or "").rpartition(":")
     try:
@@ -151,4 +182,4 @@ def _ip_and_port(address):
 
 
 WORKLOAD_RULES = (requests_within_limits, single_postgresql_primary, source_is_reachable, names_listed_once,
-                  allow_rules_not_empty, secret_keys_declared, cutover_can_reach_source)
+                  allow_rules_not_empty, secret_keys_declared, cutover_can_reach_source, cutover_service_is_not_the_workloads)

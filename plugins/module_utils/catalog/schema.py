@@ -71,6 +71,10 @@ def _image(workload):
     return DEFAULT_IMAGES[workload["engine"]].format(version=workload["version"])
 
 
+def _s3_prefix(workload):
+    return "%s/%s" % (workload["namespace"], workload["service_name"])
+
+
 def _database(workload):
     return [workload["name"].replace("-", "_")]
 
@@ -99,6 +103,10 @@ FIELDS = (
           fix="use engine: postgresql, or leave this workload out of the catalog until its engine is built"),
     Field("namespace", "str", "Namespace of every object; namespace/name is unique across the catalog.", default=lambda w: w["name"],
           default_doc="name", rule=syntax.dns_label, fix=DNS_LABEL_FIX),
+    Field("service_name", "str", "Name of the client Service and the StatefulSet (every other object name starts with it): the "
+          "name clients already connect to, e.g. postgres. Changing it later makes new, empty objects beside the old ones.",
+          default=names.default_app_name, default_doc="<name>-<engine>", rule=rules.statefulset_name,
+          fix="use at most 52 lower-case letters, digits and '-', starting and ending with a letter or digit"),
     Field("pod_security", "str", "Pod Security Admission level enforced on the namespace.", default="restricted",
           choices=("privileged", "baseline", "restricted"), fix="use restricted (what every object deployed here passes), or baseline"),
     Field("version", "version", "Major version of the server.", default=_version,
@@ -124,12 +132,14 @@ FIELDS = (
           default_doc=names.default_secret("<name>"), engines=POSTGRESQL, rule=syntax.dns_subdomain, fix=SECRET_NAME_FIX),
     Field("auth.password_key", "str", "Key of the password in that Secret.", default="postgres-password", engines=POSTGRESQL,
           rule=syntax.secret_key, fix=SECRET_KEY_FIX),
-    Field("databases", "list", "Databases created at first start; the first is POSTGRES_DB.", default=_database,
+    Field("databases", "list", "Databases the server must have, created at first start or by the next run after they are added "
+          "(never dropped when removed); the first is POSTGRES_DB.", default=_database,
           default_doc="[name with - as _]", elements="dict", shorthand="name", engines=POSTGRESQL, fix="write a YAML list of databases"),
     Field("databases[].name", "str", "Database name.", rule=rules.pg_identifier, required="name the database", fix=PG_NAME_FIX),
     Field("databases[].owner", "str", "Owner of a database after the first (default: auth.user).", rule=syntax.pg_role,
           fix=PG_ROLE_FIX),
-    Field("roles", "list", "Roles created at first start.", default=[], elements="dict", shorthand="name", engines=POSTGRESQL,
+    Field("roles", "list", "Roles the server must have, created at first start or by the next run after they are added (never "
+          "dropped when removed).", default=[], elements="dict", shorthand="name", engines=POSTGRESQL,
           fix="write a YAML list of roles"),
     Field("roles[].name", "str", "Role name.", rule=rules.pg_identifier, required="name the role", fix=PG_NAME_FIX),
     Field("roles[].password_key", "str", "Key of the role's password in auth.secret (declared under secrets when secrets is given).",
@@ -137,7 +147,8 @@ FIELDS = (
     Field("roles[].login", "bool", "Whether the role may log in.", default=True),
     Field("settings", "dict", "Server settings (name: value), included from postgresql.conf; values are quoted there.", default={},
           rule=syntax.settings, fix="write server settings as name: value, names like shared_buffers, values on one line"),
-    Field("secrets", "dict", "Secret -> key -> {op, generate, rotate, role}; see roles/secrets/README.md.", default={},
+    Field("secrets", "dict", "Secret -> key -> {op, generate, rotate, role} (1Password), {value} (a literal) or {from: host, port, user, "
+          "database or url} (derived from the workload); see roles/secrets/README.md.", default={},
           fix="write Secret name -> key -> source"),
     Field("source", "dict", "Where the data lives today: a container on an inventory host, or a dsn."),
     Field("source.host", "str", "Inventory host that runs Docker (required unless dsn).", rule=syntax.inventory_host,
@@ -191,6 +202,32 @@ FIELDS = (
           rule=rules.quantity, fix="write it like 20Gi"),
     Field("backup.storage_class", "str", "StorageClass of the backup volume.", default=lambda w: w["storage"]["class"],
           default_doc="storage.class", nullable=True, rule=syntax.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
+    Field("backup.s3", "dict", "Off-site copies: every checked backup is uploaded to an S3-compatible bucket and checked there; "
+          "the bucket keeps them retention_days. Credentials are keys of auth.secret (the secrets phase writes them).",
+          engines=POSTGRESQL),
+    Field("backup.s3.endpoint", "str", "URL of the S3 server, e.g. https://s3.eu-central-1.amazonaws.com or http://nas.lan:9000.",
+          required="give the S3 server's URL, e.g. https://s3.eu-central-1.amazonaws.com", rule=syntax.http_url,
+          fix="write it like https://s3.example.com or http://192.0.2.10:9000 (no path)"),
+    Field("backup.s3.bucket", "str", "Bucket the backups go to (it must exist).", required="name the bucket",
+          rule=syntax.s3_bucket, fix="use 3 to 63 lower-case letters, digits, '.' and '-'"),
+    Field("backup.s3.prefix", "str", "Key prefix of the backups in the bucket.", default=_s3_prefix,
+          default_doc="<namespace>/<service_name>", rule=syntax.s3_prefix,
+          fix="use letters, digits and ! _ . * ' ( ) / -, without a leading '/' or '..'"),
+    Field("backup.s3.region", "str", "Region of the bucket.", default="us-east-1", rule=syntax.no_control_characters,
+          fix="write the region on one line, e.g. eu-central-1"),
+    Field("backup.s3.access_key_key", "str", "Key of auth.secret holding the access key ID.", default="s3-access-key-id",
+          rule=syntax.secret_key, fix=SECRET_KEY_FIX),
+    Field("backup.s3.secret_key_key", "str", "Key of auth.secret holding the secret access key.", default="s3-secret-access-key",
+          rule=syntax.secret_key, fix=SECRET_KEY_FIX),
+    Field("backup.s3.retention_days", "int", "Days a backup is kept in the bucket.", default=lambda w: w["backup"]["retention_days"],
+          default_doc="backup.retention_days", minimum=1),
+    Field("backup.s3.image", "str", "Image of the uploader (rclone).", default="rclone/rclone:1.60", rule=syntax.image,
+          fix="write it like rclone/rclone:1.60 or registry.example.com/rclone:1.68"),
+    Field("backup.drill", "dict", "A restore drill: on its schedule, the newest backup of every database (on the backup volume) is "
+          "restored into a scratch database, verified (pg_restore --list, the row counts the backup recorded) and dropped; the "
+          "databases phase reports when the last drill passed.", engines=POSTGRESQL),
+    Field("backup.drill.schedule", "str", "Cron schedule of the drill.", default="0 5 * * 0", rule=syntax.cron_schedule,
+          fix="use five fields, e.g. '0 5 * * 0', or @weekly"),
     Field("clients", "list", "Workloads that use the database; restarted at rotation, cutover and rollback.", default=[], elements="dict",
           fix="list the workloads that use this database: [{kind: Deployment, name: app}]"),
     Field("clients[].kind", "str", "Kind of the client.", default="Deployment", choices=("Deployment", "StatefulSet", "DaemonSet")),

@@ -35,6 +35,9 @@ _CONF_DIRECTIVES = ("include", "include_dir", "include_if_exists")
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HTTP_URL = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:[0-9]{1,5})?/?$")
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
 
 
 def _matches(pattern, value, longest):
@@ -115,6 +118,23 @@ def absolute_path(value, workload):
     """absolute path of letters, digits and ._/@+- (no '..')"""
     if not _matches(_PATH, value, 4096) or ".." in value.split("/"):
         return "is not an absolute path of letters, digits and ._/@+-"
+    return None
+
+
+def http_url(value, workload):
+    """http:// or https:// URL of a server: scheme, host and optional port, no path"""
+    return None if _matches(_HTTP_URL, value, 300) else "is not an http(s) URL of a server"
+
+
+def s3_bucket(value, workload):
+    """S3 bucket name (3 to 63 of a-z, 0-9, '.', '-')"""
+    return None if _matches(_S3_BUCKET, value, 63) and ".." not in value else "is not an S3 bucket name"
+
+
+def s3_prefix(value, workload):
+    """S3 key prefix of letters, digits and ! _ . * ' ( ) / - (no leading '/', no '..')"""
+    if not _matches(_S3_PREFIX, value, 512) or value.startswith("/") or ".." in value.split("/"):
+        return "is not a safe S3 key prefix"
     return None
 
 

@@ -178,14 +178,19 @@ def _fill_mapping(mapping, path, workload):
 
 
 def _check_across(workloads):
-    errors, owners = [], {}
+    errors, owners, apps = [], {}, {}
     for index, workload in enumerate(workloads):
-        key = (workload["namespace"], workload["name"])
+        label = workload_label(workload["name"], index)
+        key, app = (workload["namespace"], workload["name"]), (workload["namespace"], workload["objects"]["app"])
         if key in owners:
-            errors.append(field_error(workload_label(workload["name"], index), "name", workload["name"],
-                                      "namespace/name %s/%s is already used by stateshift_workloads[%d]" % (*key, owners[key]),
-                                      "give each workload its own name or namespace"))
+            errors.append(field_error(label, "name", workload["name"], "namespace/name %s/%s is already used by "
+                                      "stateshift_workloads[%d]" % (*key, owners[key]), "give each workload its own name or namespace"))
+        elif app in apps:
+            errors.append(field_error(label, "service_name", app[1], "names the Service and StatefulSet %s/%s of "
+                                      "stateshift_workloads[%d] as well" % (*app, apps[app]),
+                                      "give each workload of a namespace its own service_name"))
         owners.setdefault(key, index)
+        apps.setdefault(app, index)
     return errors + secret_key_conflicts(workloads)
 
 

@@ -13,11 +13,6 @@ RESTARTED_AT = "stateshift.k3s/restarted-at"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 
 
-def target_host(workload):
-    """The DNS name at which clients reach the StatefulSet."""
-    return "%s.%s.svc" % (workload["objects"]["service"], workload["namespace"])
-
-
 def source_ip_port(workload):
     host, _sep, port = workload["source"]["address"].rpartition(":")
     return host.strip("[]"), int(port)

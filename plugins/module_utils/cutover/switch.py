@@ -11,6 +11,7 @@ pending before a setting moves, and the restart done (and waited for) last.
 
 from __future__ import annotations
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.names import service_host
 from ansible_collections.stateshift.k3s.plugins.module_utils.cutover import objects, policies
 from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.settings import SettingError, pointed, saved_key
 
@@ -90,7 +91,7 @@ def _plan_setting(cluster, workload, client, setting, previous, result):
     key = saved_key(setting, client["namespace"])
     if result.to == "target":
         try:
-            wanted = pointed(current, setting["form"], objects.target_host(workload), objects.PORT)
+            wanted = pointed(current, setting["form"], service_host(workload), objects.PORT)
         except SettingError as exc:
             raise SwitchError("%s %s" % (where, exc)) from None
         if key not in previous and wanted != current:

@@ -17,12 +17,10 @@ from __future__ import annotations
 import json
 import time
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import spec as secret_spec
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.op_cli import OpCli
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.op_connect import Connect, urls_transport
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.op_item import AUTH_FIX, OnePasswordError, find_field, set_fields
-
-parse_reference = secret_spec.parse_reference
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.op_keys import parse_reference
 
 __all__ = ["AUTH_FIX", "Client", "Connect", "OnePasswordError", "OpCli", "backend_from", "find_field", "set_fields", "urls_transport"]
 

@@ -13,6 +13,9 @@ Shape (per workload)::
           rotate: false                        # rotate this value when the role runs with rotation on
           role: invoicetron                    # PostgreSQL role whose password this is (for ALTER ROLE)
         api-url: op://Kubernetes/Invoicetron/api-url    # shorthand: just the reference
+        db-user: {from: user}                  # derived from the workload: host, port, user, database, url
+        DATABASE_URL: {from: url}              # pg_conn_url with the current password of the user
+        sslmode: {value: disable}              # a literal, kept in the Secret as written
 
 Every function here is pure: no I/O, no secret values (only references and generator specs).
 Error messages have the catalog's one format (catalog/errors.py): the workload, the field
@@ -24,93 +27,37 @@ from __future__ import annotations
 import re
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import syntax
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING, field_error, field_text, workload_label
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING, field_error, workload_label
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import catalog_keys
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.errors import SpecError
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.op_keys import parse_generate, parse_reference
 
-GENERATOR_KINDS = ("hex", "base64", "base64url", "alnum", "passphrase")
-DEFAULT_GENERATOR = {"kind": "hex", "length": 32}
-# Bounds per kind: random bytes for hex/base64/base64url, characters for alnum, words for passphrase.
-LENGTH_BOUNDS = {"hex": (16, 512), "base64": (16, 512), "base64url": (16, 512), "alnum": (16, 1024), "passphrase": (4, 64)}
 OPTIONS_KEY = "$options"
 OPTION_NAMES = ("immutable", "type", "labels", "annotations")
 KEY_NAMES = ("op", "generate", "rotate", "role")
 
-_SHORTHAND = re.compile(r"^(hex|base64url|base64|alnum|passphrase)[_-]?(\d+)$")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-# Secret reference syntax: op://vault/item[/section]/field; names of alphanumerics, - _ . and spaces.
-_REF_PART = r"[A-Za-z0-9_.\- ]+"
-_REFERENCE = re.compile(r"^op://(%s)/(%s)(?:/(%s))?/(%s)$" % (_REF_PART, _REF_PART, _REF_PART, _REF_PART))
-KEY_HINT = "write {op: op://Vault/Item/field, generate: hex32} or just the reference"
-GENERATE_HINT = "use {kind: hex|base64|base64url|alnum|passphrase, length: N} or a shorthand such as hex32, base64_32, passphrase6"
-
-
-class SpecError(ValueError):
-    """One bad value below a Secret key: ``field`` is relative to the key (``generate``, ``op``, ...)."""
-
-    def __init__(self, field, value, problem, fix):
-        self.field, self.value, self.problem, self.fix = field, value, problem, fix
-        super().__init__(field_text(field, value, problem, fix))
-
-
-def parse_reference(text):
-    """Split ``op://vault/item[/section]/field`` into a dict, or raise SpecError saying why."""
-    if not isinstance(text, str):
-        raise SpecError("op", text, "is not a 1Password reference", "write it as a string like op://Vault/Item/field")
-    if "?" in text:
-        raise SpecError("op", text, "has query parameters, which are not supported", "reference the field itself")
-    match = _REFERENCE.match(text)
-    if not match:
-        raise SpecError("op", text, "is not a 1Password secret reference", "use op://<vault>/<item>[/<section>]/<field> "
-                        "(names of letters, digits, spaces, '-', '_' and '.')")
-    vault, item, section, field = match.groups()
-    if any(part != part.strip() for part in (vault, item, field, section or "")):
-        raise SpecError("op", text, "has leading or trailing spaces in a name", "remove them")
-    return {"reference": text, "vault": vault, "item": item, "section": section, "field": field}
-
-
-def parse_generate(value):
-    """Normalise a generator spec (dict, shorthand string or ``true``) to ``{kind, length}``.
-
-    Raises SpecError with the fix. ``None``/``False`` mean "do not generate" and return None.
-    """
-    if value is None or value is False:
-        return None
-    if value is True:
-        return dict(DEFAULT_GENERATOR)
-    match = _SHORTHAND.match(value.strip()) if isinstance(value, str) else None
-    if match:
-        kind, length = match.group(1), int(match.group(2))
-    elif isinstance(value, dict):
-        kind, length = _generator_mapping(value)
-    else:
-        raise SpecError("generate", value, "is not a generator", GENERATE_HINT)
-    low, high = LENGTH_BOUNDS[kind]
-    if not low <= length <= high:
-        unit = "words" if kind == "passphrase" else ("characters" if kind == "alnum" else "random bytes")
-        raise SpecError("generate", value, "length %d for %s is out of range" % (length, kind), "use %d to %d %s" % (low, high, unit))
-    return {"kind": kind, "length": length}
-
-
-def _generator_mapping(value):
-    unknown = sorted(set(value) - {"kind", "length"})
-    if unknown:
-        raise SpecError("generate", value, "has unknown generator option(s) %s" % ", ".join(unknown), GENERATE_HINT)
-    kind = value.get("kind", DEFAULT_GENERATOR["kind"])
-    length = value.get("length", DEFAULT_GENERATOR["length"] if kind != "passphrase" else 6)
-    if kind not in GENERATOR_KINDS:
-        raise SpecError("generate", value, "generator kind %r is unknown" % (kind,), "use one of %s" % ", ".join(GENERATOR_KINDS))
-    if isinstance(length, str) and length.isdigit():
-        length = int(length)
-    if isinstance(length, bool) or not isinstance(length, int):
-        raise SpecError("generate", value, "generator length %r is not an integer" % (length,), "give the length as a number")
-    return kind, length
+KEY_HINT = ("write {op: op://Vault/Item/field, generate: hex32}, just the reference, {value: text} or "
+            "{from: host|port|user|database|url}")
 
 
 def normalize_key(spec):
-    """Normalise one key's source to ``{op, generate, rotate, role}``; raise SpecError on bad input."""
+    """Normalise one key's source; raise SpecError on bad input.
+
+    A 1Password key becomes ``{op, generate, rotate, role}``, a literal ``{value}`` and a key derived from
+    the workload ``{from, user, database, password_key}`` (the unset ones None); ``kind`` says which."""
     if isinstance(spec, str):
         spec = {"op": spec}
     if not isinstance(spec, dict):
         raise SpecError("", spec, "is not a key source", KEY_HINT)
+    if "value" in spec:
+        return catalog_keys.literal_key(spec)
+    if "from" in spec:
+        return catalog_keys.derived_key(spec)
+    return _op_key(spec)
+
+
+def _op_key(spec):
     unknown = sorted(set(spec) - set(KEY_NAMES))
     if unknown:
         raise SpecError("", spec, "has unknown option(s) %s" % ", ".join(unknown), "allowed are %s" % ", ".join(KEY_NAMES))
@@ -128,7 +75,7 @@ def normalize_key(spec):
     if role is not None and syntax.pg_role(role, None):
         raise SpecError("role", role, "is not a PostgreSQL role name", "use 1 to 63 letters, digits, '_' and '-', "
                         "starting with a letter or '_'")
-    return {"op": spec["op"], "generate": generate, "rotate": rotate, "role": role}
+    return {"kind": "op", "op": spec["op"], "generate": generate, "rotate": rotate, "role": role}
 
 
 def normalize_options(options):
@@ -198,6 +145,10 @@ def _key_errors(keys):
 
 def describe(spec):
     """A short, value-free description of a normalised key spec for messages."""
+    if spec["kind"] == "value":
+        return "a literal value"
+    if spec["kind"] == "from":
+        return "derived from %s" % spec["from"]
     text = spec["op"]
     if spec["generate"]:
         text += " (generate %s%d)" % (spec["generate"]["kind"], spec["generate"]["length"])
@@ -259,14 +210,25 @@ def _merge_secret(merged, index, workload, secret_name, keys, errors):
                                   "make them identical"))
     entry["workloads"].append(workload["name"])
     for key, raw in keys.items():
-        if key != OPTIONS_KEY:
-            entry["keys"].setdefault(key, normalize_key(raw))
+        if key == OPTIONS_KEY or key in entry["keys"]:
+            continue
+        spec = normalize_key(raw)
+        if spec["kind"] == "from":
+            try:
+                spec = dict(spec, context=catalog_keys.derivation_context(workload, spec, keys))
+            except SpecError as exc:
+                errors.append(field_error(workload_label(workload["name"], index), _below("secrets.%s.%s" % (secret_name, key), exc),
+                                          exc.value, exc.problem, exc.fix))
+                continue
+        entry["keys"][key] = spec
 
 
 def _reference_conflicts(workloads):
     """Errors for one 1Password reference given two generators, or rotated by one entry and not another."""
     errors, first = [], {}
     for index, workload, _namespace, secret_name, key, spec in _declared_keys(workloads):
+        if spec["kind"] != "op":
+            continue
         other = first.setdefault(spec["op"].lower(), (spec, workload.get("name"), secret_name, key))
         label, field = workload_label(workload.get("name"), index), "secrets.%s.%s" % (secret_name, key)
         if other[0]["generate"] and spec["generate"] and other[0]["generate"] != spec["generate"]:

@@ -10,7 +10,7 @@ this returns, so a bad reference never leaves a Secret half-written.
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import onepassword, value_rules
+from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import catalog_keys, onepassword, value_rules
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import spec as secret_spec
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets import values as secret_values
 
@@ -55,7 +55,11 @@ def _check_selectors(selectors, planned):
             if len(parts) == 1 or (len(parts) >= 2 and parts[1] == entry["name"] and
                                    (len(parts) == 2 or parts[2] in entry["keys"])):
                 matched = True
-                if len(parts) == 3 and entry["keys"][parts[2]]["generate"] is None:
+                if len(parts) == 3 and entry["keys"][parts[2]]["kind"] != "op":
+                    errors.append("rotate selector %r: key %r of Secret %s/%s is %s, not a 1Password value: rotate the key "
+                                  "it is made from, and it follows" % (selector, parts[2], entry["namespace"], entry["name"],
+                                                                       secret_spec.describe(entry["keys"][parts[2]])))
+                elif len(parts) == 3 and entry["keys"][parts[2]]["generate"] is None:
                     errors.append("rotate selector %r: key %r of Secret %s/%s has no 'generate', so there is no way "
                                   "to make a new value; add generate: hex32 (or another generator)"
                                   % (selector, parts[2], entry["namespace"], entry["name"]))
@@ -83,7 +87,7 @@ def sync(workloads, client, rotate=(), check_mode=False, generate=secret_values.
     references = []
     for entry in planned:
         for spec in entry["keys"].values():
-            if spec["op"] not in references:
+            if spec["op"] and spec["op"] not in references:
                 references.append(spec["op"])
     try:
         found = client.resolve(references)
@@ -110,6 +114,8 @@ def _decide(planned, found, rotate, generate):
     rotated_refs = set()
     for entry in planned:
         for key, spec in entry["keys"].items():
+            if spec["kind"] != "op":
+                continue
             specs.setdefault(spec["op"], spec)
             if _selected(rotate or (), entry["workloads"], entry["name"], key, spec):
                 rotated_refs.add(spec["op"])
@@ -143,6 +149,8 @@ def _unusable_values(planned, found, new_values):
     errors = []
     for entry in planned:
         for key, spec in entry["keys"].items():
+            if spec["kind"] != "op":
+                continue
             value = new_values.get(spec["op"], found[spec["op"]]["value"])
             problem = value_rules.value_problem(value, spec["role"])
             if problem:
@@ -158,10 +166,17 @@ def _result(planned, found, new_values, rotated_refs, written, calls):
         data, sources = {}, {}
         for key, spec in entry["keys"].items():
             ref = spec["op"]
-            data[key] = new_values.get(ref, found[ref]["value"])
-            sources[key] = {"op": ref,
-                            "source": "rotated" if ref in rotated_refs else ("generated" if ref in new_values else "1password"),
-                            "role": spec["role"]}
+            if spec["kind"] == "value":
+                data[key], source = spec["value"], "literal"
+            elif spec["kind"] == "op":
+                data[key] = new_values.get(ref, found[ref]["value"])
+                source = "rotated" if ref in rotated_refs else ("generated" if ref in new_values else "1password")
+            else:
+                source = "derived from %s" % spec["from"]
+            sources[key] = {"op": ref, "source": source, "role": spec["role"]}
+        for key, spec in entry["keys"].items():
+            if spec["kind"] == "from":
+                data[key] = catalog_keys.derived_value(spec, data)
         options = entry["options"]
         labels = dict(options["labels"])
         labels.setdefault("app.kubernetes.io/managed-by", MANAGED_BY)

@@ -2,7 +2,8 @@
 # shellcheck disable=SC2317  # build_<component> and the helpers are called indirectly
 # Compile the lab cluster's binaries from the Go module proxy and cache them.
 #
-#   tests/lab/cluster/build.sh [component...]     components: kubernetes etcd kwok coredns pause toxiproxy kube-router (default: all)
+#   tests/lab/cluster/build.sh [component...]     components: kubernetes etcd kwok coredns pause toxiproxy kube-router versitygw
+#                                                 (default: all)
 #   tests/lab/cluster/build.sh --print-dir COMPONENT
 #
 # Each component lands in $STATESHIFT_CACHE/bin/<component>-<version>-<key>/, where <key>
@@ -141,6 +142,16 @@ build_toxiproxy() {
     -ldflags "-s -w -X github.com/Shopify/toxiproxy/v2.Version=${TOXIPROXY_VERSION#v}" \
     "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
   mv "$work/bin/server" "$out/toxiproxy-server"
+}
+
+# versitygw: an S3 gateway (Apache-2.0) over a directory, checking SigV4 signatures: the lab's off-site backup target.
+build_versitygw() {
+  local out=$1 work=$2
+  cd "$work"
+  start_ticker "versitygw"
+  run env GOBIN="$work/bin" "$GO" install -trimpath -ldflags "-s -w" "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  stop_ticker
+  mv "$work/bin/versitygw" "$out/versitygw"
 }
 
 # kube-router: only its NetworkPolicy controller runs (node.sh: --run-firewall=true

@@ -10,7 +10,7 @@ CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Bump when the way a component is built changes (flags, layout), to force a rebuild.
 BUILD_RECIPE=3
 
-CLUSTER_COMPONENTS=(kubernetes etcd kwok coredns pause toxiproxy kube-router)
+CLUSTER_COMPONENTS=(kubernetes etcd kwok coredns pause toxiproxy kube-router versitygw)
 
 LAB_DIR="$STATESHIFT_CACHE/lab"           # cluster state: kubeconfig, kwokctl home, node dirs
 LAB_KUBECONFIG="$LAB_DIR/kubeconfig"
@@ -36,6 +36,7 @@ component_version() {
     pause) echo "v3.10" ;;
     toxiproxy) echo "$TOXIPROXY_VERSION" ;;
     kube-router) echo "$KUBE_ROUTER_VERSION" ;;
+    versitygw) echo "$VERSITYGW_VERSION" ;;
     *) die "unknown component '$1' (known: ${CLUSTER_COMPONENTS[*]})" ;;
   esac
 }
@@ -50,6 +51,7 @@ component_binaries() {
     pause) echo "pause" ;;
     toxiproxy) echo "toxiproxy-server" ;;
     kube-router) echo "kube-router" ;;
+    versitygw) echo "versitygw" ;;
     *) die "unknown component '$1'" ;;
   esac
 }

@@ -8,7 +8,7 @@ objects read them from environment variables (see scripts.py).
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, pod_security, scripts, server
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, pod_security, restore, scripts, server
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
 
 PORT = 5432
@@ -31,7 +31,7 @@ def postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=Non
         network.policy(workload, PORT),
         backup.claim(workload, backup_claim_size or workload["backup"]["pvc_size"]),
         backup.cronjob(workload, uid),
-    ]
+    ] + ([restore.drill_cronjob(workload, uid)] if workload["backup"].get("drill") else [])
 
 
 def namespace(workload, existing_labels=None):

@@ -8,16 +8,12 @@ import hashlib
 import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg import roles_databases
 
 PGDATA = "/var/lib/postgresql/data/pgdata"
 READY = ["sh", "-c", 'pg_isready -q -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"']
 MOUNTS = (("data", "/var/lib/postgresql/data"), ("config", "/etc/postgresql/stateshift"), ("init", "/docker-entrypoint-initdb.d"),
           ("run", "/var/run/postgresql"), ("tmp", "/tmp"))
-
-
-def role_password_variable(number):
-    """The environment variable holding the password of the ``number``-th role with a password_key (from 1)."""
-    return "STATESHIFT_ROLE_PASSWORD_%d" % number
 
 
 def settings_checksum(settings):
@@ -46,9 +42,9 @@ def environment(workload):
         secret_variable("POSTGRES_PASSWORD", auth["secret"], auth["password_key"]),
         {"name": "PGDATA", "value": PGDATA},
     ]
-    with_password = [role for role in workload["roles"] if role.get("password_key")]
-    env += [secret_variable(role_password_variable(number), auth["secret"], role["password_key"])
-            for number, role in enumerate(with_password, 1)]
+    variables = roles_databases.password_variables(workload["roles"])
+    env += [secret_variable(variables[role["name"]], auth["secret"], role["password_key"])
+            for role in workload["roles"] if role.get("password_key")]
     return env
 
 

@@ -81,7 +81,8 @@ def test_the_input_is_not_modified():
         ({"migration": {"mode": "live"}}, "migration.mode = 'live': is not one of offline, online"),
         ({"migration": {"jobs": 0}}, "migration.jobs = 0: must be a whole number from 1 to 64"),
         ({"backup": {"schedule": "daily at 8"}}, "backup.schedule = 'daily at 8': is not a cron schedule"),
-        ({"backup": {"s3": {"bucket": "b"}}}, "backup.s3: unknown field; allowed: schedule, retention_days"),
+        ({"backup": {"s3b": {"bucket": "b"}}}, "backup.s3b: unknown field; did you mean 's3'?"),
+        ({"backup": {"s3": {"endpoint": "https://s3.example.com", "bucket": "b"}}}, "backup.s3.bucket = 'b': is not an S3 bucket name"),
         ({"clients": [{"kind": "Pod", "name": "x"}]}, "clients[0].kind = 'Pod': is not one of Deployment, StatefulSet, DaemonSet"),
         ({"auth": {"secret": "db", "password_key": "pw"}, "secrets": {"db": {"other": {"generate": "hex32"}}}},
          "auth.password_key = 'pw': refers to Secret key db/pw that is not declared under secrets"),
@@ -243,3 +244,34 @@ def test_cutover_fields_get_their_defaults():
     assert valid["clients"][0]["settings"] == [{"name": "app-env", "key": "DATABASE_URL", "kind": "Secret", "form": "url"}]
     assert valid["cutover"]["remove_rules"][0]["kind"] == "NetworkPolicy"
     assert valid["objects"]["ledger"] == "invoicetron-postgresql-ledger"
+
+
+def test_service_name_names_the_service_the_statefulset_and_every_other_object():
+    wiki = validate_catalog([{"name": "wiki", "engine": "postgresql", "storage": {"size": "5Gi"}, "service_name": "postgres"}])[0]
+    assert wiki["service_name"] == "postgres"
+    assert (wiki["objects"]["service"], wiki["objects"]["statefulset"]) == ("postgres", "postgres")
+    assert wiki["objects"]["primary_pod"] == "postgres-0"
+    assert wiki["objects"]["backup_claim"] == "postgres-backup"
+
+
+def test_service_name_defaults_to_name_and_engine():
+    assert validate_catalog([VALID])[0]["service_name"] == "invoicetron-postgresql"
+
+
+@pytest.mark.parametrize("bad, problem", [("Postgres", "is not a DNS-1123 label"), ("p" * 53, "is longer than 52 characters")])
+def test_a_bad_service_name_is_refused_with_its_fix(bad, problem):
+    errors = errors_of([workload(service_name=bad)])
+    assert len(errors) == 1 and "service_name" in errors[0] and problem in errors[0] and "at most 52" in errors[0]
+
+
+def test_two_workloads_of_a_namespace_cannot_share_a_service_name():
+    other = workload(name="wiki", databases=["wiki"], source=None, clients=None, service_name="invoicetron-postgresql")
+    errors = errors_of([VALID, other])
+    assert len(errors) == 1
+    assert "service_name" in errors[0] and "StatefulSet invoicetron/invoicetron-postgresql of stateshift_workloads[0]" in errors[0]
+
+
+def test_cutover_service_cannot_be_the_workloads_own_service():
+    errors = errors_of([workload(service_name="postgres", cutover={"service": "postgres"},
+                                 source=dict(VALID["source"], address="192.0.2.10:5432"))])
+    assert len(errors) == 1 and "cutover.service" in errors[0] and "is the workload's own Service" in errors[0]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.statefulset_plan import plan
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.statefulset_plan import plan, plan_claims
 
 SELECTOR = {"app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "alpha"}
 
@@ -76,3 +76,49 @@ def test_a_statefulset_without_our_claim_template_is_not_ours():
     foreign = live()
     foreign["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] = "pgdata"
     assert "has no volume claim template 'data'" in plan(foreign, desired(), [], EXPANDABLE)["errors"][0]
+
+
+def bound(name, size, storage_class="longhorn"):
+    result = claim(name, size, storage_class)
+    result["spec"]["volumeName"] = "pvc-%s" % name
+    return result
+
+
+BACKUP = [{"name": "alpha-postgresql-backup", "size": "20Gi", "field": "backup.pvc_size"}]
+
+
+def test_a_new_backup_claim_takes_its_size():
+    assert plan_claims("ns", BACKUP, {}, EXPANDABLE) == {"sizes": {"alpha-postgresql-backup": "20Gi"}, "resize": [],
+                                                         "recreate": [], "errors": []}
+
+
+def test_a_bound_backup_claim_keeps_its_live_size_and_is_expanded():
+    result = plan_claims("ns", BACKUP, {"alpha-postgresql-backup": bound("alpha-postgresql-backup", "10Gi")}, EXPANDABLE)
+    assert result["sizes"] == {"alpha-postgresql-backup": "10Gi"} and result["errors"] == []
+    assert result["resize"] == [{"name": "alpha-postgresql-backup", "from": "10Gi", "to": "20Gi"}]
+
+
+def test_a_bound_backup_claim_is_never_shrunk_and_the_error_names_the_field():
+    result = plan_claims("ns", BACKUP, {"alpha-postgresql-backup": bound("alpha-postgresql-backup", "30Gi")}, EXPANDABLE)
+    assert result["resize"] == []
+    assert "ns/alpha-postgresql-backup: backup.pvc_size cannot shrink from 30Gi to 20Gi" in result["errors"][0]
+
+
+def test_a_bound_backup_claim_on_a_class_without_expansion_is_refused():
+    live = {"alpha-postgresql-backup": bound("alpha-postgresql-backup", "10Gi", "local-path")}
+    result = plan_claims("ns", BACKUP, live, EXPANDABLE)
+    assert "StorageClass local-path does not allow it" in result["errors"][0]
+    assert "keep backup.pvc_size at 10Gi" in result["errors"][0]
+
+
+def test_an_unbound_backup_claim_is_recreated_at_its_new_size_in_either_direction():
+    for live_size in ("10Gi", "30Gi"):
+        live = {"alpha-postgresql-backup": claim("alpha-postgresql-backup", live_size, "local-path")}
+        result = plan_claims("ns", BACKUP, live, EXPANDABLE)
+        assert result == {"sizes": {"alpha-postgresql-backup": "20Gi"}, "resize": [], "recreate": ["alpha-postgresql-backup"],
+                          "errors": []}
+
+
+def test_an_unchanged_backup_claim_needs_nothing():
+    live = {"alpha-postgresql-backup": bound("alpha-postgresql-backup", "20Gi", "local-path")}
+    assert plan_claims("ns", BACKUP, live, EXPANDABLE)["resize"] == []
