@@ -1,0 +1,149 @@
+"""Write the benchmark figures into the README, from the newest results of `make bench` (never typed by hand).
+
+    python -m bench.readme [--migration bench/results/migration-<date>.json] [--cutover bench/results/cutover-<date>.json]
+
+The README holds each block between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``; everything else is
+left as it is. A block whose results are missing is left as it is, and the command says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+RESULTS = REPO / "bench" / "results"
+MIGRATION_ROWS = (
+    ("runbook", "runbook (plain `pg_dump` > file, `scp`, `kubectl cp`, `psql -f`)"),
+    ("pg_dump_fd", "`pg_dump -Fd -j2` + `pg_restore -j2`"),
+    ("pgcopydb", "`pgcopydb clone`"),
+    ("best_tools", "best tools with our guarantees: `pg_dump -Fc` backup + `pgcopydb clone` + both sides' row hashes compared"),
+    ("ours_job", "ours, Job, backup + checksum verification"),
+    ("ours_lean", "ours, Job, no backup, count verification"),
+    ("ours_stream", "ours, stream through the controller, backup + checksum"),
+)
+GOAL_TEXT = {"ours_job_over_runbook": "ours / runbook", "ours_job_over_best_tools": "ours / best tools",
+             "ours_lean_over_pgcopydb": "ours without backup / `pgcopydb clone`"}
+
+
+def newest(pattern):
+    found = sorted(glob.glob(str(RESULTS / pattern)))
+    return Path(found[-1]) if found else None
+
+
+def seconds(value):
+    return "—" if value is None else ("%.2f s" % value if value < 10 else "%.1f s" % value)
+
+
+def loopback_datasets(result):
+    """The datasets measured on the loopback link (or without a link), largest first."""
+    entries = [entry for entry in result["datasets"].values() if entry.get("link") in (None, "loopback")]
+    return sorted(entries, key=lambda entry: -(entry.get("size_bytes") or 0))
+
+
+def migration_block(result):
+    entries = loopback_datasets(result)
+    rounds = max((info["runs"] for entry in entries for info in entry["methods"].values()), default=0)
+    environment = result["environment"]
+    lines = ["Migration, from `bench/migration/run.sh` on %s (git %s, %s CPUs, %s, %s; up to %d rounds per method, "
+             "medians; loopback link):" % (result["date"], environment.get("git"), environment.get("cpus"),
+                                            environment.get("pg_dump"), environment.get("pgcopydb") or "no pgcopydb", rounds), ""]
+    lines.append("| method | %s |" % " | ".join("%s (%.0f MiB)" % (entry["dataset"], (entry.get("size_bytes") or 0) / 2**20)
+                                                for entry in entries))
+    lines.append("|---|%s" % "---|" * len(entries))
+    for method, label in MIGRATION_ROWS:
+        cells = []
+        for entry in entries:
+            info = entry["methods"].get(method)
+            if not info:
+                cells.append("—")
+                continue
+            cell = seconds(info["median_s"])
+            if info.get("copy_median_s"):
+                cell += " (copy %s)" % seconds(info["copy_median_s"])
+            if info["ok_runs"] < info["runs"]:
+                cell += " (%d of %d runs failed)" % (info["runs"] - info["ok_runs"], info["runs"])
+            cells.append(cell)
+        if any(cell != "—" for cell in cells):
+            lines.append("| %s | %s |" % (label, " | ".join(cells)))
+    lines.append("")
+    goals = []
+    for entry in entries:
+        for ratios in entry["ratios"].values():
+            for name, goal in ratios.items():
+                if name in GOAL_TEXT:
+                    goals.append("%s on %s %.2f (goal ≤ %s: %s)" % (GOAL_TEXT[name], entry["dataset"], goal["ratio"], goal["limit"],
+                                                                  "met" if goal["met"] else "not met"))
+    if goals:
+        lines.append("Speed goals: %s." % "; ".join(goals))
+    peaks = ["%s %s MB" % (entry["dataset"], entry["methods"]["ours_job"]["peak_rss_mb_max"])
+             for entry in entries if entry["methods"].get("ours_job")]
+    if peaks:
+        lines.append("The controller's processes peaked (ours, Job) at %s (goal < 200 MB)." % ", ".join(peaks))
+    for link, methods in sorted((result.get("growth") or {}).items()):
+        for method, points in methods.items():
+            if method == "ours_job" and link in ("-", "loopback"):
+                lines.append("Growth (ours, Job): %s." % ", ".join(
+                    "%s MiB in %s (%.1f s per GiB, %s MB peak)" % (p["size_mib"], seconds(p["median_s"]), p["s_per_gib"], p["peak_rss_mb"])
+                    for p in points))
+    ratios = [row["shaped_over_loopback"] for methods in (result.get("links") or {}).values() for row in methods.values()
+              if row.get("shaped_over_loopback")]
+    if ratios:
+        lines.append("On the shaped link (1 Gbit/s, +0.5 ms) every method took %.2f\N{EN DASH}%.2f of its loopback time."
+                     % (min(ratios), max(ratios)))
+    return "\n".join(lines)
+
+
+def cutover_block(rounds, name):
+    def spread(key):
+        values = [figures[key] for figures in rounds]
+        return statistics.median(values), max(values)
+
+    stamp = re.search(r"cutover-(\d{4})(\d\d)(\d\d)", name)
+    lost = sum(len(r["lost_at_cutover"]) + len(r["lost_at_rollback"]) for r in rounds)
+    acknowledged = [r["acknowledged"] for r in rounds]
+    cut = [r["cutover_seconds"] for r in rounds]
+    back = [r["rollback_seconds"] for r in rounds]
+    return ("Cutover, from `bench/cutover/run.py` on %s (%d rounds, online mode, a probe writing every 10 ms through the "
+            "Service clients use by name): the longest pause in acknowledged writes was %.2f s at p50 and %.2f s at most around "
+            "the cutover, %.2f s and %.2f s around the rollback; %d\N{EN DASH}%d writes acknowledged per round, %d of them lost. "
+            "The cutover playbook took %.1f\N{EN DASH}%.1f s, the rollback %.1f\N{EN DASH}%.1f s." % (
+                "-".join(stamp.groups()) if stamp else name, len(rounds), *spread("cutover_unavailable"),
+                *spread("rollback_unavailable"), min(acknowledged), max(acknowledged), lost, min(cut), max(cut), min(back), max(back)))
+
+
+def replace_block(text, name, body):
+    pattern = re.compile(r"(<!-- bench:%s -->\n).*?(\n<!-- /bench:%s -->)" % (name, name), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit("README.md has no <!-- bench:%s --> block" % name)
+    return pattern.sub(lambda match: match.group(1) + body + match.group(2), text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--migration", type=Path, default=newest("migration-*.json"))
+    parser.add_argument("--cutover", type=Path, default=newest("cutover-*.json"))
+    args = parser.parse_args(argv)
+    text = README.read_text()
+    if args.migration:
+        text = replace_block(text, "migration", migration_block(json.loads(args.migration.read_text())))
+        print("README: migration figures from %s" % args.migration)
+    else:
+        print("README: no bench/results/migration-*.json, migration figures left as they are")
+    if args.cutover:
+        text = replace_block(text, "cutover", cutover_block(json.loads(args.cutover.read_text()), args.cutover.name))
+        print("README: cutover figures from %s" % args.cutover)
+    else:
+        print("README: no bench/results/cutover-*.json, cutover figures left as they are")
+    README.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
