@@ -14,6 +14,7 @@ import json
 import re
 import statistics
 import sys
+import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,16 +48,21 @@ def loopback_datasets(result):
     return sorted(entries, key=lambda entry: -(entry.get("size_bytes") or 0))
 
 
+def wrapped(text):
+    return textwrap.fill(text, width=118, break_long_words=False, break_on_hyphens=False)
+
+
 def migration_block(result):
     entries = loopback_datasets(result)
     rounds = max((info["runs"] for entry in entries for info in entry["methods"].values()), default=0)
     environment = result["environment"]
-    lines = ["Migration, from `bench/migration/run.sh` on %s (git %s, %s CPUs, %s, %s; up to %d rounds per method, "
-             "medians; loopback link):" % (result["date"], environment.get("git"), environment.get("cpus"),
-                                            environment.get("pg_dump"), environment.get("pgcopydb") or "no pgcopydb", rounds), ""]
+    lines = [wrapped("Migration, from `bench/migration/run.sh` on %s (git %s, %s CPUs, %s, %s; up to %d rounds per method, "
+                     "medians; loopback link):" % (result["date"], environment.get("git"), environment.get("cpus"),
+                                                    environment.get("pg_dump"), environment.get("pgcopydb") or "no pgcopydb", rounds)),
+             ""]
     lines.append("| method | %s |" % " | ".join("%s (%.0f MiB)" % (entry["dataset"], (entry.get("size_bytes") or 0) / 2**20)
                                                 for entry in entries))
-    lines.append("|---|%s" % "---|" * len(entries))
+    lines.append("|---|" + "---|" * len(entries))
     for method, label in MIGRATION_ROWS:
         cells = []
         for entry in entries:
@@ -80,24 +86,25 @@ def migration_block(result):
                 if name in GOAL_TEXT:
                     goals.append("%s on %s %.2f (goal ≤ %s: %s)" % (GOAL_TEXT[name], entry["dataset"], goal["ratio"], goal["limit"],
                                                                   "met" if goal["met"] else "not met"))
+    notes = []
     if goals:
-        lines.append("Speed goals: %s." % "; ".join(goals))
+        notes.append("Speed goals: %s." % "; ".join(goals))
     peaks = ["%s %s MB" % (entry["dataset"], entry["methods"]["ours_job"]["peak_rss_mb_max"])
              for entry in entries if entry["methods"].get("ours_job")]
     if peaks:
-        lines.append("The controller's processes peaked (ours, Job) at %s (goal < 200 MB)." % ", ".join(peaks))
+        notes.append("The controller's processes peaked (ours, Job) at %s (goal < 200 MB)." % ", ".join(peaks))
     for link, methods in sorted((result.get("growth") or {}).items()):
         for method, points in methods.items():
             if method == "ours_job" and link in ("-", "loopback"):
-                lines.append("Growth (ours, Job): %s." % ", ".join(
+                notes.append("Growth (ours, Job): %s." % ", ".join(
                     "%s MiB in %s (%.1f s per GiB, %s MB peak)" % (p["size_mib"], seconds(p["median_s"]), p["s_per_gib"], p["peak_rss_mb"])
                     for p in points))
     ratios = [row["shaped_over_loopback"] for methods in (result.get("links") or {}).values() for row in methods.values()
               if row.get("shaped_over_loopback")]
     if ratios:
-        lines.append("On the shaped link (1 Gbit/s, +0.5 ms) every method took %.2f\N{EN DASH}%.2f of its loopback time."
+        notes.append("On the shaped link (1 Gbit/s, +0.5 ms) every method took %.2f\N{EN DASH}%.2f of its loopback time."
                      % (min(ratios), max(ratios)))
-    return "\n".join(lines)
+    return "\n".join([*lines, wrapped(" ".join(notes))])
 
 
 def cutover_block(rounds, name):
@@ -110,7 +117,7 @@ def cutover_block(rounds, name):
     acknowledged = [r["acknowledged"] for r in rounds]
     cut = [r["cutover_seconds"] for r in rounds]
     back = [r["rollback_seconds"] for r in rounds]
-    return ("Cutover, from `bench/cutover/run.py` on %s (%d rounds, online mode, a probe writing every 10 ms through the "
+    return wrapped("Cutover, from `bench/cutover/run.py` on %s (%d rounds, online mode, a probe writing every 10 ms through the "
             "Service clients use by name): the longest pause in acknowledged writes was %.2f s at p50 and %.2f s at most around "
             "the cutover, %.2f s and %.2f s around the rollback; %d\N{EN DASH}%d writes acknowledged per round, %d of them lost. "
             "The cutover playbook took %.1f\N{EN DASH}%.1f s, the rollback %.1f\N{EN DASH}%.1f s." % (
@@ -118,11 +125,24 @@ def cutover_block(rounds, name):
                 *spread("rollback_unavailable"), min(acknowledged), max(acknowledged), lost, min(cut), max(cut), min(back), max(back)))
 
 
+def readiness_block(readiness, rerun):
+    latency = readiness["readiness_latency"]
+    text = ("Readiness, from `bench/readiness.py` (%d rounds): `statefulset_ready` returns %.2f s (median) after a "
+            "StatefulSet becomes ready, `kubernetes.core.k8s` with `wait: true` %.2f s (its poll interval)."
+            % (len(latency["statefulset_ready"]["rounds"]), latency["statefulset_ready"]["median_s"],
+               latency["kubernetes.core.k8s wait"]["median_s"]))
+    if rerun:
+        text += (" A re-run of the `databases` phase for %d workloads takes %.1f s and changes %s (the first run %.1f s)."
+                 % (rerun["workloads"], rerun["rerun_s"], "nothing" if rerun["rerun_changed"] == 0 else
+                    "%d task(s)" % rerun["rerun_changed"], rerun["first_run_s"]))
+    return wrapped(text)
+
+
 def replace_block(text, name, body):
-    pattern = re.compile(r"(<!-- bench:%s -->\n).*?(\n<!-- /bench:%s -->)" % (name, name), re.DOTALL)
+    pattern = re.compile(r"(<!-- bench:%s -->\n)(?:.*?\n)?(<!-- /bench:%s -->)" % (name, name), re.DOTALL)
     if not pattern.search(text):
         raise SystemExit("README.md has no <!-- bench:%s --> block" % name)
-    return pattern.sub(lambda match: match.group(1) + body + match.group(2), text)
+    return pattern.sub(lambda match: match.group(1) + body + "\n" + match.group(2), text)
 
 
 def main(argv=None):
@@ -141,6 +161,12 @@ def main(argv=None):
         print("README: cutover figures from %s" % args.cutover)
     else:
         print("README: no bench/results/cutover-*.json, cutover figures left as they are")
+    readiness, rerun = RESULTS / "readiness.txt", RESULTS / "databases_rerun.txt"
+    if readiness.exists():
+        last_rerun = rerun.read_text().strip().splitlines()[-1] if rerun.exists() else ""
+        text = replace_block(text, "readiness", readiness_block(json.loads(readiness.read_text()),
+                                                                json.loads(last_rerun) if last_rerun.startswith("{") else None))
+        print("README: readiness figures from %s" % readiness)
     README.write_text(text)
     return 0
 

@@ -1,0 +1,41 @@
+"""bench/readme.py: the README's benchmark blocks are made from the results, and only they change."""
+
+from __future__ import annotations
+
+from bench import readme
+
+
+def method(median, copy=None, runs=2, ok=2):
+    return {"median_s": median, "copy_median_s": copy, "runs": runs, "ok_runs": ok, "peak_rss_mb_max": 140.0}
+
+
+RESULT = {
+    "date": "2026-12-02", "environment": {"git": "abc123", "cpus": 2, "pg_dump": "pg_dump 15", "pgcopydb": None},
+    "datasets": {
+        "small @ loopback": {"dataset": "small", "link": "loopback", "size_bytes": 14 * 2**20,
+                             "methods": {"runbook": method(1.5), "ours_job": method(6.0, 2.5, ok=1)},
+                             "ratios": {"ours_job": {"ours_job_over_runbook": {"ratio": 4.0, "limit": 1.0, "met": False}}}},
+        "small @ shaped": {"dataset": "small", "link": "shaped", "size_bytes": 14 * 2**20, "methods": {"runbook": method(9.9)},
+                           "ratios": {}},
+    },
+    "links": {"small": {"runbook": {"shaped_over_loopback": 1.2}}},
+    "growth": {},
+}
+
+
+def test_the_migration_table_has_one_column_per_loopback_dataset_and_says_which_runs_failed():
+    block = readme.migration_block(RESULT)
+    assert "| method | small (14 MiB) |\n|---|---|" in block
+    assert "| runbook (plain `pg_dump` > file, `scp`, `kubectl cp`, `psql -f`) | 1.50 s |" in block
+    assert "| ours, Job, backup + checksum verification | 6.00 s (copy 2.50 s) (1 of 2 runs failed) |" in block
+    assert "9.9" not in block, "a shaped-link figure reached the loopback table"
+    prose = " ".join(block.split())
+    assert "ours / runbook on small 4.00 (goal ≤ 1.0: not met)" in prose
+    assert "took 1.20\N{EN DASH}1.20 of its loopback time" in prose
+
+
+def test_only_the_block_between_its_markers_is_replaced():
+    text = "before\n<!-- bench:cutover -->\nold figures\n<!-- /bench:cutover -->\nafter\n"
+    assert readme.replace_block(text, "cutover", "new") == "before\n<!-- bench:cutover -->\nnew\n<!-- /bench:cutover -->\nafter\n"
+    empty = "<!-- bench:cutover -->\n<!-- /bench:cutover -->\n"
+    assert readme.replace_block(empty, "cutover", "new") == "<!-- bench:cutover -->\nnew\n<!-- /bench:cutover -->\n"
