@@ -121,7 +121,10 @@ chosen=$(ls "$BACKUP_DIR" | pick) || exit 1
 dump="$BACKUP_DIR/$chosen"
 counts="${dump%.dump}.counts"
 pg_restore --list "$dump" > /dev/null || fail "backup $chosen is unreadable (pg_restore --list)"
-run_sql() { psql -X -q -v ON_ERROR_STOP=1 -d postgres -v into="$INTO" -v database="$DATABASE" -v keep_as="$KEEP_AS"; }
+run_sql() {
+  PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d postgres -v into="$INTO" -v database="$DATABASE" \\
+    -v keep_as="$KEEP_AS"
+}
 run_sql <<'SQL' || fail "could not make the scratch database"
 SELECT format('DROP DATABASE IF EXISTS %I', :'into') \\gexec
 SELECT format('CREATE DATABASE %I', :'into') \\gexec
