@@ -21,14 +21,14 @@ def _postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=No
                                  % (workload.get("name"), exc)) from None
 
 
-def _postgresql_restore_job(workload, request, name, uid=999, keep_as=""):
+def _postgresql_restore_job(workload, request, name, uid=999):
     if not isinstance(workload, dict) or "objects" not in workload:
         raise AnsibleFilterError("postgresql_restore_job: give it one workload of the validated catalog (stateshift_catalog)")
     try:
         checked = restore.check_request(workload, dict(request or {}))
     except restore.RestoreRequestError as exc:
         raise AnsibleFilterError("restore of workload %s: %s" % (workload["name"], exc)) from None
-    return restore.restore_job(workload, name, checked, uid=int(uid), keep_as=keep_as)
+    return restore.restore_job(workload, name, checked, uid=int(uid))
 
 
 def _pod_security_kept(wanted, existing_labels=None):

@@ -116,7 +116,9 @@ exists:
   returned: always
   type: bool
 claim_sizes:
-  description: The size to apply for each of O(claims) (the live one of a bound claim, which RV(resize) expands).
+  description:
+    - The size to apply for each of O(claims) (the live one of a bound claim, which RV(resize) expands).
+    - In check mode a claim of RV(recreate) keeps its live size here, since its delete is only simulated.
   returned: success
   type: dict
   sample: {"invoicetron-postgresql-backup": "10Gi"}
@@ -169,6 +171,9 @@ def main():
         claims = [c for c in all_claims if c["metadata"]["name"].startswith(prefix)]
     result = plan(existing, dict(params), claims, classes)
     standalone = plan_claims(params["namespace"], params["claims"], live_claims, classes)
+    if module.check_mode:
+        # the delete of a claim to recreate is only simulated: the dry-run apply must carry the size it still has
+        standalone["sizes"].update((name, live_claims[name]["spec"]["resources"]["requests"]["storage"]) for name in standalone["recreate"])
     errors = result["errors"] + standalone["errors"]
     if errors:
         module.fail_json(msg="; ".join(errors), exists=existing is not None, **result)

@@ -59,6 +59,17 @@ def service_host(workload):
     return "%s.%s.svc" % (object_names(workload)["service"], workload["namespace"])
 
 
+# The longest name Kubernetes takes for these objects: a CronJob's name is suffixed for its Jobs, a StatefulSet's
+# for its pods' controller-revision-hash label (11 characters each), a Service's name is a DNS label.
+NAME_LIMITS = {"statefulset": 52, "backup_cronjob": 52, "drill_cronjob": 52, "service": 63, "headless_service": 63}
+
+
+def names_too_long(workload):
+    """(kind, name) of each object name of ``workload`` that Kubernetes would refuse as too long."""
+    made = object_names(workload)
+    return [(kind, made[kind]) for kind, limit in NAME_LIMITS.items() if len(made[kind]) > limit]
+
+
 def pod_name(statefulset, ordinal):
     return "%s-%d" % (statefulset, ordinal)
 

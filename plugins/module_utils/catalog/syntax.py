@@ -37,7 +37,7 @@ _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midni
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HTTP_URL = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:[0-9]{1,5})?/?$")
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
+_S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
 
 
 def _matches(pattern, value, longest):
@@ -132,7 +132,7 @@ def s3_bucket(value, workload):
 
 
 def s3_prefix(value, workload):
-    """S3 key prefix of letters, digits and ! _ . * ' ( ) / - (no leading '/', no '..')"""
+    """S3 key prefix of letters, digits and ! _ . * ' ( ) / - (not empty, no leading '/', no '..')"""
     if not _matches(_S3_PREFIX, value, 512) or value.startswith("/") or ".." in value.split("/"):
         return "is not a safe S3 key prefix"
     return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import schema
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names, schema
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import HIDDEN, MISSING, field_error, workload_label
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.rules import WORKLOAD_RULES
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.spec import secret_key_conflicts, validate_secrets
@@ -177,8 +177,8 @@ def _fill_mapping(mapping, path, workload):
                 _fill_mapping(item, field.path + "[]", workload)
 
 
-def _check_across(workloads):
-    errors, owners, apps = [], {}, {}
+def _check_across(workloads, given):
+    errors, owners, apps, offsite = [], {}, {}, {}
     for index, workload in enumerate(workloads):
         label = workload_label(workload["name"], index)
         key, app = (workload["namespace"], workload["name"]), (workload["namespace"], workload["objects"]["app"])
@@ -191,6 +191,19 @@ def _check_across(workloads):
                                       "give each workload of a namespace its own service_name"))
         owners.setdefault(key, index)
         apps.setdefault(app, index)
+        s3 = workload.get("backup", {}).get("s3")
+        place = (s3["endpoint"], s3["bucket"], s3["prefix"].strip("/")) if s3 else None
+        if place in offsite:
+            errors.append(field_error(label, "backup.s3.prefix", s3["prefix"], "is also the off-site place of stateshift_workloads[%d] "
+                                      "in bucket %s (their retention would delete each other's backups)" % (offsite[place], s3["bucket"]),
+                                      "give each workload its own prefix"))
+        if place:
+            offsite.setdefault(place, index)
+        for kind, made in names.names_too_long(workload):
+            field = "service_name" if "service_name" in (given[index] or {}) else "name"
+            errors.append(field_error(label, field, workload[field], "makes the %s name %s, %d characters, over Kubernetes' limit of %d"
+                                      % (kind.replace("_", " "), made, len(made), names.NAME_LIMITS[kind]),
+                                      "set a shorter service_name (it names every object of the workload)"))
     return errors + secret_key_conflicts(workloads)
 
 
@@ -206,7 +219,7 @@ def validate_catalog(workloads):
     if errors:
         raise CatalogError(errors)
     filled = [fill(workload) for workload in workloads]
-    errors = _check_across(filled)
+    errors = _check_across(filled, workloads)
     if errors:
         raise CatalogError(errors)
     return filled

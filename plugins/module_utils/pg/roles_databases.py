@@ -83,7 +83,9 @@ def create_sql(roles, databases):
 
     A role whose password variable is empty in the environment stops the script before the role gets an
     empty password (the pod has not restarted with the Secret key yet, or the key is empty)."""
-    lines = ["\\set VERBOSITY terse"]
+    # nothing of this session reaches the server log, whatever log_statement says: ALTER ROLE carries a password
+    lines = ["\\set VERBOSITY terse", "SET log_statement = 'none';", "SET log_min_duration_statement = -1;",
+             "SET log_min_error_statement = panic;"]
     for number, role in enumerate(roles, 1):
         if role.get("password_variable"):
             lines += ["\\set role_password `printf '%%s' \"$%s\"`" % role["password_variable"],

@@ -23,11 +23,11 @@ DERIVED_NAMES = ("from", "user", "database", "password_key")
 def literal_key(spec):
     """A key the catalog gives as written: ``{value: text}``."""
     if set(spec) != {"value"}:
-        raise SpecError("", spec, "has option(s) %s beside value" % ", ".join(sorted(set(spec) - {"value"})),
+        raise SpecError("", MISSING, "has option(s) %s beside value" % ", ".join(sorted(set(spec) - {"value"})),
                         "a literal key takes value: alone; put secret values in 1Password (op:) instead")
     value = spec["value"]
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise SpecError("value", value, "is not a string", "quote it")
+        raise SpecError("value", MISSING, "is not a string", "quote it")
     if "\x00" in str(value):
         raise SpecError("value", MISSING, "holds a NUL byte", "remove it")
     return {"kind": "value", "value": str(value), "op": None, "generate": None, "rotate": False, "role": None}
@@ -69,6 +69,13 @@ def derivation_context(workload, spec, keys):
     first = databases[0]["name"] if isinstance(databases[0], dict) else databases[0]
     context = {"host": names.service_host(workload), "port": "5432", "user": spec["user"] or superuser,
                "database": spec["database"] or first, "password_key": None}
+    role_names = [role.get("name") if isinstance(role, dict) else role for role in workload.get("roles") or []]
+    if context["user"] not in [superuser, *role_names]:
+        raise SpecError("user", context["user"], "is neither auth.user nor one of the workload's roles",
+                        "use %s" % ", ".join([superuser, *role_names]))
+    database_names = [database["name"] if isinstance(database, dict) else database for database in databases]
+    if context["database"] not in database_names:
+        raise SpecError("database", context["database"], "is not one of the workload's databases", "use %s" % ", ".join(database_names))
     if spec["from"] == "url":
         password_key = spec["password_key"]
         if password_key is None:

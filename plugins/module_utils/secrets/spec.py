@@ -178,7 +178,12 @@ def secret_key_conflicts(workloads):
         if key == OPTIONS_KEY:
             continue
         where = (namespace, secret_name, key)
-        if where in first and first[where][1] != spec:
+        if where in first and spec["kind"] == "from":
+            errors.append(field_error(
+                workload_label(workload.get("name"), index), "secrets.%s.%s" % (secret_name, key), describe(spec),
+                "Secret %s/%s key %s is derived from a workload and workload %r declares it too" % (*where, first[where][0]),
+                "declare it in one workload only (a derived value names one workload's database)"))
+        elif where in first and first[where][1] != spec:
             errors.append(field_error(
                 workload_label(workload.get("name"), index), "secrets.%s.%s" % (secret_name, key), describe(spec),
                 "Secret %s/%s key %s is declared differently by workload %r (%s)" % (*where, first[where][0], describe(first[where][1])),

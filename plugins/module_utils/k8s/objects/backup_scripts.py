@@ -92,23 +92,24 @@ UPLOAD_SCRIPT = """\
 where="bucket $S3_BUCKET at $RCLONE_CONFIG_OFFSITE_ENDPOINT"
 fail() { echo "off-site copy failed: $1 ($where, prefix $S3_PREFIX); check backup.s3 and the keys of auth.secret" >&2; exit 1; }
 target="offsite:$S3_BUCKET/$S3_PREFIX"
-rclone copy "$BACKUP_DIR" "$target" --include '*.{dump,counts}' --max-age "${S3_RETENTION_DAYS}d" --retries 2 \\
+rclone copy "$BACKUP_DIR" "$target" --max-depth 1 --include '*.{dump,counts}' --max-age "${S3_RETENTION_DAYS}d" --retries 2 \\
   --low-level-retries 2 --contimeout 10s --timeout 120s || fail "upload"
-rclone check "$BACKUP_DIR" "$target" --one-way --include '*.{dump,counts}' --max-age "${S3_RETENTION_DAYS}d" \\
+rclone check "$BACKUP_DIR" "$target" --one-way --max-depth 1 --include '*.{dump,counts}' --max-age "${S3_RETENTION_DAYS}d" \\
   || fail "a copy in the bucket differs from the volume's"
-rclone delete "$target" --include '*.{dump,counts}' --min-age "${S3_RETENTION_DAYS}d" -v || fail "retention"
-echo "off-site: $(rclone lsf "$target" --include '*.dump' | wc -l) backup(s) in $where, prefix $S3_PREFIX"
+rclone delete "$target" --max-depth 1 --include '*.{dump,counts}' --min-age "${S3_RETENTION_DAYS}d" -v || fail "retention"
+echo "off-site: $(rclone lsf "$target" --max-depth 1 --include '*.dump' | wc -l) backup(s) in $where, prefix $S3_PREFIX"
 """
 
 # The restore's first step when the backup comes from the bucket: the chosen dump and its counts, into $BACKUP_DIR.
 DOWNLOAD_SCRIPT = PICK + """\
 : > "$RCLONE_CONFIG"
 source="offsite:$S3_BUCKET/$S3_PREFIX"
-listed=$(rclone lsf "$source" --include '*.dump' --contimeout 10s --timeout 60s) \\
+listed=$(rclone lsf "$source" --max-depth 1 --include '*.{dump,counts}' --contimeout 10s --timeout 60s) \\
   || { echo "cannot list bucket $S3_BUCKET at $RCLONE_CONFIG_OFFSITE_ENDPOINT (prefix $S3_PREFIX)" >&2; exit 1; }
 chosen=$(printf '%s\\n' "$listed" | pick)
 rclone copyto "$source/$chosen" "$BACKUP_DIR/$chosen"
-rclone copyto "$source/${chosen%.dump}.counts" "$BACKUP_DIR/${chosen%.dump}.counts" 2>/dev/null || true
+counts="${chosen%.dump}.counts"
+if printf '%s\\n' "$listed" | grep -qxF "$counts"; then rclone copyto "$source/$counts" "$BACKUP_DIR/$counts"; fi
 echo "downloaded $chosen from bucket $S3_BUCKET"
 """
 
@@ -126,8 +127,18 @@ run_sql() {
     -v keep_as="$KEEP_AS"
 }
 run_sql <<'SQL' || fail "could not make the scratch database"
+SELECT count(*) > 0 AS taken FROM pg_database
+  WHERE datname = :'into' AND coalesce(shobj_description(oid, 'pg_database'), '') <> 'stateshift scratch restore' \\gset
+\\if :taken
+SELECT format('database %s exists and was not made by a restore: give another scratch database name', :'into')::int;
+\\endif
+SELECT count(*) > 0 AS taken FROM pg_database WHERE :'keep_as' <> '' AND datname = :'keep_as' \\gset
+\\if :taken
+SELECT format('database %s exists: the database as it is cannot be kept under that name', :'keep_as')::int;
+\\endif
 SELECT format('DROP DATABASE IF EXISTS %I', :'into') \\gexec
 SELECT format('CREATE DATABASE %I', :'into') \\gexec
+SELECT format('COMMENT ON DATABASE %I IS %L', :'into', 'stateshift scratch restore') \\gexec
 SQL
 pg_restore --exit-on-error -d "$INTO" "$dump" || fail "backup $chosen does not restore (pg_restore above)"
 if [ -f "$counts" ]; then
@@ -148,13 +159,17 @@ SELECT format('DROP DATABASE %I', :'into') \\gexec
 SQL
     echo "restore drill passed: $chosen restored and verified ($checked); scratch database dropped" ;;
   replace)
-    run_sql <<'SQL' || fail "could not put the restored database in place"
+    reopen() {
+      printf '%s\\n' "SELECT format('ALTER DATABASE %I ALLOW_CONNECTIONS true', :'database') \\\\gexec" | run_sql
+    }
+    run_sql <<'SQL' || { reopen; fail "could not put the restored database in place (it is as it was, open again)"; }
 SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = :'database' \\gset
 SELECT format('ALTER DATABASE %I ALLOW_CONNECTIONS false', :'database') \\gexec
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :'database' AND pid <> pg_backend_pid();
 SELECT format('ALTER DATABASE %I RENAME TO %I', :'database', :'keep_as') \\gexec
 SELECT format('ALTER DATABASE %I RENAME TO %I', :'into', :'database') \\gexec
 SELECT format('ALTER DATABASE %I OWNER TO %I', :'database', :'owner') \\gexec
+SELECT format('COMMENT ON DATABASE %I IS NULL', :'database') \\gexec
 SQL
     echo "restored $chosen over $DATABASE ($checked); the database as it was is kept as $KEEP_AS (connections closed)" ;;
   *)

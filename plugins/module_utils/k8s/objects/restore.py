@@ -41,10 +41,13 @@ def backup_stamp(before):
     return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def check_request(workload, request):
+def check_request(workload, request, now=None):
     """The request with its defaults, or RestoreRequestError before anything is made.
 
-    request: {database, backup, before, source (pvc|s3), into, replace}."""
+    request: {database, backup, before, source (pvc|s3), into, replace}. A replace keeps the database as it is under
+    ``<database>_before_<now>`` (at most 63 characters); given neither backup nor before, it restores the newest backup
+    made before ``now``, never the one the replace itself takes first."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     names = [database["name"] for database in workload["databases"]]
     database = request.get("database") or names[0]
     if database not in names:
@@ -63,8 +66,11 @@ def check_request(workload, request):
     name = request.get("backup") or ""
     if name and not (name.startswith(database + "-") and name.endswith(".dump")):
         raise RestoreRequestError("backup %r is not a backup of %s: give a name like %s-20261202T030000Z.dump" % (name, database, database))
-    return {"database": database, "backup": name, "before": backup_stamp(request.get("before")), "source": source,
-            "into": into, "replace": bool(request.get("replace"))}
+    replace = bool(request.get("replace"))
+    before = backup_stamp(request.get("before")) or ("" if name or not replace else stamp)
+    keep_as = "%s_before_%s" % (database[:63 - len("_before_") - len(stamp)], stamp.lower()) if replace else ""
+    return {"database": database, "backup": name, "before": before, "source": source, "into": into, "replace": replace,
+            "keep_as": keep_as}
 
 
 def restore_container(workload, env, mount_read_only=True):
@@ -91,11 +97,11 @@ def _pod(workload, uid, containers, volumes, init_containers=()):
     return {"metadata": {"labels": dict(workload["backup_labels"])}, "spec": spec}
 
 
-def restore_job(workload, name, request, uid=999, keep_as=""):
+def restore_job(workload, name, request, uid=999):
     """The Job that restores one backup (check_request's result) into a scratch database, or over the database."""
     env = [{"name": key, "value": value} for key, value in (
         ("DATABASE", request["database"]), ("BACKUP", request["backup"]), ("BEFORE", request["before"]),
-        ("INTO", request["into"]), ("MODE", "replace" if request["replace"] else "scratch"), ("KEEP_AS", keep_as))]
+        ("INTO", request["into"]), ("MODE", "replace" if request["replace"] else "scratch"), ("KEEP_AS", request["keep_as"]))]
     claim = {"name": "backup", "persistentVolumeClaim": {"claimName": workload["objects"]["backup_claim"], "readOnly": True}}
     if request["source"] == "s3":
         download = backup.upload_container(workload)

@@ -275,3 +275,19 @@ def test_cutover_service_cannot_be_the_workloads_own_service():
     errors = errors_of([workload(service_name="postgres", cutover={"service": "postgres"},
                                  source=dict(VALID["source"], address="192.0.2.10:5432"))])
     assert len(errors) == 1 and "cutover.service" in errors[0] and "is the workload's own Service" in errors[0]
+
+
+def test_names_kubernetes_would_refuse_as_too_long_are_refused_with_the_field_to_shorten():
+    drill = dict(VALID["backup"], drill={"schedule": "@weekly"})
+    errors = errors_of([workload(service_name="s" * 40, backup=drill)])
+    assert len(errors) == 1 and "service_name" in errors[0]
+    assert "drill cronjob name %s-restore-drill, 54 characters, over Kubernetes' limit of 52" % ("s" * 40) in errors[0]
+    errors = errors_of([workload(name="n" * 40, namespace="short", databases=["n"], source=None)])
+    assert "name = '%s'" % ("n" * 40) in errors[0] and "backup cronjob name" in errors[0]
+
+
+def test_two_workloads_cannot_keep_their_off_site_backups_in_one_place():
+    s3 = dict(VALID["backup"], s3={"endpoint": "https://s3.example.com", "bucket": "backups", "prefix": "db"})
+    other = workload(name="wiki", databases=["wiki"], source=None, clients=None, backup=s3)
+    errors = errors_of([workload(backup=s3), other])
+    assert len(errors) == 1 and "backup.s3.prefix = 'db': is also the off-site place of stateshift_workloads[0]" in errors[0]

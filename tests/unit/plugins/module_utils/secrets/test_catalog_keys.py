@@ -25,7 +25,8 @@ def vault(tmp_path):
 
 def shop(keys, **changes):
     workload = {"name": "shop", "namespace": "shop", "engine": "postgresql", "storage": {"size": "1Gi"}, "service_name": "postgres",
-                "databases": ["shop", "reports"], "roles": [{"name": "reporter", "password_key": "reporter-password"}],
+                "databases": ["shop", "reports"], "roles": [{"name": "reporter", "password_key": "reporter-password"},
+                                                          {"name": "readers", "login": False}],
                 "secrets": {"shop-secrets": dict({"postgres-password": {"op": PASSWORD_REF, "generate": "hex32", "rotate": True},
                                                   "reporter-password": REPORTER_REF}, **keys)}}
     workload.update(changes)
@@ -64,7 +65,9 @@ def test_a_derived_url_follows_a_rotated_password_in_the_same_run(vault):
 
 
 @pytest.mark.parametrize("keys, field, problem", [
-    ({"URL": {"from": "url", "user": "ghost"}}, "secrets.shop-secrets.URL.user", "has no password key in the catalog"),
+    ({"URL": {"from": "url", "user": "ghost"}}, "secrets.shop-secrets.URL.user", "is neither auth.user nor one of the workload's roles"),
+    ({"URL": {"from": "url", "database": "typo"}}, "secrets.shop-secrets.URL.database", "is not one of the workload's databases"),
+    ({"URL": {"from": "url", "user": "readers"}}, "secrets.shop-secrets.URL.user", "has no password key in the catalog"),
     ({"URL": {"from": "url", "password_key": "nope"}}, "secrets.shop-secrets.URL.password_key", "is not a 1Password or literal key"),
     ({"URL": {"from": "url", "password_key": "H"}, "H": {"from": "host"}}, "secrets.shop-secrets.URL.password_key",
      "is not a 1Password or literal key"),
@@ -99,3 +102,15 @@ def test_rotating_a_derived_key_by_name_says_to_rotate_its_source(vault):
     with pytest.raises(secret_sync.SecretSyncError) as caught:
         sync_cli(vault, shop({"DATABASE_URL": {"from": "url"}}), rotate=["shop/shop-secrets/DATABASE_URL"])
     assert "is derived from url, not a 1Password value: rotate the key it is made from" in str(caught.value)
+
+
+def test_a_derived_key_cannot_be_declared_by_two_workloads():
+    shop_workload = shop({"DATABASE_URL": {"from": "url"}})[0]
+    other = {"name": "shop-reports", "namespace": "shop", "engine": "postgresql", "storage": {"size": "1Gi"},
+             "auth": {"secret": "shop-secrets"},
+             "secrets": {"shop-secrets": {"postgres-password": {"op": PASSWORD_REF, "generate": "hex32", "rotate": True},
+                                          "DATABASE_URL": {"from": "url"}}}}
+    with pytest.raises(CatalogError) as caught:
+        validate_catalog([{key: value for key, value in shop_workload.items() if key not in ("objects", "labels", "backup_labels",
+                                                                                             "selector")}, other])
+    assert "Secret shop/shop-secrets key DATABASE_URL is derived from a workload and workload 'shop' declares it too" in str(caught.value)

@@ -90,3 +90,25 @@ def test_a_drill_drops_its_scratch_database_and_a_backup_is_picked_by_time(shop,
     assert shop.psql("SELECT count(*) FROM pg_database WHERE datname = 'bkp_scratch'").stdout.strip() == "0"
     missing = run(shop, backup_scripts.RESTORE_SCRIPT, tmp_path, BEFORE="20190101T000000Z")
     assert missing.returncode != 0 and "no backup of %s matches" % DATABASE in missing.stderr
+
+
+def test_a_scratch_name_that_belongs_to_another_database_is_refused_and_that_database_kept(shop, tmp_path):
+    backed_up(shop, tmp_path)
+    shop.psql("DROP DATABASE IF EXISTS bkp_scratch")
+    shop.psql("CREATE DATABASE bkp_scratch")
+    shop.psql("CREATE TABLE precious (n int)", database="bkp_scratch")
+    refused = run(shop, backup_scripts.RESTORE_SCRIPT, tmp_path)
+    assert refused.returncode != 0 and "database bkp_scratch exists and was not made by a restore" in refused.stderr
+    assert shop.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'precious'", database="bkp_scratch").stdout.strip() == "1"
+    shop.psql("DROP DATABASE bkp_scratch")
+    again = run(shop, backup_scripts.RESTORE_SCRIPT, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert run(shop, backup_scripts.RESTORE_SCRIPT, tmp_path).returncode == 0, "a scratch database it made is made again"
+
+
+def test_a_replace_whose_keep_name_is_taken_is_refused_before_the_database_is_touched(shop, tmp_path):
+    backed_up(shop, tmp_path)
+    shop.psql("CREATE DATABASE bkp_shop_before_restore")
+    refused = run(shop, backup_scripts.RESTORE_SCRIPT, tmp_path, MODE="replace")
+    assert refused.returncode != 0 and "database bkp_shop_before_restore exists" in refused.stderr
+    assert shop.psql("SELECT datallowconn FROM pg_database WHERE datname = 'bkp_shop'").stdout.strip() == "t"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
@@ -30,7 +32,7 @@ def test_a_restore_from_the_bucket_downloads_the_chosen_backup_first():
     shop = validate_catalog([SHOP])[0]
     request = restore.check_request(shop, {"database": "reports", "source": "s3", "replace": True,
                                            "backup": "reports-20261202T080000Z.dump"})
-    job = restore.restore_job(shop, "shop-postgresql-restore-1", request, keep_as="reports_before_restore_1")
+    job = restore.restore_job(shop, "shop-postgresql-restore-1", request)
     download = job["spec"]["template"]["spec"]["initContainers"][0]
     assert download["image"] == "rclone/rclone:1.60"
     assert env_of(download)["BACKUP"] == "reports-20261202T080000Z.dump" and env_of(download)["S3_BUCKET"] == "shop-backups"
@@ -62,3 +64,17 @@ def test_the_drill_restores_every_database_into_its_scratch_database_on_schedule
     assert drill["spec"]["schedule"] == "0 6 * * 0" and drill["spec"]["concurrencyPolicy"] == "Forbid"
     assert env_of(container)["DATABASES"] == "shop reports audit" and env_of(container)["MODE"] == "drill"
     assert env_of(container)["INTO"] == "stateshift_drill"
+
+
+def test_a_replace_without_a_choice_restores_the_newest_backup_before_it_started_and_keeps_the_database():
+    shop = validate_catalog([SHOP])[0]
+    now = datetime(2026, 12, 2, 14, 30, 5, tzinfo=timezone.utc)
+    request = restore.check_request(shop, {"replace": True}, now=now)
+    assert request["before"] == "20261202T143005Z", "the replace's own backup, taken after, must not be the one restored"
+    assert request["keep_as"] == "shop_before_20261202t143005z"
+    named = restore.check_request(shop, {"replace": True, "backup": "shop-20261201T080000Z.dump"}, now=now)
+    assert named["before"] == "" and named["backup"] == "shop-20261201T080000Z.dump"
+    long_name = dict(SHOP, databases=["d" * 63])
+    kept = restore.check_request(validate_catalog([long_name])[0], {"replace": True}, now=now)["keep_as"]
+    assert len(kept) == 63 and kept.endswith("_before_20261202t143005z")
+    assert restore.check_request(shop, {}, now=now)["keep_as"] == ""
