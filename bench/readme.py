@@ -56,10 +56,11 @@ def migration_block(result):
     entries = loopback_datasets(result)
     rounds = max((info["runs"] for entry in entries for info in entry["methods"].values()), default=0)
     environment = result["environment"]
-    lines = [wrapped("Migration, from `bench/migration/run.sh` on %s (git %s, %s CPUs, %s, %s; up to %d rounds per method, "
-                     "medians; loopback link):" % (result["date"], environment.get("git"), environment.get("cpus"),
-                                                    environment.get("pg_dump"), environment.get("pgcopydb") or "no pgcopydb", rounds)),
-             ""]
+    heading = ("Migration, from `bench/migration/run.sh` on %s (git %s, %s CPUs, %s, %s; up to %d rounds per method, "
+               "medians; loopback link):")
+    figures = (result["date"], environment.get("git"), environment.get("cpus"), environment.get("pg_dump"),
+               environment.get("pgcopydb") or "no pgcopydb", rounds)
+    lines = [wrapped(heading % figures), ""]
     lines.append("| method | %s |" % " | ".join("%s (%.0f MiB)" % (entry["dataset"], (entry.get("size_bytes") or 0) / 2**20)
                                                 for entry in entries))
     lines.append("|---|" + "---|" * len(entries))
@@ -84,8 +85,9 @@ def migration_block(result):
         for ratios in entry["ratios"].values():
             for name, goal in ratios.items():
                 if name in GOAL_TEXT:
-                    goals.append("%s on %s %.2f (goal ≤ %s: %s)" % (GOAL_TEXT[name], entry["dataset"], goal["ratio"], goal["limit"],
-                                                                  "met" if goal["met"] else "not met"))
+                    verdict = "met" if goal["met"] else "not met"
+                    figures = (GOAL_TEXT[name], entry["dataset"], goal["ratio"], goal["limit"], verdict)
+                    goals.append("%s on %s %.2f (goal ≤ %s: %s)" % figures)
     notes = []
     if goals:
         notes.append("Speed goals: %s." % "; ".join(goals))
@@ -117,12 +119,13 @@ def cutover_block(rounds, name):
     acknowledged = [r["acknowledged"] for r in rounds]
     cut = [r["cutover_seconds"] for r in rounds]
     back = [r["rollback_seconds"] for r in rounds]
-    return wrapped("Cutover, from `bench/cutover/run.py` on %s (%d rounds, online mode, a probe writing every 10 ms through the "
+    text = ("Cutover, from `bench/cutover/run.py` on %s (%d rounds, online mode, a probe writing every 10 ms through the "
             "Service clients use by name): the longest pause in acknowledged writes was %.2f s at p50 and %.2f s at most around "
             "the cutover, %.2f s and %.2f s around the rollback; %d\N{EN DASH}%d writes acknowledged per round, %d of them lost. "
-            "The cutover playbook took %.1f\N{EN DASH}%.1f s, the rollback %.1f\N{EN DASH}%.1f s." % (
-                "-".join(stamp.groups()) if stamp else name, len(rounds), *spread("cutover_unavailable"),
-                *spread("rollback_unavailable"), min(acknowledged), max(acknowledged), lost, min(cut), max(cut), min(back), max(back)))
+            "The cutover playbook took %.1f\N{EN DASH}%.1f s, the rollback %.1f\N{EN DASH}%.1f s.")
+    figures = ("-".join(stamp.groups()) if stamp else name, len(rounds), *spread("cutover_unavailable"), *spread("rollback_unavailable"),
+               min(acknowledged), max(acknowledged), lost, min(cut), max(cut), min(back), max(back))
+    return wrapped(text % figures)
 
 
 def readiness_block(readiness, rerun):

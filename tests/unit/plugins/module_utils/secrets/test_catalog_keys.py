@@ -24,9 +24,9 @@ def vault(tmp_path):
 
 
 def shop(keys, **changes):
+    roles = [{"name": "reporter", "password_key": "reporter-password"}, {"name": "readers", "login": False}]
     workload = {"name": "shop", "namespace": "shop", "engine": "postgresql", "storage": {"size": "1Gi"}, "service_name": "postgres",
-                "databases": ["shop", "reports"], "roles": [{"name": "reporter", "password_key": "reporter-password"},
-                                                          {"name": "readers", "login": False}],
+                "databases": ["shop", "reports"], "roles": roles,
                 "secrets": {"shop-secrets": dict({"postgres-password": {"op": PASSWORD_REF, "generate": "hex32", "rotate": True},
                                                   "reporter-password": REPORTER_REF}, **keys)}}
     workload.update(changes)
