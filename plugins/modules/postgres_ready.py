@@ -91,6 +91,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec, connection_options
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError, pod_exec
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import POSTGRES_POD_ARG_SPEC
 
 READY_SQL = (
     "SELECT json_build_object('server_version', current_setting('server_version'), "
@@ -103,10 +104,7 @@ RETRY_PAUSE = 1.0
 def main():
     module = AnsibleModule(
         argument_spec=connection_arg_spec(
-            namespace=dict(type="str", required=True),
-            pod=dict(type="str", required=True),
-            container=dict(type="str"),
-            user=dict(type="str", default="postgres"),
+            **POSTGRES_POD_ARG_SPEC,
             databases=dict(type="list", elements="str", default=[]),
             timeout=dict(type="int", default=120),
             **KUBECTL_ARG_SPEC,

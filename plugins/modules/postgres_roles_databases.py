@@ -122,15 +122,13 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection impo
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError, pod_exec
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, roles_databases
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import POSTGRES_POD_ARG_SPEC
 
 
 def main():
     module = AnsibleModule(
         argument_spec=connection_arg_spec(
-            namespace=dict(type="str", required=True),
-            pod=dict(type="str", required=True),
-            container=dict(type="str"),
-            user=dict(type="str", default="postgres"),
+            **POSTGRES_POD_ARG_SPEC,
             roles=dict(type="list", elements="dict", default=[], options=dict(
                 name=dict(type="str", required=True), login=dict(type="bool", default=True),
                 password_key=dict(type="str", no_log=False))),

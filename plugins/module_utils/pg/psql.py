@@ -15,6 +15,14 @@ FLAGS = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
 # psql that feeds a COPY ... FROM STDIN: it must print nothing and read the data as it comes.
 COPY_IN_FLAGS = ["-X", "-q", "-v", "ON_ERROR_STOP=1"]
 
+# The options of the modules that run psql in the database pod (doc fragment stateshift.k3s.postgres_pod).
+POSTGRES_POD_ARG_SPEC = dict(
+    namespace=dict(type="str", required=True),
+    pod=dict(type="str", required=True),
+    container=dict(type="str"),
+    user=dict(type="str", default="postgres"),
+)
+
 LIST_DATABASES_SQL = "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY 1"
 
 _MISSING_DATABASE = re.compile(r'database "(?P<name>[^"]+)" does not exist')
