@@ -140,9 +140,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    variables = roles_databases.password_variables(params["roles"])
-    roles = [{"name": r["name"], "login": r["login"], "password_variable": variables.get(r["name"])} for r in params["roles"]]
-    databases = [{"name": d["name"], "owner": d["owner"] or params["user"]} for d in params["databases"]]
+    roles, databases = roles_databases.wanted(params["roles"], params["databases"], params["user"])
     with Kubectl(params["namespace"], connection_options(params), params["kubectl_bin"]) as kubectl:
         run = pod_psql(module, kubectl)
         present = json.loads(run(command=roles_databases.INVENTORY_SQL).strip().splitlines()[-1])
@@ -171,13 +169,12 @@ def pod_psql(module, kubectl):
     where = "pod %s/%s" % (params["namespace"], params["pod"])
 
     def run(command=None, script=None):
-        argv = psql.argv(params["user"], "postgres", command=command)
-        stdin = None
+        variables, stdin = (), None
         if script is not None:
             roles, databases = script["create_roles"], script["create_databases"]
-            for name, value in roles_databases.script_variables(roles, databases):
-                argv[-2:-2] = ["-v", "%s=%s" % (name, value)]
+            variables = roles_databases.script_variables(roles, databases)
             stdin = "\n".join(roles_databases.create_sql(roles, databases)) + "\n"
+        argv = psql.argv(params["user"], "postgres", command=command, variables=variables)
         try:
             code, stdout, stderr = pod_exec(kubectl, params["pod"], argv, container=params["container"], stdin=stdin,
                                             timeout=params["timeout"])

@@ -56,7 +56,7 @@ def object_names(workload):
 
 def service_host(workload):
     """The DNS name at which clients reach the workload's Service, from any namespace."""
-    return "%s.%s.svc" % (object_names(workload)["service"], workload["namespace"])
+    return "%s.%s.svc" % (app_name(workload), workload["namespace"])
 
 
 # The longest name Kubernetes takes for these objects: a CronJob's name is suffixed for its Jobs, a StatefulSet's

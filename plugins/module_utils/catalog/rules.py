@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names, syntax
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity, parse_quantity
 
@@ -33,8 +33,7 @@ def volume_size(value, workload):
     return None
 
 
-# A StatefulSet's pods carry the label controller-revision-hash: <StatefulSet>-<10 characters>, at most 63.
-STATEFULSET_NAME_MAX = 52
+STATEFULSET_NAME_MAX = names.NAME_LIMITS["statefulset"]
 
 
 def statefulset_name(value, workload):
@@ -162,11 +161,11 @@ def cutover_can_reach_source(workload):
 
 def cutover_service_is_not_the_workloads(workload):
     """cutover.service is not the workload's own Service (service_name), which the role keeps pointed at the StatefulSet."""
-    from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.names import app_name  # noqa: PLC0415
     cutover = workload.get("cutover") if isinstance(workload.get("cutover"), dict) else {}
     if cutover.get("service") and isinstance(workload.get("name"), str) and isinstance(workload.get("engine"), str):
-        own = app_name(workload)
-        if cutover["service"] in (own, "%s-hl" % own):
+        made = names.object_names(workload)
+        own = made["service"]
+        if cutover["service"] in (own, made["headless_service"]):
             yield ("cutover.service", cutover["service"], "is the workload's own Service (service_name %s)" % own,
                    "name the Service clients used before the migration, or leave cutover.service out and set service_name "
                    "to the name clients connect to")

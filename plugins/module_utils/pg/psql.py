@@ -51,13 +51,16 @@ def dbname(database):
     return database
 
 
-def argv(user, database, host=None, port=None, command=None, psql="psql"):
-    """psql with FLAGS as user on database; the script comes from ``command`` (-c) or stdin (-f -)."""
+def argv(user, database, host=None, port=None, command=None, psql="psql", variables=()):
+    """psql with FLAGS as user on database; the script comes from ``command`` (-c) or stdin (-f -). ``variables``:
+    (name, value) pairs the script reads as :'name' or :"name" (-v name=value)."""
     words = [psql, *FLAGS, "-U", user, "-d", dbname(database)]
     if host:
         words += ["-h", host]
     if port:
         words += ["-p", str(port)]
+    for name, value in variables:
+        words += ["-v", "%s=%s" % (name, value)]
     return words + (["-c", command] if command is not None else ["-f", "-"])
 
 

@@ -33,15 +33,13 @@ def password_variables(roles):
     return {role["name"]: role_password_variable(number) for number, role in enumerate(with_password, 1)}
 
 
-def wanted(workload):
-    """(roles, databases) of a validated workload as the script takes them: every role with its login and
-    password variable, every database after the first (POSTGRES_DB, which the image creates) with its owner."""
-    variables = password_variables(workload["roles"])
-    roles = [{"name": role["name"], "login": role["login"], "password_variable": variables.get(role["name"])}
-             for role in workload["roles"]]
-    databases = [{"name": database["name"], "owner": database.get("owner") or workload["auth"]["user"]}
-                 for database in workload["databases"][1:]]
-    return roles, databases
+def wanted(roles, databases, superuser):
+    """(roles, databases) as the script takes them: each role with its login and password variable (numbered among
+    the roles that have a password_key, as the StatefulSet numbers them), each database with its owner (default
+    ``superuser``)."""
+    variables = password_variables(roles)
+    return ([{"name": role["name"], "login": role["login"], "password_variable": variables.get(role["name"])} for role in roles],
+            [{"name": database["name"], "owner": database.get("owner") or superuser} for database in databases])
 
 
 def plan(roles, databases, present, superuser):

@@ -22,15 +22,20 @@ def postgresql_conf(settings):
     return "".join("%s = %s\n" % (name, conf_value(value)) for name, value in sorted(settings.items()))
 
 
+def init_wanted(workload):
+    """The catalog's roles and its databases after the first (POSTGRES_DB, which the image creates)."""
+    return roles_databases.wanted(workload["roles"], workload["databases"][1:], workload["auth"]["user"])
+
+
 def init_sql(workload):
     """The SQL the init script runs: the catalog's roles, then its databases after the first (see pg/roles_databases.py)."""
-    return roles_databases.create_sql(*roles_databases.wanted(workload))
+    return roles_databases.create_sql(*init_wanted(workload))
 
 
 def init_script(workload):
     """The entrypoint's init script: include the settings file, then create the catalog's roles and extra databases."""
     psql = "psql -v ON_ERROR_STOP=1 -X -q --username \"$POSTGRES_USER\" --dbname postgres"
-    pairs = roles_databases.script_variables(*roles_databases.wanted(workload))
+    pairs = roles_databases.script_variables(*init_wanted(workload))
     variables = "".join(" \\\n  -v %s" % shlex.quote("%s=%s" % pair) for pair in pairs)
     lines = [
         "#!/bin/sh",
