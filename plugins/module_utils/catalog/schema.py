@@ -123,8 +123,7 @@ FIELDS = (
     Field("storage.class", "str", "StorageClass of the data volume; null uses the cluster's default.", default=None, nullable=True,
           rule=syntax.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
     Field("resources", "dict", "Requests and limits of the server container (a request may not exceed its limit).", default={}),
-    *_resources("requests"),
-    *_resources("limits"),
+    *_resources("requests"), *_resources("limits"),
     Field("auth", "dict", "Superuser credentials the StatefulSet reads.", default={}, engines=POSTGRESQL),
     Field("auth.user", "str", "Superuser name (POSTGRES_USER).", default=lambda w: w["name"], default_doc="name", engines=POSTGRESQL,
           rule=syntax.pg_role, fix=PG_ROLE_FIX),
@@ -182,6 +181,8 @@ FIELDS = (
           "the source, a subscription on the target) until pg_final_sync at cutover; needs wal_level=logical on the source.",
           default="offline", choices=("offline", "online")),
     Field("migration.jobs", "int", "Parallel table copies and index builds.", default=2, minimum=1, maximum=64),
+    Field("migration.table_part_mib", "int", "Tables over twice this many MiB are copied in parts of this size (page ranges), in "
+          "parallel, each committed alone: a re-run copies the parts not in (0: tables whole).", default=64, minimum=0, maximum=1 << 20),
     Field("migration.verify", "str", "Verification after the copy.", default="checksum", choices=("checksum", "count", "none")),
     Field("migration.force", "bool", "Removed: replacing a target database is a choice for one run, not a standing default.",
           removed=("is no longer a catalog field: replacing a target database is a choice for one run, never a standing default",

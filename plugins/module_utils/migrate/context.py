@@ -70,6 +70,7 @@ class MigrationContext:
     auth_password_key: str
     mode: str
     jobs: int
+    part_bytes: int
     verify: str
     force: bool
     transport: str
@@ -134,7 +135,7 @@ def build(catalog, name, options, database=None, engines=("postgresql",), secret
                       user=source["user"], password=secrets.get("password"), dsn=secrets.get("dsn") or source.get("dsn"),
                       address=source.get("address"), sslmode=source["sslmode"], require_auth=source["require_auth"]),
         auth_user=auth["user"], auth_secret=auth["secret"], auth_password_key=auth["password_key"],
-        mode=migration["mode"], jobs=migration["jobs"], verify=migration["verify"],
+        mode=migration["mode"], jobs=migration["jobs"], part_bytes=migration["table_part_mib"] << 20, verify=migration["verify"],
         force=options.force, transport=migration["transport"], backup=migration["backup"],
         backup_dir=migration["backup_dir"], keep_privileged_roles=migration["keep_privileged_roles"],
         objects=types.MappingProxyType(dict(workload.get("objects") or names.object_names(workload))),

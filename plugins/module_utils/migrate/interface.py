@@ -13,8 +13,10 @@ knows, and is built for one MigrationContext with its source side (sources.py) a
  3. ``backup_command(id)``   shell words, run on the source host, that write a restorable dump to stdout.
  4. ``settings()``/``tune()``/``untune(before)``  bulk-load settings on the target, always undone.
  5. ``copy_globals()``       users/roles; ``create_database(plan, globals)`` a fresh target database;
-    ``copy_schema(transport, id)`` the definitions without indexes; ``copy_table(transport, table, id)`` one
-    table, all or nothing; ``copy_progress()`` rows seen so far per table in flight.
+    ``copy_schema(transport, id)`` the definitions without indexes; ``copy_table(transport, part, id)`` one
+    part of ``plan_parts(plan)`` (a table, or a range of a large one), all or nothing, recorded on the target
+    (``record_parts``/``recorded_parts``/``resumed_parts``/``forget_parts``) so that an interrupted copy resumes;
+    ``copy_progress()`` rows seen so far per table in flight.
  6. ``copy_sequences(id)``   counters; ``build_indexes(transport)`` indexes, constraints, statistics.
  7. ``verify_source(level, id)`` / ``verify_target(level)`` each side's half; ``compare(s, t, level)`` the
     report (``ok``, ``mismatches``, ``tables``, ...); ``markdown(report, title)`` for humans.
@@ -44,6 +46,7 @@ class Plan:
     backup_bytes: int
     marker: dict = dataclasses.field(default_factory=dict)
     target_fingerprint: dict = dataclasses.field(default_factory=dict)
+    resume: dict | None = None  # the record of the interrupted copy this run resumes (steps/resume.py)
 
     @property
     def data_bytes(self):
@@ -52,6 +55,12 @@ class Plan:
     def target_objects(self):
         """What the target database holds, as {'relations': 3, ...} for the kinds it has any of."""
         return {kind: count for kind, count in self.target_content.items() if count}
+
+
+def whole_table(table):
+    """A table of the plan as one part (part None): emptied and loaded in one transaction."""
+    return {"key": table["key"], "table": table, "part": None, "first_block": None, "end_block": None,
+            "size_bytes": table["size_bytes"], "rows_estimate": table["rows_estimate"]}
 
 
 class Engine(abc.ABC):
@@ -103,12 +112,39 @@ class Engine(abc.ABC):
         """A fresh, empty target database."""
 
     @abc.abstractmethod
-    def copy_schema(self, transport, snapshot):
-        """The definitions the data needs, without indexes."""
+    def copy_schema(self, transport, snapshot, restore=True):
+        """The definitions the data needs, without indexes (``restore=False``: only read them, for build_indexes)."""
+
+    def plan_parts(self, plan):
+        """The units copy_table copies: [{'key', 'table', 'part', 'size_bytes', 'rows_estimate'}]; whole tables here."""
+        return [whole_table(table) for table in plan.tables]
+
+    def parts_digest(self, tables):
+        """What must be unchanged on the source for an interrupted copy to resume; '' when it cannot resume."""
+        return ""
+
+    def record_parts(self, digest, parts):  # noqa: B027 - an engine that cannot resume records nothing
+        """Start the target's record of which parts are in (each copy_table adds its part)."""
+
+    def recorded_parts(self):
+        """The record an interrupted run left on the target ({'digest', 'parts'}), or None."""
+        return None
+
+    def resumed_parts(self, plan, record):
+        """The parts of the record that are not in yet."""
+        raise NotImplementedError
+
+    def forget_parts(self):  # noqa: B027 - nothing recorded, nothing to forget
+        """Drop the record (every part is in)."""
 
     @abc.abstractmethod
-    def copy_table(self, transport, table, snapshot):
-        """One table's rows; the table is replaced all at once or not at all."""
+    def copy_table(self, transport, part, snapshot):
+        """One part of plan_parts() (or a whole table): all of it or nothing, added to the record (record_parts) by the
+        transaction that writes it."""
+
+    def recopy_table(self, transport, table, snapshot):
+        """A table that already has its indexes and constraints, its rows replaced all at once or not at all."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def copy_progress(self):

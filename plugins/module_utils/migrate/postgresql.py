@@ -7,8 +7,9 @@ Every session that reads or writes rows runs with row_security = off (all rows o
 a source role that row security would apply to is refused in preflight. The target database gets the source's
 encoding, locale and locale provider (libc, ICU), or preflight refuses naming the image to use.
 Copy: roles and memberships read as JSON and generated as SQL (pg/globals.py), CREATE DATABASE like the source's, pg_dump's
-pre-data, each table TRUNCATE + COPY FREEZE in one transaction committed only after a clean source end,
-setval, then pg_restore's post-data and ANALYZE in parallel. Restore tuning is ALTER SYSTEM + reload.
+pre-data, each table TRUNCATE + COPY FREEZE in one transaction committed only after a clean source end (a large
+table: ranges of its pages, each a plain COPY in its own transaction; postgresql_parts.py), setval, then pg_restore's
+post-data and ANALYZE in parallel. Restore tuning is ALTER SYSTEM + reload.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import postgresql_snapshot
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import postgresql_parts, postgresql_snapshot
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import Engine, Plan
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import PROGRESS_COPY_SQL
@@ -37,7 +38,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import verify as pg_verify
 
 
-class PostgresEngine(Engine):
+class PostgresEngine(postgresql_parts.CopyInParts, Engine):
     name = "postgresql"
 
     def __init__(self, ctx, source, cluster):
@@ -184,21 +185,16 @@ class PostgresEngine(Engine):
         statements = (sql.drop_database_sql(database), sql.create_database_sql(database, owner, facts, plan.target_version))
         self.target_script("%s;\n%s;\n%s" % (*statements, per_database.get(database, "")), "postgres", timeout=self.long)
 
-    def copy_schema(self, transport, snapshot):
+    def copy_schema(self, transport, snapshot, restore=True):
         # The sections, not --schema-only: only then does the archive refresh materialized views after the data. The source's
         # own pg_dump writes it, whatever the transport (the few bytes then pass the controller): a newer one, the Job's, also
         # writes column options only the source's build knows (Debian's 15 keeps pg_attver), which the target refuses.
         dump = ["-Fc", "--section=pre-data", "--section=post-data", "--snapshot=%s" % snapshot]
         StreamTransport(self.source, transport.data_target, self.long).pipe(
             ("pg_dump", dump, self.ctx.database), ("sh", ["-c", "umask 077 && cat > %s" % shlex.quote(self.schema_path)], None))
-        run(transport.data_target, "pg_restore", ["--section=pre-data", "--single-transaction", "--exit-on-error", self.schema_path],
-            self.ctx.database, timeout=self.long)
-
-    def copy_table(self, transport, table, snapshot):
-        statements = [*sql.snapshot_statements(snapshot), sql.copy_out_sql(table), "COMMIT"]
-        source_args = psql.FLAGS + [part for statement in statements for part in ("-c", statement)]
-        transport.pipe(("psql", source_args, self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
-                       prefix=sql.copy_in_prefix(table), commit=sql.copy_in_commit())
+        if restore:
+            run(transport.data_target, "pg_restore", ["--section=pre-data", "--single-transaction", "--exit-on-error",
+                                                      self.schema_path], self.ctx.database, timeout=self.long)
 
     def remove_temporary(self, transport):
         run(transport.data_target, "rm", ["-f", self.schema_path], None, timeout=60)

@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Progress of a table copy: tables and bytes done, rate and ETA, printed every few seconds.
 
-Bytes are the source's on-disk table sizes. A table in flight counts by the share of its rows the
-target's pg_stat_progress_copy has seen, so a single large table shows progress too.
+Bytes are the source's on-disk table sizes. A table in flight counts by the share of its rows (of its parts not
+done yet) the target's pg_stat_progress_copy has seen, so a single large table shows progress too.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import threading
 import time
 
 PROGRESS_COPY_SQL = """
-SELECT coalesce(json_object_agg(n.nspname || '.' || c.relname, p.tuples_processed), '{}'::json)
-FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE p.command = 'COPY FROM'
+SELECT coalesce(json_object_agg(name, tuples), '{}'::json) FROM (
+  SELECT n.nspname || '.' || c.relname AS name, sum(p.tuples_processed) AS tuples
+  FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE p.command = 'COPY FROM' GROUP BY 1) copies
 """
 
 
@@ -39,34 +40,46 @@ def human_seconds(seconds):
 
 
 class CopyProgress:
-    """tables: [{'key': 'schema.name' (unquoted), 'size_bytes': n, 'rows_estimate': n}]."""
+    """parts: [{'key': 'schema.name' (unquoted) or a part's key, 'size_bytes': n, 'rows_estimate': n, 'table': {'key': ...}
+    (the part's table; a whole table may leave it out)}]. Tables are counted done when all their parts are."""
 
-    def __init__(self, label, tables, emit, poll=None, interval=5.0, clock=time.monotonic):
+    def __init__(self, label, parts, emit, poll=None, interval=5.0, clock=time.monotonic):
         self.label, self.emit, self.poll, self.interval, self.clock = label, emit, poll, interval, clock
-        self.tables = {t["key"]: t for t in tables}
-        self.total = sum(t["size_bytes"] for t in tables)
+        self.parts = {part["key"]: part for part in parts}
+        self.parts_of = {}
+        for part in parts:
+            self.parts_of.setdefault(_table_key(part), set()).add(part["key"])
+        self.total = sum(part["size_bytes"] for part in parts)
         self.done, self.in_flight = set(), {}
         self.started = clock()
         self.lock = threading.Lock()
         self.ticker = None
 
     def table_done(self, key):
+        """``key``: the part's (a whole table's is the table's)."""
         with self.lock:
             self.done.add(key)
-            self.in_flight.pop(key, None)
+            table = _table_key(self.parts[key])
+            if self.parts_of[table] <= self.done:
+                self.in_flight.pop(table, None)
 
     def update_in_flight(self, tuples_by_table):
         with self.lock:
-            self.in_flight = {k: v for k, v in tuples_by_table.items() if k in self.tables and k not in self.done}
+            self.in_flight = {key: tuples for key, tuples in tuples_by_table.items() if self.parts_of.get(key, set()) - self.done}
 
     def bytes_done(self):
         with self.lock:
-            done = sum(self.tables[k]["size_bytes"] for k in self.done)
-            for key, tuples in self.in_flight.items():
-                table = self.tables[key]
-                if table["rows_estimate"]:
-                    done += table["size_bytes"] * min(1.0, float(tuples) / table["rows_estimate"])
+            done = sum(self.parts[key]["size_bytes"] for key in self.done)
+            for table, tuples in self.in_flight.items():
+                left = [self.parts[key] for key in self.parts_of[table] - self.done]
+                rows, size = sum(part["rows_estimate"] for part in left), sum(part["size_bytes"] for part in left)
+                if rows:
+                    done += size * min(1.0, float(tuples) / rows)
             return int(done)
+
+    def tables_done(self):
+        with self.lock:
+            return sum(1 for keys in self.parts_of.values() if keys <= self.done)
 
     def line(self):
         elapsed = max(self.clock() - self.started, 1e-6)
@@ -75,7 +88,7 @@ class CopyProgress:
         percent = 100.0 * done / self.total if self.total else 100.0
         eta = "ETA %s" % human_seconds((self.total - done) / rate) if rate > 0 and done < self.total else "ETA -"
         return "%s: %d/%d tables, %s of %s (%.0f%%), %s/s, %s elapsed, %s" % (
-            self.label, len(self.done), len(self.tables), human_bytes(done), human_bytes(self.total), percent,
+            self.label, self.tables_done(), len(self.parts_of), human_bytes(done), human_bytes(self.total), percent,
             human_bytes(rate), human_seconds(elapsed), eta)
 
     def _tick(self):
@@ -90,6 +103,10 @@ class CopyProgress:
 
     def __exit__(self, *exc):
         return self.ticker.__exit__(*exc)
+
+
+def _table_key(part):
+    return (part.get("table") or part)["key"]
 
 
 class Ticker:

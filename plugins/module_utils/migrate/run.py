@@ -6,7 +6,8 @@
  2. one exported snapshot on the source, read by the backup, the copy and the verification;
  3. the backup on the source host, while the Job's pod starts (the transport is chosen meanwhile);
  4. the marker says "copying": a re-run after any interruption knows the target is ours;
- 5. restore tuning (undone whatever happens), globals, a fresh database, the schema, the tables;
+ 5. restore tuning (undone whatever happens), globals, a fresh database, the schema, the tables in parts recorded on
+    the target as they commit (a re-run after an interruption copies only the parts not in: steps/resume.py);
  6. sequences;  7. indexes, constraints, statistics;
  8. verification against the snapshot (its source half runs while the target is written);
     the marker says "verified" only if it passed ("verify_failed", "copied_unverified" else), with the target's
@@ -36,6 +37,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps impor
     preflight,
     replicate,
     report,
+    resume,
     sequences,
     snapshot,
     tuning,
@@ -58,6 +60,7 @@ def migrate(engine, emit=None, run=None):
     """Run the runbook; returns the task's result. Raises MigrationError (the source is unchanged)."""
     run = run or RunState(engine.ctx, emit)
     plan = run.timed("preflight", preflight.check, run, engine)
+    plan.resume = resume.point(run, engine, plan)
     if plan.marker.get("state") in marker.FINISHED and not run.ctx.force:
         return reverify(run, engine, plan)
     if run.ctx.mode == "online":
@@ -90,13 +93,13 @@ def copy_and_verify(run, engine, plan):
             record = marker.write(engine.cluster, ctx, marker.COPYING, started=run.started_at, backup=taken,
                                   transport=transport.name, settings_before=before)
             with tuning.tuned(engine, before, run.notes), cleaned_up(run, engine, transport):
-                copy.globals_and_database(run, engine, plan)
-                copy.schema(run, engine, transport, snapshot_id)
+                parts = copy.prepare(run, engine, transport, plan, snapshot_id)
                 source_half = verify.begin_source(engine, ctx.verify, snapshot_id)
-                copy.tables(run, engine, transport, plan, snapshot_id)
+                copy.tables(run, engine, transport, parts, snapshot_id)
                 sequences.copy(run, engine, snapshot_id)
                 indexes.build(run, engine, transport)
             checked = run.timed("verify", verify.compare, engine, ctx.verify, snapshot_id, source_half)
+            checked = resume.recopy_if_changed(run, engine, transport, plan, snapshot_id, source_half, checked)
         final = marker.write(engine.cluster, ctx, marker.finished_state(checked), started=record["started"], finished=utc_now(),
                              backup=taken, transport=transport.name, verified=report.verified(checked),
                              mismatches=len(checked["mismatches"]), fingerprint=checked.get("fingerprint") or engine.fingerprint())

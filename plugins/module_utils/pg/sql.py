@@ -26,7 +26,9 @@ SELECT coalesce(json_agg(json_build_object(
          'columns', (SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
          'rows_estimate', greatest(c.reltuples, 0)::bigint,
-         'size_bytes', pg_table_size(c.oid)) ORDER BY pg_table_size(c.oid) DESC, n.nspname, c.relname), '[]'::json)
+         'size_bytes', pg_table_size(c.oid),
+         'blocks', pg_relation_size(c.oid) / current_setting('block_size')::bigint)
+       ORDER BY pg_table_size(c.oid) DESC, n.nspname, c.relname), '[]'::json)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND {user_schemas} AND {user_data}
 """.format(user_schemas=USER_SCHEMAS, user_data=USER_DATA.format(oid="c.oid"))
@@ -138,23 +140,30 @@ def snapshot_statements(snapshot):
     return [*SESSION_SETTINGS, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SET TRANSACTION SNAPSHOT '%s'" % snapshot]
 
 
-def copy_out_sql(table):
-    """COPY of one table's own rows (ONLY: not its inheritance children, which are copied as tables)."""
-    return "COPY (SELECT %s FROM ONLY %s) TO STDOUT" % (column_list(table), qualified(table))
+def copy_out_sql(table, where=""):
+    """COPY of one table's own rows (ONLY: not its inheritance children, which are copied as tables); ``where``: a part's
+    range (migrate/postgresql_parts.py: where_clause)."""
+    return "COPY (SELECT %s FROM ONLY %s%s) TO STDOUT" % (column_list(table), qualified(table), where)
 
 
-def copy_in_prefix(table):
-    """What the target's psql reads before the data: the table is emptied and loaded in one transaction.
+def copy_in_prefix(table, load="whole"):
+    """What the target's psql reads before the data, by ``load``: ``whole``, the table emptied and loaded in one transaction
+    (COPY FREEZE); ``part``, rows appended in their own transaction (a range of a large table); ``replace``, the table's rows
+    deleted and loaded again in one transaction, its constraints' and triggers' checks off (it already has them).
 
     The transaction is committed only by copy_in_commit(), sent after the source finished cleanly, so a
-    cut stream rolls back instead of leaving part of a table.
+    cut stream rolls back instead of leaving part of a table (or of a part).
     """
-    return ("%s;\nBEGIN;\nTRUNCATE ONLY %s;\nCOPY %s (%s) FROM STDIN WITH (FREEZE);\n"
-            % (";\n".join(SESSION_SETTINGS), qualified(table), qualified(table), column_list(table))).encode()
+    target, copy = qualified(table), "COPY %s (%s) FROM STDIN" % (qualified(table), column_list(table))
+    statements = {"whole": ["BEGIN", "TRUNCATE ONLY %s" % target, copy + " WITH (FREEZE)"],
+                  "part": ["BEGIN", copy],
+                  "replace": ["BEGIN", "SET LOCAL session_replication_role = replica", "DELETE FROM ONLY %s" % target, copy]}[load]
+    return ("%s;\n" % ";\n".join([*SESSION_SETTINGS, *statements])).encode()
 
 
-def copy_in_commit():
-    return b"\\.\nCOMMIT;\n"
+def copy_in_commit(before_commit=""):
+    """The end of the data, ``before_commit`` (statements of the same transaction), COMMIT."""
+    return ("\\.\n%sCOMMIT;\n" % before_commit).encode()
 
 
 def setval_sql(sequences):

@@ -1,9 +1,11 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Step 5: globals, a fresh database, the schema without indexes, then the tables ``migration.jobs`` at a time.
+"""Step 5: globals, a fresh database, the schema without indexes, then the tables ``migration.jobs`` parts at a time.
 
-Each table is replaced all at once or not at all (the engine's copy_table), so a cut stream never leaves
-half a table; the first failure stops every other copy in flight (the transport is cancelled).
+Each part (a table, or a range of a large one's pages) is written all at once or not at all (the engine's copy_table)
+and recorded on the target by the transaction that writes it, so a cut stream never leaves half a part and a re-run
+resumes with the parts that are not in (steps/resume.py); the first failure stops every other copy in flight (the
+transport is cancelled).
 """
 
 from __future__ import annotations
@@ -12,6 +14,20 @@ import concurrent.futures
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import CopyProgress
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import resume
+
+
+def prepare(run, engine, transport, plan, snapshot):
+    """Everything before the rows; returns the parts to copy. A resumed copy keeps the database, its schema and its parts."""
+    if plan.resume:
+        _copied, run.roles = run.timed("globals", engine.copy_globals)
+        run.timed("schema", engine.copy_schema, transport, snapshot, False)
+        return resume.parts(run, engine, plan)
+    globals_and_database(run, engine, plan)
+    schema(run, engine, transport, snapshot)
+    parts = engine.plan_parts(plan)
+    engine.record_parts(engine.parts_digest(plan.tables), parts)
+    return parts
 
 
 def globals_and_database(run, engine, plan):
@@ -24,34 +40,41 @@ def schema(run, engine, transport, snapshot):
     run.timed("schema", engine.copy_schema, transport, snapshot)
 
 
-def tables(run, engine, transport, plan, snapshot):
-    """Copy every table of the plan; prints progress lines while it runs and the last one at the end."""
-    line = run.timed("data", _copy_tables, run, engine, transport, plan.tables, snapshot)
+def tables(run, engine, transport, parts, snapshot):
+    """Copy every part; prints progress lines while it runs and the last one at the end. Then the record is dropped."""
+    line = run.timed("data", _copy_tables, run, engine, transport, parts, snapshot)
     run.emit(line)
+    engine.forget_parts()
     return line
 
 
-def _copy_tables(run, engine, transport, tables_to_copy, snapshot):
+def _copy_tables(run, engine, transport, parts, snapshot):
     ctx = run.ctx
-    progress = CopyProgress("copy %s" % ctx.label, tables_to_copy, run.emit, poll=engine.copy_progress,
+    progress = CopyProgress("copy %s" % ctx.label, parts, run.emit, poll=engine.copy_progress,
                             interval=ctx.options.progress_interval)
 
-    def copy_one(table):
-        engine.copy_table(transport, table, snapshot)
-        progress.table_done(table["key"])
+    def copy_one(part):
+        engine.copy_table(transport, part, snapshot)
+        progress.table_done(part["key"])
 
     with progress, concurrent.futures.ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
-        futures = {pool.submit(copy_one, table): table for table in tables_to_copy}
+        futures = {pool.submit(copy_one, part): part for part in parts}
         try:
             for future in concurrent.futures.as_completed(futures):
                 try:
                     future.result()
                 except Exception as exc:
                     transport.cancel()
-                    raise MigrationError("%s: copying table %s failed: %s" % (ctx.label, futures[future]["key"], exc), "copy") from None
+                    raise MigrationError("%s: copying table %s failed: %s" % (ctx.label, _named(futures[future]), exc), "copy") from None
         except BaseException:
             transport.cancel()
             for future in futures:
                 future.cancel()
             raise
     return progress.line()
+
+
+def _named(part):
+    if part["part"] is None:
+        return part["key"]
+    return "%s (part %d, pages from %d)" % (part["table"]["key"], part["part"], part["first_block"])

@@ -39,9 +39,16 @@ def plan_only(run, engine, plan):
     ctx, size = run.ctx, human_bytes(plan.data_bytes)
     before = json.dumps(plan.target_content, sort_keys=True) if plan.target_exists else "absent"
     return {"changed": True, "plan": summary(plan), "marker": plan.marker,
-            "msg": "%s: would copy %d tables (%s) into %s" % (ctx.label, len(plan.tables), size, engine.target.label),
+            "msg": "%s: would copy %d tables (%s) into %s%s" % (ctx.label, len(plan.tables), size, engine.target.label, resuming(plan)),
             "diff": {"before": "%s: %s\n" % (ctx.database, before),
                      "after": "%s: %d tables, %s from the source\n" % (ctx.database, len(plan.tables), size)}}
+
+
+def resuming(plan):
+    if not plan.resume:
+        return ""
+    parts = plan.resume["parts"]
+    return ", resuming an interrupted copy (%d of %d parts are in)" % (sum(1 for part in parts if part["done"]), len(parts))
 
 
 def result(run, engine, plan, report, marker, backup=None, transport=None, already=False):

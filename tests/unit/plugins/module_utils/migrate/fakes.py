@@ -10,7 +10,7 @@ import types
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import Engine, Plan
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import Engine, Plan, whole_table
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import Side, SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import SourceSide
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import RunState
@@ -126,6 +126,7 @@ class FakeEngine(Engine):
         self.target_rows = dict(target_rows or self.source_rows)
         self.events, self._target = [], FakeTarget()
         self.writes = 7  # the target's fingerprint: a test that writes to the target changes it
+        self.record = None
 
     @property
     def target(self):
@@ -167,13 +168,38 @@ class FakeEngine(Engine):
     def create_database(self, plan, copied_globals):
         self.events.append(("database", copied_globals))
 
-    def copy_schema(self, transport, snapshot):
-        self.events.append(("schema", snapshot))
+    def copy_schema(self, transport, snapshot, restore=True):
+        self.events.append(("schema", snapshot) if restore else ("schema read", snapshot))
 
-    def copy_table(self, transport, table, snapshot):
-        if table["key"] == self.fail_table:
+    # The record of parts, as the PostgreSQL engine keeps it in the target database: a part is in once its copy commits.
+    def parts_digest(self, tables):
+        return "digest of " + ",".join(sorted(table["key"] for table in tables))
+
+    def record_parts(self, digest, parts):
+        self.record = {"digest": digest, "parts": [{"table": part["key"], "part": None, "done": False} for part in parts]}
+
+    def recorded_parts(self):
+        return json.loads(json.dumps(self.record)) if self.record else None
+
+    def resumed_parts(self, plan, record):
+        tables = {table["key"]: table for table in plan.tables}
+        return [whole_table(tables[row["table"]]) for row in record["parts"] if not row["done"]]
+
+    def forget_parts(self):
+        self.events.append("forget parts")
+        self.record = None
+
+    def copy_table(self, transport, part, snapshot):
+        if part["key"] == self.fail_table:
             raise SideError("target pod: psql failed (rc=2): connection lost")
-        self.events.append(("table", table["key"], snapshot))
+        self.events.append(("table", part["key"], snapshot))
+        for row in self.record["parts"] if self.record else []:
+            if row["table"] == part["key"]:
+                row["done"] = True
+
+    def recopy_table(self, transport, table, snapshot):
+        self.events.append(("recopy", table["key"], snapshot))
+        self.target_rows[table["key"]] = self.source_rows[table["key"]]
 
     def copy_progress(self):
         return {}
@@ -195,7 +221,8 @@ class FakeEngine(Engine):
     def compare(self, source_half, target_half, level):
         mismatches = ["table %s: %s rows on the source, %s on the target" % (key, rows, target_half.get(key))
                       for key, rows in sorted(source_half.items()) if target_half.get(key) != rows]
-        return {"ok": not mismatches, "level": level, "mismatches": mismatches, "tables": sorted(source_half), "objects": {},
+        tables = [{"table": key, "match": target_half.get(key) == rows} for key, rows in sorted(source_half.items())]
+        return {"ok": not mismatches, "level": level, "mismatches": mismatches, "tables": tables, "objects": {},
                 "sequences": [], "totals": {"tables": len(source_half), "rows_source": sum(source_half.values())}}
 
     def markdown(self, report, title):

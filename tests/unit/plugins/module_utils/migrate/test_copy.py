@@ -24,7 +24,7 @@ def test_globals_come_before_the_database_which_gets_them(tmp_path):
 
 def test_every_table_is_copied_from_the_snapshot_and_the_last_progress_line_printed(tmp_path):
     run, engine, plan = engine_and_plan(tmp_path)
-    line = copy.tables(run, engine, FakeTransport(), plan, "SNAP-1")
+    line = copy.tables(run, engine, FakeTransport(), engine.plan_parts(plan), "SNAP-1")
     assert sorted(e for e in engine.events if e[0] == "table") == [("table", "public.a", "SNAP-1"), ("table", "public.b", "SNAP-1")]
     assert line.startswith("copy shop/shop: 2/2 tables, 150 B of 150 B (100%)")
     assert run.lines[-1] == line
@@ -34,7 +34,7 @@ def test_a_failed_table_cancels_the_transport_and_names_the_table(tmp_path):
     run, engine, plan = engine_and_plan(tmp_path, fail_table="public.b")
     transport = FakeTransport()
     with pytest.raises(MigrationError) as raised:
-        copy.tables(run, engine, transport, plan, "SNAP-1")
+        copy.tables(run, engine, transport, engine.plan_parts(plan), "SNAP-1")
     assert raised.value.phase == "copy"
     assert str(raised.value) == "shop/shop: copying table public.b failed: target pod: psql failed (rc=2): connection lost"
     assert transport.cancelled >= 1

@@ -293,3 +293,72 @@ def test_the_job_reaches_the_target_by_its_service_ip_not_by_a_dns_lookup(server
     _source_side, target_side = engine.job_sides(engine.cluster, "shop-migration-x", ("192.0.2.5", 5432))
     assert target_side.host == "10.43.7.9"
     assert "PGHOST=10.43.7.9 " in engine.reach_script([("192.0.2.5", 5432)])
+
+
+PARTS_SQL = """
+CREATE TABLE public.events (id serial PRIMARY KEY, payload text NOT NULL);
+INSERT INTO events (payload) SELECT repeat(md5(g::text), 3) FROM generate_series(1, 40000) g;
+CREATE TABLE public.event_notes (event_id int REFERENCES public.events (id), note text);
+INSERT INTO event_notes SELECT g, 'note ' || g FROM generate_series(1, 40000, 100) g;
+"""
+
+
+@pytest.fixture
+def parts_source(servers):
+    source, target = servers
+    for server in (source, target):
+        server.psql("DROP DATABASE IF EXISTS parts;")
+    source.psql("CREATE DATABASE parts;")
+    source.psql(PARTS_SQL, database="parts")
+    return servers
+
+
+def interrupt_after(engine, monkeypatch, parts_in):
+    """engine.copy_table fails once ``parts_in`` parts committed; returns the keys of the parts copy_table was given."""
+    given, copy_table = [], engine.copy_table
+
+    def copy_some(transport, part, snapshot):
+        given.append(part["key"])
+        if len(given) > parts_in:
+            raise SideError("target pod: psql failed (rc=2): connection lost")
+        copy_table(transport, part, snapshot)
+
+    monkeypatch.setattr(engine, "copy_table", copy_some)
+    return given
+
+
+def test_an_interrupted_copy_in_parts_resumes_with_the_parts_not_in(parts_source, tmp_path, monkeypatch):
+    _source, target = parts_source
+    first = engine_for(parts_source, tmp_path, database="parts", table_part_mib=1, jobs=1, backup=False)
+    interrupt_after(first, monkeypatch, 2)
+    with pytest.raises(MigrationError):
+        runbook.migrate(first)
+    record = first.recorded_parts()
+    events = [row for row in record["parts"] if row["table"] == "public.events"]
+    assert len(events) >= 4 and events[-1]["end_block"] is None, "a large table is copied in ranges, the last one open"
+    assert [row["done"] for row in record["parts"]].count(True) == 2
+
+    second = engine_for(parts_source, tmp_path, database="parts", table_part_mib=1, jobs=1, backup=False)
+    given = interrupt_after(second, monkeypatch, 1000)
+    result = runbook.migrate(second)
+    assert not result["failed"], result["msg"]
+    assert len(given) == len(record["parts"]) - 2
+    assert "resumed an interrupted copy: 2 of %d parts were in, %d copied" % (len(record["parts"]), len(given)) in result["report"]["notes"]
+    on_target = target.psql("SELECT count(*), count(DISTINCT id), to_regnamespace('_stateshift_copy') IS NULL FROM events;",
+                            database="parts").stdout.strip()
+    assert on_target == "40000|40000|t", "every row once; the record is dropped"
+
+
+def test_a_resumed_table_the_source_changed_since_is_copied_again(parts_source, tmp_path, monkeypatch):
+    source, target = parts_source
+    first = engine_for(parts_source, tmp_path, database="parts", table_part_mib=1, jobs=1, backup=False)
+    interrupt_after(first, monkeypatch, 1)
+    with pytest.raises(MigrationError):
+        runbook.migrate(first)
+    # the first part (its pages hold id 1) is in; the source changes it afterwards
+    source.psql("UPDATE events SET payload = 'changed after the interruption' WHERE id = 1;", database="parts")
+    result = runbook.migrate(engine_for(parts_source, tmp_path, database="parts", table_part_mib=1, jobs=1, backup=False))
+    assert not result["failed"], result["msg"]
+    assert "recopy" in result["report"]["timings"]
+    assert target.psql("SELECT payload FROM events WHERE id = 1;", database="parts").stdout.strip() == "changed after the interruption"
+    assert target.psql("SELECT count(*) FROM events;", database="parts").stdout.strip() == "40000"

@@ -25,7 +25,7 @@ def test_a_run_follows_the_runbook_and_ends_verified(tmp_path):
     # the source half of the verification runs in the background from the end of the schema on
     assert events.index("schema") < events.index("verify source") < events.index("snapshot released")
     events.remove("verify source")
-    assert events == ["inspect", "snapshot", "tune", "globals", "database", "schema", "table", "table",
+    assert events == ["inspect", "snapshot", "tune", "globals", "database", "schema", "table", "table", "forget parts",
                       "sequences", "indexes", "untune", "verify target", "snapshot released"]
     assert ("untune", {"autovacuum": "on"}) in engine.events
     assert cluster.marker()["state"] == "verified" and cluster.marker()["verified"] is True

@@ -86,8 +86,21 @@ def test_copy_in_prefix_empties_and_loads_in_one_open_transaction():
     assert prefix.endswith(b"\n")
 
 
+def test_copy_in_prefix_of_a_part_appends_and_of_a_replacement_deletes_with_checks_off():
+    part, replace = (pg_copy_sql.copy_in_prefix(INVOICES, load).decode().splitlines()[2:] for load in ("part", "replace"))
+    assert part == ["BEGIN;", 'COPY "public"."invoices" ("id", "Customer", "say ""hi""", "total") FROM STDIN;']
+    assert replace == ["BEGIN;", "SET LOCAL session_replication_role = replica;", 'DELETE FROM ONLY "public"."invoices";',
+                       'COPY "public"."invoices" ("id", "Customer", "say ""hi""", "total") FROM STDIN;']
+
+
+def test_copy_out_of_a_part_reads_its_range():
+    assert pg_copy_sql.copy_out_sql(INVOICES, " WHERE ctid >= '(0,0)'::tid").endswith(
+        """FROM ONLY "public"."invoices" WHERE ctid >= '(0,0)'::tid) TO STDOUT""")
+
+
 def test_copy_in_commit_ends_the_data_then_commits():
     assert pg_copy_sql.copy_in_commit() == b"\\.\nCOMMIT;\n"
+    assert pg_copy_sql.copy_in_commit("UPDATE t SET done = true;\n") == b"\\.\nUPDATE t SET done = true;\nCOMMIT;\n"
 
 
 def test_setval_for_called_and_never_called_sequences():

@@ -1,0 +1,159 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A table copy in parts, and the record on the target of which parts are in.
+
+A table larger than twice ``part_bytes`` is copied as ranges of its pages (``ctid``), each its own COPY committed on its
+own: the parts run in parallel, and an interrupted copy resumes with the parts that are not in. The last part has no
+upper bound, so every row the snapshot sees is in exactly one part whatever the table's size when it is read. A smaller
+table is one part, emptied and loaded in one transaction (COPY FREEZE), and so is every table of a source older than
+PostgreSQL 14.
+
+Which parts are in is recorded in the target database itself, in the schema ``_stateshift_copy``, by the transaction
+that loads the part: a part is recorded if and only if its rows are committed. The schema is dropped once every part is
+in, before the indexes are built; from then on an interrupted copy starts again from the beginning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import whole_table
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import quote_literal
+
+SCHEMA = "_stateshift_copy"
+MAX_PARTS = 64
+TID_RANGE_SCAN = 140000  # the first server version that reads a range of ctid without scanning the whole table
+
+RECORD_SQL = """
+SELECT CASE WHEN to_regclass('{schema}.parts') IS NULL THEN 'null'::json ELSE (
+  SELECT json_build_object('digest', (SELECT digest FROM {schema}.run),
+    'parts', coalesce(json_agg(json_build_object('table', table_key, 'part', part, 'first_block', first_block,
+                                                 'end_block', end_block, 'done', done) ORDER BY table_key, part), '[]'::json))
+  FROM {schema}.parts) END
+""".format(schema=SCHEMA)
+
+DROP_SQL = "DROP SCHEMA IF EXISTS %s CASCADE" % SCHEMA
+
+
+def tables_digest(tables):
+    """What must not have changed for a copy to resume: the tables and their columns."""
+    shape = sorted((table["key"], table["columns"] or []) for table in tables)
+    return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:32]
+
+
+def split(tables, part_bytes):
+    """The parts of every table: [{'key', 'table', 'part', 'first_block', 'end_block', 'size_bytes', 'rows_estimate'}];
+    a whole table has part None."""
+    parts = []
+    for table in tables:
+        count = _part_count(table, part_bytes)
+        if count == 1:
+            parts.append(whole_table(table))
+            continue
+        step = -(-table["blocks"] // count)
+        bounds = [index * step for index in range(count) if index * step < table["blocks"]]
+        for index, first in enumerate(bounds):
+            last = index == len(bounds) - 1
+            parts.append(_part(table, index, first, None if last else bounds[index + 1], len(bounds)))
+    return parts
+
+
+def _part_count(table, part_bytes):
+    if not part_bytes or table.get("blocks", 0) < 2 or table["size_bytes"] < 2 * part_bytes:
+        return 1
+    return max(1, min(MAX_PARTS, -(-table["size_bytes"] // part_bytes), table["blocks"]))
+
+
+def _part(table, index, first, end, count):
+    return {"key": "%s#%d" % (table["key"], index), "table": table, "part": index, "first_block": first, "end_block": end,
+            "size_bytes": table["size_bytes"] // count, "rows_estimate": table["rows_estimate"] // count}
+
+
+def from_record(tables, record):
+    """The parts a resumed copy copies: the record's parts that are not in, for the tables of ``tables``."""
+    by_key = {table["key"]: table for table in tables}
+    counts = {}
+    for row in record["parts"]:
+        counts[row["table"]] = counts.get(row["table"], 0) + 1
+    parts = []
+    for row in record["parts"]:
+        if row["done"]:
+            continue
+        table = by_key[row["table"]]
+        if row["part"] is None:
+            parts.append(whole_table(table))
+        else:
+            parts.append(_part(table, row["part"], row["first_block"], row["end_block"], counts[row["table"]]))
+    return parts
+
+
+def create_sql(digest, parts):
+    """The record, every part not in yet (one transaction)."""
+    rows = ",\n".join("(%s, %s, %s, %s)" % (quote_literal(part["table"]["key"]), _number(part["part"]),
+                                            _number(part["first_block"]), _number(part["end_block"])) for part in parts)
+    return ("BEGIN;\n%s;\nCREATE SCHEMA %s;\n"
+            "CREATE TABLE %s.run (digest text NOT NULL);\nINSERT INTO %s.run VALUES (%s);\n"
+            "CREATE TABLE %s.parts (table_key text NOT NULL, part int, first_block bigint, end_block bigint, "
+            "done boolean NOT NULL DEFAULT false);\n%s"
+            "COMMIT;\n" % (DROP_SQL, SCHEMA, SCHEMA, SCHEMA, quote_literal(digest), SCHEMA,
+                           ("INSERT INTO %s.parts (table_key, part, first_block, end_block) VALUES\n%s;\n" % (SCHEMA, rows))
+                           if rows else ""))
+
+
+def mark_done_sql(part):
+    """Run in the transaction that loads the part, just before its COMMIT."""
+    return "UPDATE %s.parts SET done = true WHERE table_key = %s AND part %s;\n" % (
+        SCHEMA, quote_literal(part["table"]["key"]), "IS NULL" if part["part"] is None else "= %d" % part["part"])
+
+
+def where_clause(part):
+    """The part's range of pages, for the source's SELECT (empty for a whole table)."""
+    if part["part"] is None:
+        return ""
+    bounds = ["ctid >= '(%d,0)'::tid" % part["first_block"]]
+    if part["end_block"] is not None:
+        bounds.append("ctid < '(%d,0)'::tid" % part["end_block"])
+    return " WHERE " + " AND ".join(bounds)
+
+
+def _number(value):
+    return "NULL" if value is None else "%d" % int(value)
+
+
+class CopyInParts:
+    """The PostgreSQL engine's table copy (postgresql.py): parts, their record on the target, a table copied again."""
+
+    def plan_parts(self, plan):
+        # before 14 a range of ctid is read by scanning the whole table: every part would read all of it
+        part_bytes = self.ctx.part_bytes if plan.source["version_num"] >= TID_RANGE_SCAN else 0
+        return split(plan.tables, part_bytes)
+
+    def parts_digest(self, tables):
+        return tables_digest(tables)
+
+    def record_parts(self, digest, parts):
+        self.target_script(create_sql(digest, parts), self.ctx.database)
+
+    def recorded_parts(self):
+        return self.target_json(RECORD_SQL, self.ctx.database, what="the interrupted copy's record")
+
+    def resumed_parts(self, plan, record):
+        return from_record(plan.tables, record)
+
+    def forget_parts(self):
+        self.target_script(DROP_SQL + ";\n", self.ctx.database)
+
+    def copy_table(self, transport, part, snapshot):
+        self._copy(transport, part, snapshot, "whole" if part["part"] is None else "part", mark_done_sql(part))
+
+    def recopy_table(self, transport, table, snapshot):
+        self._copy(transport, whole_table(table), snapshot, "replace", "")
+
+    def _copy(self, transport, part, snapshot, load, before_commit):
+        table = part["table"]
+        statements = [*sql.snapshot_statements(snapshot), sql.copy_out_sql(table, where_clause(part)), "COMMIT"]
+        source_args = psql.FLAGS + [piece for statement in statements for piece in ("-c", statement)]
+        transport.pipe(("psql", source_args, self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
+                       prefix=sql.copy_in_prefix(table, load), commit=sql.copy_in_commit(before_commit))

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import postgresql_parts
+
+MIB = 1 << 20
+
+
+def table(key, size_mib, blocks=None, rows=1000, columns=("id",)):
+    return {"key": key, "size_bytes": int(size_mib * MIB), "blocks": int(size_mib * 128) if blocks is None else blocks,
+            "rows_estimate": rows, "columns": list(columns)}
+
+
+def test_a_small_table_is_one_whole_part_and_a_large_one_ranges_of_pages_ending_open():
+    parts = postgresql_parts.split([table("public.big", 256), table("public.small", 100)], 64 * MIB)
+    big = [part for part in parts if part["table"]["key"] == "public.big"]
+    assert [(part["part"], part["first_block"], part["end_block"]) for part in big] == [
+        (0, 0, 8192), (1, 8192, 16384), (2, 16384, 24576), (3, 24576, None)]
+    assert [part["key"] for part in big] == ["public.big#0", "public.big#1", "public.big#2", "public.big#3"]
+    assert parts[-1]["key"] == "public.small" and parts[-1]["part"] is None
+    assert sum(part["rows_estimate"] for part in big) == 1000
+
+
+@pytest.mark.parametrize(("size_mib", "blocks", "part_mib", "count"), [
+    (127, None, 64, 1),       # not twice the part size
+    (128, None, 64, 2),
+    (100000, None, 64, postgresql_parts.MAX_PARTS),
+    (512, 3, 64, 3),          # never more parts than pages
+    (512, None, 0, 1),        # 0: every table whole
+])
+def test_part_counts(size_mib, blocks, part_mib, count):
+    assert len(postgresql_parts.split([table("t", size_mib, blocks)], part_mib * MIB)) == count
+
+
+def test_every_page_is_in_exactly_one_range():
+    parts = postgresql_parts.split([table("t", 1000, blocks=12345)], 64 * MIB)
+    assert parts[0]["first_block"] == 0
+    assert all(a["end_block"] == b["first_block"] for a, b in zip(parts, parts[1:]))
+    assert parts[-1]["end_block"] is None
+
+
+def test_where_clause_of_a_range_and_of_a_whole_table():
+    first, last = postgresql_parts.split([table("t", 128)], 64 * MIB)
+    assert postgresql_parts.where_clause(first) == " WHERE ctid >= '(0,0)'::tid AND ctid < '(8192,0)'::tid"
+    assert postgresql_parts.where_clause(last) == " WHERE ctid >= '(8192,0)'::tid"
+    assert postgresql_parts.where_clause(postgresql_parts.split([table("t", 1)], 64 * MIB)[0]) == ""
+
+
+def test_the_digest_follows_tables_and_columns_not_their_sizes():
+    one = postgresql_parts.tables_digest([table("a", 1), table("b", 2)])
+    assert one == postgresql_parts.tables_digest([table("b", 900), table("a", 5)])
+    assert one != postgresql_parts.tables_digest([table("a", 1), table("b", 2, columns=("id", "note"))])
+    assert one != postgresql_parts.tables_digest([table("a", 1)])
+
+
+def test_a_resumed_copy_keeps_the_recorded_ranges():
+    tables = [table("public.big", 256), table("public.small", 1)]
+    planned = postgresql_parts.split(tables, 64 * MIB)
+    record = {"digest": "d", "parts": [{"table": part["table"]["key"], "part": part["part"], "first_block": part["first_block"],
+                                        "end_block": part["end_block"], "done": part["part"] in (0, 2)} for part in planned]}
+    # the table grew since: the recorded ranges stay (the last one is open), only those not in are copied
+    left = postgresql_parts.from_record([table("public.big", 300), table("public.small", 1)], record)
+    assert [(part["key"], part["first_block"], part["end_block"]) for part in left] == [
+        ("public.big#1", 8192, 16384), ("public.big#3", 24576, None), ("public.small", None, None)]
+
+
+def test_the_record_sql_names_each_part():
+    planned = postgresql_parts.split([table("public.it's", 128)], 64 * MIB)
+    created = postgresql_parts.create_sql("d1", planned)
+    assert "('public.it''s', 0, 0, 8192),\n('public.it''s', 1, 8192, NULL)" in created
+    assert created.startswith("BEGIN;\nDROP SCHEMA IF EXISTS _stateshift_copy CASCADE;\n") and created.endswith("COMMIT;\n")
+    assert postgresql_parts.mark_done_sql(planned[1]) == (
+        "UPDATE _stateshift_copy.parts SET done = true WHERE table_key = 'public.it''s' AND part = 1;\n")
+    assert postgresql_parts.mark_done_sql(postgresql_parts.split([table("t", 1)], 64 * MIB)[0]).endswith("AND part IS NULL;\n")
