@@ -28,9 +28,11 @@ MIGRATION_ROWS = (
     ("ours_job", "ours, Job, backup + checksum verification"),
     ("ours_lean", "ours, Job, no backup, count verification"),
     ("ours_stream", "ours, stream through the controller, backup + checksum"),
+    ("ours_resume", "ours, Job: the re-run after a copy interrupted at half its bytes"),
 )
 GOAL_TEXT = {"ours_job_over_runbook": "ours / runbook", "ours_job_over_best_tools": "ours / best tools",
-             "ours_lean_over_pgcopydb": "ours without backup / `pgcopydb clone`"}
+             "ours_lean_over_pgcopydb": "ours without backup / `pgcopydb clone`",
+             "ours_resume_over_ours_job": "re-run after an interruption at half / a whole run"}
 
 
 def newest(pattern):

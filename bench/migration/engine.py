@@ -57,6 +57,8 @@ def parse_args(argv):
     parser.add_argument("--ssh-args", default="", help="extra ssh options (ansible_ssh_common_args)")
     parser.add_argument("--backup-dir", default="/var/backups/stateshift")
     parser.add_argument("--no-backup", action="store_true", help="migration.backup: false")
+    parser.add_argument("--interrupt-at", type=float, help="fail the copy once this share of the parts' bytes is in "
+                        "(the parts in flight are cut, as a killed run's are): the setup of a resume measurement")
     return parser.parse_args(argv)
 
 
@@ -72,6 +74,24 @@ def migration_context(args):
                                  restore_settings=None, kubectl_bin="kubectl",
                                  connection=types.MappingProxyType({"kubeconfig": args.kubeconfig} if args.kubeconfig else {}))
     return context.build(validate_catalog([workload]), args.workload, options)
+
+
+def interrupt_at(engine, share):
+    """engine.copy_table refuses to start a part once ``share`` of the planned bytes are in."""
+    planned, copy_table, done = [], engine.copy_table, {"bytes": 0}
+    plan_parts = engine.plan_parts
+
+    def planning(plan):
+        planned[:] = plan_parts(plan)
+        return planned
+
+    def copy_until(transport, part, snapshot):
+        if done["bytes"] >= share * sum(p["size_bytes"] for p in planned):
+            raise MigrationError("interrupted by the benchmark at %d%% of the bytes" % (100 * share), "copy")
+        copy_table(transport, part, snapshot)
+        done["bytes"] += part["size_bytes"]
+
+    engine.plan_parts, engine.copy_table = planning, copy_until
 
 
 def main(argv):
@@ -91,7 +111,10 @@ def main(argv):
         source = DockerOverSsh(ssh, args.container, args.source_user)
         try:
             with Kubectl(ctx.namespace, dict(ctx.options.connection), ctx.options.kubectl_bin) as cluster:
-                result = runbook.migrate(PostgresEngine(ctx, source, cluster), run=run)
+                engine = PostgresEngine(ctx, source, cluster)
+                if args.interrupt_at:
+                    interrupt_at(engine, args.interrupt_at)
+                result = runbook.migrate(engine, run=run)
             report = result["report"]
             outcome.update(ok=not result["failed"], msg=result["msg"], transport=result["transport"],
                            backup=result["backup"], verified=report["ok"], mismatches=report["mismatches"],

@@ -10,6 +10,7 @@
 #   ours_job     our engine (pg_migration.Migration), transport job, jobs 2, backup on, verify checksum
 #   ours_lean    the same with backup off and verify count (against pgcopydb clone alone)
 #   ours_stream  the same with transport stream (the data passes through the controller)
+#   ours_resume  the re-run of ours_job after a run of it was interrupted once half the bytes were in (untimed)
 #   before_job, before_stream   the same two, with the engine of an earlier revision: set BENCH_MIGRATION_BEFORE to
 #                a git revision (a worktree of it is made in the work directory), to compare before/after in one run
 # Every method runs on both links of the lab (BENCH_MIGRATION_LINKS, default "loopback shaped"): loopback, the plain
@@ -61,7 +62,7 @@ FINGERPRINT=tests/lab/sampledata/fingerprint.sql
 PGBENCH_SCALE=${BENCH_MIGRATION_PGBENCH_SCALE:-50}
 ROUNDS=${BENCH_MIGRATION_ROUNDS:-2}
 read -r -a DATASETS <<<"${BENCH_MIGRATION_DATASETS:-pgbench$PGBENCH_SCALE invoicetron}"
-read -r -a METHODS <<<"${BENCH_MIGRATION_METHODS:-runbook pg_dump_fd pgcopydb best_tools ours_job ours_lean ours_stream}"
+read -r -a METHODS <<<"${BENCH_MIGRATION_METHODS:-runbook pg_dump_fd pgcopydb best_tools ours_job ours_lean ours_stream ours_resume}"
 read -r -a LINKS <<<"${BENCH_MIGRATION_LINKS:-loopback shaped}"
 LINK_SH=tests/lab/link.sh
 SSH_OPTS=(-o BatchMode=yes -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$KNOWN_HOSTS" -i "$SSH_KEY")
@@ -84,6 +85,19 @@ pgcopydb_clone() {
   PGPASSFILE="$WORK/pgpass" pgcopydb clone --table-jobs 2 --index-jobs 2 --dir "$RUNDIR/pgcopydb" \
     --source "postgres://$DB_USER@$SOURCE_IP:5432/$1" \
     --target "postgres://$DB_USER@$TARGET_IP:5432/$SCRATCH_DB" >"$RUNDIR/pgcopydb.log" 2>&1
+}
+
+# ours_engine ENGINE_PY DATABASE OUT_STEM [ARGS...]: our engine on the lab's invoicetron workload, jobs 2, checksums
+ours_engine() {
+  local engine=$1 db=$2 out=$3
+  shift 3
+  python3 "$engine" --database "$db" --jobs 2 --verify checksum "$@" \
+    --out "$out.json" --log "$out.log" --report-dir "$(dirname "$out")/reports" \
+    --workload "$WORKLOAD" --namespace "$NS" --target-user "$DB_USER" --target-secret "$SECRET" \
+    --target-password-key "$SECRET_KEY" --target-image "$TARGET_IMAGE" --kubeconfig "$KUBECONFIG" \
+    --container "$SOURCE_CONTAINER" --source-user "$DB_USER" --backup-dir "$BACKUP_DIR" \
+    --ssh-host "$LEGACY_HOST" --ssh-port "$LEGACY_PORT" --ssh-user "$LEGACY_USER" --ssh-key "$SSH_KEY" \
+    --ssh-args "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=$KNOWN_HOSTS"
 }
 
 # --- the timed part of one run (invoked as "run.sh _method METHOD DATABASE RUNDIR" under measure.py) ---
@@ -124,20 +138,15 @@ method() {
       cmp -s "$RUNDIR/hashes.source" "$RUNDIR/hashes.target" || die "best_tools: the tables' hashes differ"
       step "compare data (both sides at once)" "$t"
       ;;
-    ours_job | ours_stream | ours_lean | before_job | before_stream)
+    ours_job | ours_stream | ours_lean | ours_resume | before_job | before_stream)
       local engine=$HERE/engine.py transport=${method#*_} lean=()
       if [ "$method" = ours_lean ]; then transport=job lean=(--no-backup --verify count); fi
+      if [ "$method" = ours_resume ]; then transport=job; fi
       if [[ $method == before_* ]]; then
         engine=$WORK/before/bench/migration/engine.py
         export PYTHONPATH=$WORK/before-collections
       fi
-      exec python3 "$engine" --database "$db" --transport "$transport" --jobs 2 --verify checksum "${lean[@]}" \
-        --out "$RUNDIR/engine.json" --log "$RUNDIR/engine.log" --report-dir "$RUNDIR/reports" \
-        --workload "$WORKLOAD" --namespace "$NS" --target-user "$DB_USER" --target-secret "$SECRET" \
-        --target-password-key "$SECRET_KEY" --target-image "$TARGET_IMAGE" --kubeconfig "$KUBECONFIG" \
-        --container "$SOURCE_CONTAINER" --source-user "$DB_USER" --backup-dir "$BACKUP_DIR" \
-        --ssh-host "$LEGACY_HOST" --ssh-port "$LEGACY_PORT" --ssh-user "$LEGACY_USER" --ssh-key "$SSH_KEY" \
-        --ssh-args "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=$KNOWN_HOSTS"
+      ours_engine "$engine" "$db" "$RUNDIR/engine" --transport "$transport" "${lean[@]}"
       ;;
     *) die "unknown method '$method'" ;;
   esac
@@ -274,6 +283,14 @@ run_one() {
       target_sql "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
       forget_marker "$db"
       kubectl -n "$NS" wait --for=delete pod -l "$WORKER_LABEL" --timeout=120s >/dev/null 2>&1 || true
+      if [ "$method" = ours_resume ]; then
+        # untimed: the same run as ours_job, interrupted once half the bytes are in; the measured run resumes it
+        ours_engine "$HERE/engine.py" "$db" "$rundir/interrupted" --transport job --interrupt-at 0.5 \
+          >"$rundir/interrupted.out" 2>&1 || true
+        backup=$(jq -r '.backup.path // empty' "$rundir/interrupted.json" 2>/dev/null || true)
+        [ -z "$backup" ] || echo "$backup" >>"$WORK/backups"
+        kubectl -n "$NS" wait --for=delete pod -l "$WORKER_LABEL" --timeout=120s >/dev/null 2>&1 || true
+      fi
       ;;
     *)
       target_db=$SCRATCH_DB

@@ -142,8 +142,9 @@ def test_a_rerun_copies_only_the_parts_that_were_not_in(target, big_source):
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     resumed = re.search(r"resumed an interrupted copy: (\d+) of (\d+) parts were in, (\d+) copied", rerun.stdout)
     assert resumed, rerun.stdout[-4000:]
-    assert (int(resumed.group(1)), int(resumed.group(2))) == (before, total)
-    assert int(resumed.group(3)) == total - before
+    kept, planned, copied = (int(n) for n in resumed.groups())
+    # the Job's pod outlives the killed controller: a part it was copying may still have committed
+    assert before <= kept < planned == total and copied == total - kept
     assert "verification passed" in rerun.stdout and target.marker()["state"] == "verified"
     assert target.psql("SELECT count(*) = count(DISTINCT id) FROM events;") == "t", "a part was copied twice"
     assert target.psql("SELECT to_regnamespace('_stateshift_copy') IS NULL;") == "t"

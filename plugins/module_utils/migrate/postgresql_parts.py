@@ -19,6 +19,7 @@ import hashlib
 import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import whole_table
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import quote_literal
 
@@ -89,6 +90,21 @@ def from_record(tables, record):
     return parts
 
 
+# A part's transaction claims its row first and holds it to the end: a copy of the same part still running from an
+# interrupted run (its pod outlives a killed controller) makes this one wait, and once that one committed, fail with
+# ALREADY_IN instead of loading the rows a second time.
+ALREADY_IN = "stateshift: this part is already in"
+CLAIM_FUNCTION = """
+CREATE FUNCTION {schema}.claim(wanted_table text, wanted_part int) RETURNS void LANGUAGE plpgsql AS $claim$
+BEGIN
+  PERFORM 1 FROM {schema}.parts WHERE table_key = wanted_table AND part IS NOT DISTINCT FROM wanted_part AND NOT done FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '{already_in}';
+  END IF;
+END
+$claim$""".format(schema=SCHEMA, already_in=ALREADY_IN)
+
+
 def create_sql(digest, parts):
     """The record, every part not in yet (one transaction)."""
     rows = ",\n".join("(%s, %s, %s, %s)" % (quote_literal(part["table"]["key"]), _number(part["part"]),
@@ -96,10 +112,15 @@ def create_sql(digest, parts):
     return ("BEGIN;\n%s;\nCREATE SCHEMA %s;\n"
             "CREATE TABLE %s.run (digest text NOT NULL);\nINSERT INTO %s.run VALUES (%s);\n"
             "CREATE TABLE %s.parts (table_key text NOT NULL, part int, first_block bigint, end_block bigint, "
-            "done boolean NOT NULL DEFAULT false);\n%s"
+            "done boolean NOT NULL DEFAULT false);\n%s%s;\n"
             "COMMIT;\n" % (DROP_SQL, SCHEMA, SCHEMA, SCHEMA, quote_literal(digest), SCHEMA,
                            ("INSERT INTO %s.parts (table_key, part, first_block, end_block) VALUES\n%s;\n" % (SCHEMA, rows))
-                           if rows else ""))
+                           if rows else "", CLAIM_FUNCTION))
+
+
+def claim_sql(part):
+    """The first statement of the transaction that loads the part."""
+    return "SELECT %s.claim(%s, %s)" % (SCHEMA, quote_literal(part["table"]["key"]), _number(part["part"]))
 
 
 def mark_done_sql(part):
@@ -146,14 +167,18 @@ class CopyInParts:
         self.target_script(DROP_SQL + ";\n", self.ctx.database)
 
     def copy_table(self, transport, part, snapshot):
-        self._copy(transport, part, snapshot, "whole" if part["part"] is None else "part", mark_done_sql(part))
+        try:
+            self._copy(transport, part, snapshot, "whole" if part["part"] is None else "part", claim_sql(part), mark_done_sql(part))
+        except SideError as exc:
+            if ALREADY_IN not in str(exc):
+                raise
 
     def recopy_table(self, transport, table, snapshot):
-        self._copy(transport, whole_table(table), snapshot, "replace", "")
+        self._copy(transport, whole_table(table), snapshot, "replace", "", "")
 
-    def _copy(self, transport, part, snapshot, load, before_commit):
+    def _copy(self, transport, part, snapshot, load, first, before_commit):
         table = part["table"]
         statements = [*sql.snapshot_statements(snapshot), sql.copy_out_sql(table, where_clause(part)), "COMMIT"]
         source_args = psql.FLAGS + [piece for statement in statements for piece in ("-c", statement)]
         transport.pipe(("psql", source_args, self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
-                       prefix=sql.copy_in_prefix(table, load), commit=sql.copy_in_commit(before_commit))
+                       prefix=sql.copy_in_prefix(table, load, first), commit=sql.copy_in_commit(before_commit))

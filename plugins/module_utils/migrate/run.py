@@ -86,7 +86,7 @@ def copy_and_verify(run, engine, plan):
     choosing = Background(choose_transport.choose, run, engine, plan.data_bytes).begin()
     try:
         with snapshot.held(engine) as snapshot_id:
-            taken = run.timed("backup", backup.take, run, engine, snapshot_id) if ctx.backup else None
+            taken = run.timed("backup", backup.take, run, engine, snapshot_id, plan) if ctx.backup else None
             transport, reason = run.timed("transport", choosing.result)
             run.emit("%s: transport %s (%s)" % (ctx.label, transport.name, reason))
             before = tuning.settings_before(engine, plan.marker)

@@ -146,19 +146,20 @@ def copy_out_sql(table, where=""):
     return "COPY (SELECT %s FROM ONLY %s%s) TO STDOUT" % (column_list(table), qualified(table), where)
 
 
-def copy_in_prefix(table, load="whole"):
+def copy_in_prefix(table, load="whole", first=""):
     """What the target's psql reads before the data, by ``load``: ``whole``, the table emptied and loaded in one transaction
     (COPY FREEZE); ``part``, rows appended in their own transaction (a range of a large table); ``replace``, the table's rows
     deleted and loaded again in one transaction, its constraints' and triggers' checks off (it already has them).
+    ``first``: a statement the transaction runs before anything else.
 
     The transaction is committed only by copy_in_commit(), sent after the source finished cleanly, so a
     cut stream rolls back instead of leaving part of a table (or of a part).
     """
     target, copy = qualified(table), "COPY %s (%s) FROM STDIN" % (qualified(table), column_list(table))
-    statements = {"whole": ["BEGIN", "TRUNCATE ONLY %s" % target, copy + " WITH (FREEZE)"],
-                  "part": ["BEGIN", copy],
-                  "replace": ["BEGIN", "SET LOCAL session_replication_role = replica", "DELETE FROM ONLY %s" % target, copy]}[load]
-    return ("%s;\n" % ";\n".join([*SESSION_SETTINGS, *statements])).encode()
+    statements = {"whole": ["TRUNCATE ONLY %s" % target, copy + " WITH (FREEZE)"],
+                  "part": [copy],
+                  "replace": ["SET LOCAL session_replication_role = replica", "DELETE FROM ONLY %s" % target, copy]}[load]
+    return ("%s;\n" % ";\n".join([*SESSION_SETTINGS, "BEGIN", *([first] if first else []), *statements])).encode()
 
 
 def copy_in_commit(before_commit=""):

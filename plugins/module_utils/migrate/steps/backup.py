@@ -43,9 +43,13 @@ def check_space(run, source, data_bytes):
     return available
 
 
-def take(run, engine, snapshot):
-    """Returns {'path', 'host', 'sha256', 'bytes', 'format'}; a failure stops the run before any write to the target."""
+def take(run, engine, snapshot, plan=None):
+    """Returns {'path', 'host', 'sha256', 'bytes', 'format'}; a failure stops the run before any write to the target.
+    A resumed copy keeps the interrupted run's backup (kept())."""
     ctx, source = run.ctx, engine.source
+    earlier = kept(run, engine, plan)
+    if earlier:
+        return earlier
     final = posixpath.join(directory(ctx), file_name(ctx, engine.backup_suffix))
     script = ("set -eu; umask 077; mkdir -p %(dir)s; tmp=%(final)s.partial; trap 'rm -f \"$tmp\"' EXIT; "
               "%(dump)s > \"$tmp\"; sha256sum \"$tmp\" | cut -d' ' -f1; wc -c < \"$tmp\"; mv \"$tmp\" %(final)s; trap - EXIT"
@@ -66,3 +70,17 @@ def take(run, engine, snapshot):
     backup = {"path": final, "host": source.where(), "sha256": digest, "bytes": int(size), "format": engine.backup_format}
     run.emit("%s: backup %s (%s, sha256 %s) on %s" % (ctx.label, final, human_bytes(backup["bytes"]), digest[:16], backup["host"]))
     return backup
+
+
+def kept(run, engine, plan):
+    """The interrupted run's backup, when this run resumes its copy and the file is still whole on the source host (its
+    recorded size): it holds the source as it was before the migration began, which is what the backup is for."""
+    recorded = (plan.marker.get("backup") if plan is not None and plan.resume else None) or {}
+    if not recorded.get("path"):
+        return None
+    size = engine.source.host_output("stat -c %%s %s 2>/dev/null || echo 0" % shlex.quote(recorded["path"])).strip()
+    if size != str(recorded.get("bytes")):
+        return None
+    run.emit("%s: keeping the interrupted run's backup %s (%s, sha256 %s)" % (run.ctx.label, recorded["path"],
+                                                                              human_bytes(recorded["bytes"]), recorded["sha256"][:16]))
+    return recorded

@@ -76,8 +76,9 @@ class FakeCluster:
 class FakeSource(SourceSide):
     label = "fake source"
 
-    def __init__(self, free_bytes=10 << 30, backup_fails=False):
+    def __init__(self, free_bytes=10 << 30, backup_fails=False, backups_present=True):
         self.free_bytes, self.backup_fails, self.scripts = free_bytes, backup_fails, []
+        self.backups_present = backups_present  # a backup written earlier is still whole on the host
         self.user, self.password, self.address = "shop", None, None
 
     def host_script(self, script):
@@ -94,6 +95,8 @@ class FakeSource(SourceSide):
             if self.backup_fails:
                 raise SideError("fake source: pg_dump failed (rc=1): disk full")
             return "%s\n4096\n" % DIGEST
+        if script.startswith("stat -c %s") and ".partial" not in script:
+            return "4096\n" if self.backups_present else "0\n"
         return "0\n"
 
 
@@ -117,11 +120,15 @@ class FakeEngine(Engine):
 
     name = "fake"
 
-    def __init__(self, ctx, cluster, source=None, tables=None, target_content=None, source_rows=None, target_rows=None, fail_table=None):
+    def __init__(self, ctx, cluster, source=None, tables=None, target_content=None, source_rows=None, target_rows=None, fail_table=None,
+                 source_databases=None):
         super().__init__(ctx, source or FakeSource(), cluster)
         self.tables = tables if tables is not None else [{"key": "public.a", "size_bytes": 100, "rows_estimate": 2},
                                                          {"key": "public.b", "size_bytes": 50, "rows_estimate": 1}]
-        self.target_content, self.fail_table = target_content or {}, fail_table
+        # fail_table: a table, or {database: table} for a task over several databases
+        self.fail_tables = fail_table
+        self.fail_table = fail_table.get(ctx.database) if isinstance(fail_table, dict) else fail_table
+        self.target_content, self.source_databases = target_content or {}, source_databases or ["postgres", ctx.database]
         self.source_rows = source_rows or {"public.a": 2, "public.b": 1}
         self.target_rows = dict(target_rows or self.source_rows)
         self.events, self._target = [], FakeTarget()
@@ -131,6 +138,16 @@ class FakeEngine(Engine):
     @property
     def target(self):
         return self._target
+
+    def twin(self, ctx):
+        other = FakeEngine(ctx, self.cluster, source=self.source, tables=self.tables, target_content=self.target_content,
+                           source_rows=self.source_rows, target_rows=self.target_rows, fail_table=self.fail_tables,
+                           source_databases=self.source_databases)
+        other.events = self.events  # one log for the whole task
+        return other
+
+    def source_database_names(self):
+        return list(self.source_databases)
 
     def inspect(self):
         self.events.append("inspect")

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import subprocess
+import time
+
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import postgresql_parts
@@ -73,3 +77,56 @@ def test_the_record_sql_names_each_part():
     assert postgresql_parts.mark_done_sql(planned[1]) == (
         "UPDATE _stateshift_copy.parts SET done = true WHERE table_key = 'public.it''s' AND part = 1;\n")
     assert postgresql_parts.mark_done_sql(postgresql_parts.split([table("t", 1)], 64 * MIB)[0]).endswith("AND part IS NULL;\n")
+
+
+# --- the record and the claim, against a real server ---------------------------------------------------------------
+
+def session(server, database):
+    """A psql reading its script from a pipe: the test writes statements and the session stays open meanwhile."""
+    return subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", server.socket_dir, "-p", str(server.port),
+                             "-U", "postgres", "-d", database], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def recorded(local_postgres):
+    local_postgres.psql("DROP DATABASE IF EXISTS parts_claim;")
+    local_postgres.psql("CREATE DATABASE parts_claim;")
+    local_postgres.psql("CREATE TABLE items (id int);", database="parts_claim")
+    parts = postgresql_parts.split([table("public.items", 128, columns=("id",))], 64 * MIB)
+    local_postgres.psql(postgresql_parts.create_sql("d1", parts), database="parts_claim")
+    yield local_postgres, parts
+    local_postgres.psql("DROP DATABASE IF EXISTS parts_claim WITH (FORCE);")
+
+
+def load(server, part, rows, commit=True):
+    """The statements a part's load runs, its rows inserted instead of copied."""
+    return session(server, "parts_claim"), ("BEGIN;\n%s;\nINSERT INTO items SELECT generate_series(1, %d);\n%s%s" % (
+        postgresql_parts.claim_sql(part), rows, postgresql_parts.mark_done_sql(part), "COMMIT;\n" if commit else "ROLLBACK;\n"))
+
+
+@pytest.mark.parametrize("first_commits", [True, False], ids=["first-commits", "first-rolls-back"])
+def test_a_second_load_of_a_part_waits_for_the_first_and_loads_only_if_it_did_not_commit(recorded, first_commits):
+    server, parts = recorded
+    first, first_script = load(server, parts[1], 10, commit=first_commits)
+    begin, rest = first_script.split("INSERT", 1)
+    first.stdin.write(begin)
+    first.stdin.flush()
+    time.sleep(0.5)  # the first holds its claim
+    second, second_script = load(server, parts[1], 10)
+    second.stdin.write(second_script)
+    second.stdin.close()
+    time.sleep(1.0)
+    assert second.poll() is None, "the second load did not wait for the first"
+    first.stdin.write("INSERT" + rest)
+    first.stdin.close()
+    assert first.wait(timeout=30) == 0
+    second_rc, second_err = second.wait(timeout=30), second.stderr.read()
+    rows = server.psql("SELECT count(*) FROM items;", database="parts_claim").stdout.strip()
+    if first_commits:
+        assert second_rc != 0 and postgresql_parts.ALREADY_IN in second_err
+    else:
+        assert second_rc == 0, second_err
+    assert rows == "10", "the part's rows are in once"
+    record = server.psql(postgresql_parts.RECORD_SQL, database="parts_claim").stdout
+    assert [row["done"] for row in json.loads(record)["parts"]] == [False, True]

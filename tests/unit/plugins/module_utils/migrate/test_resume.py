@@ -9,7 +9,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import marker
 
-from .fakes import FakeCluster, FakeEngine, make_context, run_state
+from .fakes import FakeCluster, FakeEngine, FakeSource, make_context, run_state
 
 TABLES = [{"key": "public.a", "size_bytes": 100, "rows_estimate": 2}, {"key": "public.b", "size_bytes": 50, "rows_estimate": 1}]
 
@@ -98,3 +98,19 @@ def test_a_copy_that_was_not_resumed_is_not_copied_twice_on_a_mismatch(tmp_path)
     result = runbook.migrate(engine, run=run_state(ctx))
     assert result["failed"] and cluster.marker()["state"] == marker.VERIFY_FAILED
     assert not [e for e in engine.events if e[0] == "recopy"]
+
+
+def test_a_resumed_copy_keeps_the_interrupted_runs_backup_while_it_is_whole(tmp_path):
+    cluster, record = interrupted(tmp_path)
+    first_backup = cluster.marker()["backup"]
+    result, engine, run = rerun(tmp_path, cluster, record)
+    assert result["backup"] == first_backup
+    assert not [script for script in engine.source.scripts if "sha256sum" in script], "no second dump"
+    assert any(line.startswith("shop/shop: keeping the interrupted run's backup %s" % first_backup["path"]) for line in run.lines)
+
+
+def test_a_resumed_copy_takes_a_new_backup_when_the_earlier_one_is_gone(tmp_path):
+    cluster, record = interrupted(tmp_path)
+    result, engine, run = rerun(tmp_path, cluster, record, source=FakeSource(backups_present=False))
+    assert len([script for script in engine.source.scripts if "sha256sum" in script]) == 1, "a new dump"
+    assert result["backup"]["sha256"] and not any("keeping the interrupted run's backup" in line for line in run.lines)
