@@ -36,7 +36,8 @@ options:
     type: str
     required: true
   database:
-    description: The database to compare (same name on both sides); defaults to the workload's C(source.database).
+    description: The database to compare (same name on both sides); defaults to each of the workload's C(source.databases)
+      in turn, else its C(source.database).
     type: str
   report_dir:
     description: Directory on the controller for the report files.

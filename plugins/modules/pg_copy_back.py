@@ -63,7 +63,8 @@ options:
     type: str
     required: true
   database:
-    description: The database to copy back (the same name on both sides); defaults to the workload's C(source.database).
+    description: The database to copy back (the same name on both sides); defaults to each of the workload's
+      C(source.databases) in turn, else its C(source.database).
     type: str
   force:
     description: Copy back again even though the record says an earlier copy-back was verified.

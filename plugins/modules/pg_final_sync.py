@@ -39,7 +39,8 @@ options:
     type: str
     required: true
   database:
-    description: The database (same name on both sides); defaults to the workload's C(source.database).
+    description: The database (same name on both sides); defaults to each of the workload's C(source.databases) in turn,
+      else its C(source.database).
     type: str
   timeout:
     description: The deadline, in seconds, of each step that moves or reads all the data (as in M(stateshift.k3s.pg_migrate)).

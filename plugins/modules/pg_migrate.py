@@ -89,7 +89,8 @@ options:
   database:
     description:
       - The database to copy; the target database gets the same name.
-      - Defaults to the workload's C(source.database) (for a DSN source without one, its first C(databases) entry).
+      - Defaults to each database of the workload's C(source.databases) in turn (the roles copied once, one result), else
+        its C(source.database) (for a DSN source without one, its first C(databases) entry).
     type: str
   force:
     description:
@@ -142,10 +143,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 msg:
-  description: What was done and the verification's result.
+  description: What was done and the verification's result (one sentence per database, joined by C(; )).
   returned: always
   type: str
   sample: "invoicetron/invoicetron: copied 9 tables (3.6 MiB) in 7s (2.5 MiB/s) via job; verification passed"
+databases:
+  description: With C(source.databases), each database's own result (the keys below), by name; the others are then
+    not returned at the top level.
+  returned: when the workload has C(source.databases) and O(database) is not set
+  type: dict
 transport:
   description: The transport used, C(job) or C(stream).
   returned: success

@@ -41,7 +41,8 @@ options:
     type: str
     required: true
   database:
-    description: The source database; defaults to the workload's C(source.database).
+    description: The source database; defaults to each of the workload's C(source.databases) in turn, else its
+      C(source.database).
     type: str
   state:
     description: C(blocked) stops writes and sessions on the source database; C(open) restores what C(blocked) changed.

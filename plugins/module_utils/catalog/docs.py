@@ -60,7 +60,7 @@ def _engines(field):
 def _kind(field):
     if field.kind == "list" and field.elements:
         return "list of %s" % field.elements
-    return {"version": "str"}.get(field.kind, field.kind)
+    return {"version": "str", "names": "all or list of str"}.get(field.kind, field.kind)
 
 
 def fields_table():

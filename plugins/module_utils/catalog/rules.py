@@ -60,6 +60,20 @@ def source_database(value, workload):
     return None
 
 
+def source_databases(value, workload):
+    """all, or a list of PostgreSQL database names"""
+    if isinstance(value, str):
+        return None if value == "all" else "must be all or a list of database names"
+    if not value:
+        return "must name at least one database"
+    for index, name in enumerate(value):
+        if not isinstance(name, str) or not _PG_IDENTIFIER.match(name):
+            return "'%s' is not a PostgreSQL database name" % (name,)
+        if name in value[:index]:
+            return "names %s twice" % name
+    return None
+
+
 AUTH_METHODS = ("scram-sha-256", "md5", "password", "none")
 
 

@@ -98,8 +98,7 @@ def _resources(part):
 FIELDS = (
     Field("name", "str", "Names the workload; prefixes every object (`<name>-<engine>`, ...).", rule=syntax.dns_label,
           required="name the workload (a DNS-1123 label, it prefixes every object)", fix=DNS_LABEL_FIX),
-    Field("engine", "str", "The database engine.", choices=POSTGRESQL, planned=("mongodb", "rabbitmq"),
-          required="set engine: postgresql",
+    Field("engine", "str", "The database engine.", choices=POSTGRESQL, planned=("mongodb", "rabbitmq"), required="set engine: postgresql",
           fix="use engine: postgresql, or leave this workload out of the catalog until its engine is built"),
     Field("namespace", "str", "Namespace of every object; namespace/name is unique across the catalog.", default=lambda w: w["name"],
           default_doc="name", rule=syntax.dns_label, fix=DNS_LABEL_FIX),
@@ -135,11 +134,9 @@ FIELDS = (
           "(never dropped when removed); the first is POSTGRES_DB.", default=_database,
           default_doc="[name with - as _]", elements="dict", shorthand="name", engines=POSTGRESQL, fix="write a YAML list of databases"),
     Field("databases[].name", "str", "Database name.", rule=rules.pg_identifier, required="name the database", fix=PG_NAME_FIX),
-    Field("databases[].owner", "str", "Owner of a database after the first (default: auth.user).", rule=syntax.pg_role,
-          fix=PG_ROLE_FIX),
+    Field("databases[].owner", "str", "Owner of a database after the first (default: auth.user).", rule=syntax.pg_role, fix=PG_ROLE_FIX),
     Field("roles", "list", "Roles the server must have, created at first start or by the next run after they are added (never "
-          "dropped when removed).", default=[], elements="dict", shorthand="name", engines=POSTGRESQL,
-          fix="write a YAML list of roles"),
+          "dropped when removed).", default=[], elements="dict", shorthand="name", engines=POSTGRESQL, fix="write a YAML list of roles"),
     Field("roles[].name", "str", "Role name.", rule=rules.pg_identifier, required="name the role", fix=PG_NAME_FIX),
     Field("roles[].password_key", "str", "Key of the role's password in auth.secret (declared under secrets when secrets is given).",
           rule=syntax.secret_key, fix=SECRET_KEY_FIX),
@@ -157,6 +154,9 @@ FIELDS = (
     Field("source.database", "str", "Source database (required unless dsn; a dsn names its own, the target's is then the first of "
           "databases).", default=lambda w: w["databases"][0]["name"], default_doc="databases[0].name", engines=POSTGRESQL,
           rule=rules.source_database, fix="use the name shown by \\l in psql"),
+    Field("source.databases", "names", "Several databases of the source moved together (instead of source.database): all (every "
+          "one but the templates and postgres) or a list; see roles/data_migration/README.md.", engines=POSTGRESQL,
+          rule=rules.source_databases, fix="write all, or a YAML list of the names \\l shows in psql"),
     Field("source.user", "str", "Role to read the source as.", default="postgres", engines=POSTGRESQL, rule=syntax.pg_role,
           fix=PG_ROLE_FIX),
     Field("source.password", "str", "Source password, needed only by the job transport (else the container's POSTGRES_PASSWORD). "

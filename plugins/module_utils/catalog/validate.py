@@ -131,7 +131,7 @@ def _bounds(field):
 
 
 _TYPES = {"str": (str, "must be a string"), "bool": (bool, "must be true or false"), "dict": (dict, "must be a mapping"),
-          "list": (list, "must be a list")}
+          "list": (list, "must be a list"), "names": ((str, list), "must be all or a list of database names")}
 _DEFAULT_FIXES = {"str": "quote it", "dict": "write it as 'key: value' pairs", "list": "write a YAML list"}
 
 

@@ -32,6 +32,7 @@ class Source:
     address: str | None
     sslmode: str = "prefer"
     require_auth: str = "scram-sha-256,md5"
+    databases: tuple | str | None = None  # source.databases: "all", the names, or None (source.database only)
 
     def network_env(self, libpq_major):
         """libpq's environment for a connection over the network: sslmode, and require_auth where libpq has it (16+)."""
@@ -133,13 +134,18 @@ def build(catalog, name, options, database=None, engines=("postgresql",), secret
         namespace=workload["namespace"], image=workload["image"], database=database or source["database"],
         source=Source(host=source.get("host"), container=source.get("container"), database=source.get("database"),
                       user=source["user"], password=secrets.get("password"), dsn=secrets.get("dsn") or source.get("dsn"),
-                      address=source.get("address"), sslmode=source["sslmode"], require_auth=source["require_auth"]),
+                      address=source.get("address"), sslmode=source["sslmode"], require_auth=source["require_auth"],
+                      databases=_databases(source.get("databases"))),
         auth_user=auth["user"], auth_secret=auth["secret"], auth_password_key=auth["password_key"],
         mode=migration["mode"], jobs=migration["jobs"], part_bytes=migration["table_part_mib"] << 20, verify=migration["verify"],
         force=options.force, transport=migration["transport"], backup=migration["backup"],
         backup_dir=migration["backup_dir"], keep_privileged_roles=migration["keep_privileged_roles"],
         objects=types.MappingProxyType(dict(workload.get("objects") or names.object_names(workload))),
         options=options)
+
+
+def _databases(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def catalog_fact(task_vars):

@@ -73,6 +73,20 @@ class Engine(abc.ABC):
     def __init__(self, ctx, source, cluster):
         self.ctx, self.source, self.cluster = ctx, source, cluster
         self.notes = []
+        self.shared = {}  # what one task's engines of the same source share (databases.py): the copied globals
+
+    def for_database(self, name):
+        """This engine's twin for another database of the same source, over the same sides, sharing ``shared``."""
+        other = self.twin(dataclasses.replace(self.ctx, database=name))
+        other.shared = self.shared
+        return other
+
+    def twin(self, ctx):
+        return type(self)(ctx, self.source, self.cluster)
+
+    def source_database_names(self):
+        """Every database of the source server a migration could copy (source.databases: all)."""
+        raise NotImplementedError
 
     @property
     @abc.abstractmethod

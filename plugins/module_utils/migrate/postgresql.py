@@ -129,6 +129,9 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
                 "source.database", self.ctx.database, "database '%s' does not exist in the source server (the server has: %s)"
                 % (psql.missing_database(exc.stderr), ", ".join(databases)), "set it to one of those"), "preflight") from None
 
+    def source_database_names(self):
+        return psql.parse_database_list(self._list_source_databases())
+
     def _list_source_databases(self):
         return run(self.source, "psql", psql.FLAGS, "postgres", stdin=(psql.LIST_DATABASES_SQL + ";").encode())
 

@@ -20,7 +20,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps impor
 def prepare(run, engine, transport, plan, snapshot):
     """Everything before the rows; returns the parts to copy. A resumed copy keeps the database, its schema and its parts."""
     if plan.resume:
-        _copied, run.roles = run.timed("globals", engine.copy_globals)
+        copied_globals(run, engine)
         run.timed("schema", engine.copy_schema, transport, snapshot, False)
         return resume.parts(run, engine, plan)
     globals_and_database(run, engine, plan)
@@ -32,8 +32,15 @@ def prepare(run, engine, transport, plan, snapshot):
 
 def globals_and_database(run, engine, plan):
     """Roles first (the database's owner may be one), then the database afresh."""
-    copied, run.roles = run.timed("globals", engine.copy_globals)
-    run.timed("database", engine.create_database, plan, copied)
+    run.timed("database", engine.create_database, plan, copied_globals(run, engine))
+
+
+def copied_globals(run, engine):
+    """The roles, copied once per task: the other databases of a task over several (databases.py) reuse the first's."""
+    if "globals" not in engine.shared:
+        engine.shared["globals"] = run.timed("globals", engine.copy_globals)
+    copied, run.roles = engine.shared["globals"]
+    return copied
 
 
 def schema(run, engine, transport, snapshot):

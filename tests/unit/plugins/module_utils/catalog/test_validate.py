@@ -154,7 +154,7 @@ def test_derived_defaults_follow_the_workload():
          "is not built yet (only postgresql is); use engine: postgresql, or leave this workload out of the catalog"),
         ({"engine": "mongodb", "databases": None}, "engine = 'mongodb': is not built yet (only postgresql is)"),
         ({"retire": {"soak_days": 7}}, "retire = {'soak_days': 7}: is not built yet: the retire phase does not exist"),
-        ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, user"),
+        ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, databases, user"),
     ],
 )
 def test_what_is_not_built_is_refused_not_ignored(changes, expected):

@@ -128,7 +128,11 @@ class FakeEngine(Engine):
         # fail_table: a table, or {database: table} for a task over several databases
         self.fail_tables = fail_table
         self.fail_table = fail_table.get(ctx.database) if isinstance(fail_table, dict) else fail_table
-        self.target_content, self.source_databases = target_content or {}, source_databases or ["postgres", ctx.database]
+        # target_content: what the target database holds, or {database: that} for a task over several databases
+        self.target_contents = target_content or {}
+        per_database = bool(self.target_contents) and all(isinstance(v, dict) for v in self.target_contents.values())
+        self.target_content = self.target_contents.get(ctx.database, {}) if per_database else self.target_contents
+        self.source_databases = source_databases or ["postgres", ctx.database]
         self.source_rows = source_rows or {"public.a": 2, "public.b": 1}
         self.target_rows = dict(target_rows or self.source_rows)
         self.events, self._target = [], FakeTarget()
@@ -140,7 +144,7 @@ class FakeEngine(Engine):
         return self._target
 
     def twin(self, ctx):
-        other = FakeEngine(ctx, self.cluster, source=self.source, tables=self.tables, target_content=self.target_content,
+        other = FakeEngine(ctx, self.cluster, source=self.source, tables=self.tables, target_content=self.target_contents,
                            source_rows=self.source_rows, target_rows=self.target_rows, fail_table=self.fail_tables,
                            source_databases=self.source_databases)
         other.events = self.events  # one log for the whole task

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import CatalogError, validate_catalog
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import databases
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, databases
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import marker
 
 from .fakes import FakeCluster, FakeEngine, make_context, options, run_state, workload
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context
 
 
 def context_with(source_databases):
@@ -41,7 +40,7 @@ def test_a_list_is_taken_as_it_is_and_all_asks_the_source():
 
 def test_all_on_a_source_with_no_database_of_its_own_is_refused():
     engine = FakeEngine(context_with("all"), None, source_databases=["postgres"])
-    with pytest.raises(MigrationError, match=r"source.databases = all: the source has no database but postgres"):
+    with pytest.raises(MigrationError, match=r"source.databases = 'all': the source has no database but postgres"):
         databases.names(engine, None)
 
 
@@ -67,8 +66,8 @@ def test_the_first_failure_stops_the_others_and_a_rerun_finishes(tmp_path):
     assert cluster.marker("shop_archive") == {}
 
     again = migrate_each(FakeEngine(context_with(["shop", "shop_reports", "shop_archive"]), cluster.kubectl,
-                                    target_content={"relations": 2}))
-    assert not again["failed"]
+                                    target_content={"shop": {"relations": 2}, "shop_reports": {"relations": 2}}))
+    assert not again["failed"], again["msg"]
     assert not again["databases"]["shop"]["changed"], "a verified copy is only verified again"
     assert again["databases"]["shop_reports"]["changed"] and again["databases"]["shop_archive"]["changed"]
 

@@ -11,7 +11,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps impor
 
 from .fakes import FakeCluster, FakeEngine, FakeSource, make_context, run_state
 
-TABLES = [{"key": "public.a", "size_bytes": 100, "rows_estimate": 2}, {"key": "public.b", "size_bytes": 50, "rows_estimate": 1}]
+TABLES = ({"key": "public.a", "size_bytes": 100, "rows_estimate": 2}, {"key": "public.b", "size_bytes": 50, "rows_estimate": 1})
 
 
 def interrupted(tmp_path):
@@ -27,7 +27,7 @@ def interrupted(tmp_path):
 
 def rerun(tmp_path, cluster, record, ctx=None, tables=TABLES, **engine_options):
     ctx = ctx or make_context()
-    engine = FakeEngine(ctx, cluster.kubectl, tables=tables, target_content={"relations": 2}, **engine_options)
+    engine = FakeEngine(ctx, cluster.kubectl, tables=list(tables), target_content={"relations": 2}, **engine_options)
     engine.record = record
     run = run_state(ctx)
     return runbook.migrate(engine, run=run), engine, run
