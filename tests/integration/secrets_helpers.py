@@ -31,6 +31,10 @@ def run_playbook(playbook, fake, extra_vars, *args, token=None, env_extra=None, 
 # The op double's vault (1Password itself in tests) holds the values by design; other test sessions
 # running at the same time keep theirs under /tmp too, so every such file is left out, not only ours.
 DOUBLE_STATE_NAME = "op-double-state.json"
+# runc writes every `docker exec`'s process spec, the container's own environment included (the source container's
+# POSTGRES_PASSWORD, set by its Compose file), to /tmp/runc-process<n> and removes it once the process started: any
+# test of another worker that runs docker exec in the source container leaves one there for a few milliseconds.
+RUNTIME_EXEC_SPEC = "runc-process"
 
 
 def files_newer_than(start, roots, skip):
@@ -40,7 +44,7 @@ def files_newer_than(start, roots, skip):
                 continue
             for name in files:
                 path = os.path.join(directory, name)
-                if path in skip or name == DOUBLE_STATE_NAME:
+                if path in skip or name == DOUBLE_STATE_NAME or (directory == "/tmp" and name.startswith(RUNTIME_EXEC_SPEC)):
                     continue
                 try:
                     info = os.lstat(path)
