@@ -11,7 +11,7 @@ SOURCE = {"container": "invoicetron-db", "user": "invoicetron", "database": "inv
 
 
 def catalog(**source):
-    workload = {"name": "invoicetron", "namespace": "invoicetron", "engine": "postgresql",
+    workload = {"name": "invoicetron", "namespace": "invoicetron", "engine": "postgresql", "storage": {"size": "1Gi"},
                 "source": dict(SOURCE, host="legacy-vm", **source)}
     return json.dumps({"stateshift_workloads": [workload]})
 
@@ -63,3 +63,11 @@ def test_unknown_database_fails_and_lists_the_databases_there(playbook):
     assert result.returncode != 0
     assert "database 'invoicetrn' does not exist" in result.stdout
     assert "invoicetron" in result.stdout.split("the server has:")[1]
+
+
+def test_preflight_names_every_database_the_migration_moves(playbook):
+    listed = playbook.run(PREFLIGHT, "-e", catalog(databases=["invoicetron", "invoicetron_reports"]))
+    assert "the migration moves invoicetron, invoicetron_reports" in listed.stdout, listed.stdout[-2000:]
+    every = playbook.run(PREFLIGHT, "-e", catalog(databases="all"))
+    moved = every.stdout.split("the migration moves ")[1].split('"')[0]
+    assert {"invoicetron", "invoicetron_reports"} <= set(moved.split(", ")) and "postgres" not in moved.split(", ")

@@ -327,18 +327,28 @@ def interrupt_after(engine, monkeypatch, parts_in):
     return given
 
 
-def test_an_interrupted_copy_in_parts_resumes_with_the_parts_not_in(parts_source, tmp_path, monkeypatch):
-    _source, target = parts_source
-    first = engine_for(parts_source, tmp_path, database="parts", table_part_mib=1, jobs=1, backup=False)
-    interrupt_after(first, monkeypatch, 2)
+def parts_engine(parts_source, tmp_path):
+    """The engine for the database 'parts', its tables copied in parts of 1 MiB, one at a time."""
+    return engine_for(parts_source, tmp_path, database="parts", table_part_mib=1, jobs=1, backup=False)
+
+
+def interrupted(parts_source, tmp_path, monkeypatch, parts_in):
+    """A first run stopped once ``parts_in`` parts committed; returns its engine."""
+    first = parts_engine(parts_source, tmp_path)
+    interrupt_after(first, monkeypatch, parts_in)
     with pytest.raises(MigrationError):
         runbook.migrate(first)
-    record = first.recorded_parts()
+    return first
+
+
+def test_an_interrupted_copy_in_parts_resumes_with_the_parts_not_in(parts_source, tmp_path, monkeypatch):
+    _source, target = parts_source
+    record = interrupted(parts_source, tmp_path, monkeypatch, 2).recorded_parts()
     events = [row for row in record["parts"] if row["table"] == "public.events"]
     assert len(events) >= 4 and events[-1]["end_block"] is None, "a large table is copied in ranges, the last one open"
     assert [row["done"] for row in record["parts"]].count(True) == 2
 
-    second = engine_for(parts_source, tmp_path, database="parts", table_part_mib=1, jobs=1, backup=False)
+    second = parts_engine(parts_source, tmp_path)
     given = interrupt_after(second, monkeypatch, 1000)
     result = runbook.migrate(second)
     assert not result["failed"], result["msg"]
@@ -351,13 +361,10 @@ def test_an_interrupted_copy_in_parts_resumes_with_the_parts_not_in(parts_source
 
 def test_a_resumed_table_the_source_changed_since_is_copied_again(parts_source, tmp_path, monkeypatch):
     source, target = parts_source
-    first = engine_for(parts_source, tmp_path, database="parts", table_part_mib=1, jobs=1, backup=False)
-    interrupt_after(first, monkeypatch, 1)
-    with pytest.raises(MigrationError):
-        runbook.migrate(first)
+    interrupted(parts_source, tmp_path, monkeypatch, 1)
     # the first part (its pages hold id 1) is in; the source changes it afterwards
     source.psql("UPDATE events SET payload = 'changed after the interruption' WHERE id = 1;", database="parts")
-    result = runbook.migrate(engine_for(parts_source, tmp_path, database="parts", table_part_mib=1, jobs=1, backup=False))
+    result = runbook.migrate(parts_engine(parts_source, tmp_path))
     assert not result["failed"], result["msg"]
     assert "recopy" in result["report"]["timings"]
     assert target.psql("SELECT payload FROM events WHERE id = 1;", database="parts").stdout.strip() == "changed after the interruption"
