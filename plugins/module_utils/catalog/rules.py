@@ -106,11 +106,11 @@ def single_postgresql_primary(workload):
 
 
 def source_is_reachable(workload):
-    """A source has host, container and database, unless it has a dsn."""
+    """A source has host, container and database (or databases), unless it has a dsn."""
     source = workload.get("source")
     if not isinstance(source, dict) or "dsn" in source:
         return
-    for required in ("host", "container", "database"):
+    for required in ("host", "container") if source.get("databases") else ("host", "container", "database"):
         if not source.get(required):
             yield ("source.%s" % required, MISSING, "is required",
                    "set the inventory host, the container name and the database (or a dsn for a direct connection)")

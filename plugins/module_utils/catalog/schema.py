@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names, rules, syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import defaults, names, rules, syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.defaults import DEFAULT_IMAGES, DEFAULT_VERSIONS
 
 ENGINES = ("postgresql", "mongodb", "rabbitmq")
 POSTGRESQL = ("postgresql",)
-DEFAULT_VERSIONS = {"postgresql": "18"}
-DEFAULT_IMAGES = {"postgresql": "postgres:{version}-alpine"}
 NO_DEFAULT = object()
 FORCE_FIX = ("remove it; to replace a target database in one run, run the migrate playbook with -e stateshift_force=true "
              "(or give pg_migrate force: true)")
@@ -63,22 +62,6 @@ class Field:
         return copy.deepcopy(self.default)
 
 
-def _version(workload):
-    return DEFAULT_VERSIONS[workload["engine"]]
-
-
-def _image(workload):
-    return DEFAULT_IMAGES[workload["engine"]].format(version=workload["version"])
-
-
-def _s3_prefix(workload):
-    return "%s/%s" % (workload["namespace"], workload["service_name"])
-
-
-def _database(workload):
-    return [workload["name"].replace("-", "_")]
-
-
 DNS_LABEL_FIX = "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 PG_NAME_FIX = "use lower-case letters, digits and '_' (at most 63), starting with a letter or '_'"
 PG_ROLE_FIX = "use letters, digits, '_' and '-' (at most 63), starting with a letter or '_'"
@@ -108,10 +91,10 @@ FIELDS = (
           fix="use at most 52 lower-case letters, digits and '-', starting and ending with a letter or digit"),
     Field("pod_security", "str", "Pod Security Admission level enforced on the namespace.", default="restricted",
           choices=("privileged", "baseline", "restricted"), fix="use restricted (what every object deployed here passes), or baseline"),
-    Field("version", "version", "Major version of the server.", default=_version,
+    Field("version", "version", "Major version of the server.", default=defaults.version,
           default_doc=", ".join("%s (%s)" % (v, engine) for engine, v in DEFAULT_VERSIONS.items()), rule=syntax.version,
           fix="write the major version like version: \"18\"", normalize=str),
-    Field("image", "str", "Server image.", default=_image,
+    Field("image", "str", "Server image.", default=defaults.image,
           default_doc=", ".join(DEFAULT_IMAGES.values()).replace("{version}", "<version>"), rule=syntax.image,
           fix="write it like postgres:18-alpine or registry.example.com/postgres:18@sha256:<digest>"),
     Field("replicas", "int", "Pods of the StatefulSet; PostgreSQL runs one primary (no high-availability manager yet).",
@@ -131,7 +114,7 @@ FIELDS = (
     Field("auth.password_key", "str", "Key of the password in that Secret.", default="postgres-password", engines=POSTGRESQL,
           rule=syntax.secret_key, fix=SECRET_KEY_FIX),
     Field("databases", "list", "Databases the server must have, created at first start or by the next run after they are added "
-          "(never dropped when removed); the first is POSTGRES_DB.", default=_database,
+          "(never dropped when removed); the first is POSTGRES_DB.", default=defaults.databases,
           default_doc="[name with - as _]", elements="dict", shorthand="name", engines=POSTGRESQL, fix="write a YAML list of databases"),
     Field("databases[].name", "str", "Database name.", rule=rules.pg_identifier, required="name the database", fix=PG_NAME_FIX),
     Field("databases[].owner", "str", "Owner of a database after the first (default: auth.user).", rule=syntax.pg_role, fix=PG_ROLE_FIX),
@@ -151,9 +134,9 @@ FIELDS = (
           fix="use the host's name in the inventory"),
     Field("source.container", "str", "Container of the source database (required unless dsn).", rule=syntax.container_name,
           fix="use the name shown by 'docker ps'"),
-    Field("source.database", "str", "Source database (required unless dsn; a dsn names its own, the target's is then the first of "
-          "databases).", default=lambda w: w["databases"][0]["name"], default_doc="databases[0].name", engines=POSTGRESQL,
-          rule=rules.source_database, fix="use the name shown by \\l in psql"),
+    Field("source.database", "str", "Source database (required unless dsn or databases; a dsn names its own, the target's is then "
+          "the first of databases).", default=defaults.source_database, default_doc="source.databases[0] or databases[0].name",
+          engines=POSTGRESQL, rule=rules.source_database, fix="use the name shown by \\l in psql"),
     Field("source.databases", "names", "Several databases of the source moved together (instead of source.database): all (every "
           "one but the templates and postgres) or a list; see roles/data_migration/README.md.", engines=POSTGRESQL,
           rule=rules.source_databases, fix="write all, or a YAML list of the names \\l shows in psql"),
@@ -211,7 +194,7 @@ FIELDS = (
           fix="write it like https://s3.example.com or http://192.0.2.10:9000 (no path)"),
     Field("backup.s3.bucket", "str", "Bucket the backups go to (it must exist).", required="name the bucket",
           rule=syntax.s3_bucket, fix="use 3 to 63 lower-case letters, digits, '.' and '-'"),
-    Field("backup.s3.prefix", "str", "Key prefix of the backups in the bucket.", default=_s3_prefix,
+    Field("backup.s3.prefix", "str", "Key prefix of the backups in the bucket.", default=defaults.s3_prefix,
           default_doc="<namespace>/<service_name>", rule=syntax.s3_prefix,
           fix="use letters, digits and ! _ . * ' ( ) / -, without a leading '/' or '..'"),
     Field("backup.s3.region", "str", "Region of the bucket.", default="us-east-1", rule=syntax.no_control_characters,

@@ -85,3 +85,15 @@ def test_bad_source_databases_are_refused_naming_the_field(value, problem):
     with pytest.raises(CatalogError) as raised:
         validate_catalog([spec])
     assert "source.databases" in str(raised.value) and problem in str(raised.value)
+
+
+def test_a_source_with_databases_needs_no_database_of_its_own():
+    spec = workload()
+    del spec["source"]["database"]
+    spec["source"]["databases"] = ["shop_reports", "shop"]
+    assert validate_catalog([spec])[0]["source"]["database"] == "shop_reports", "the first listed"
+    spec["source"]["databases"] = "all"
+    assert validate_catalog([spec])[0]["source"]["database"] == "shop", "the target's first database"
+    del spec["source"]["databases"]
+    with pytest.raises(CatalogError, match=r"source.database: is required"):
+        validate_catalog([spec])

@@ -1,0 +1,30 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Defaults of catalog fields that follow from other fields of the workload (schema.py names them per field)."""
+
+from __future__ import annotations
+
+DEFAULT_VERSIONS = {"postgresql": "18"}
+DEFAULT_IMAGES = {"postgresql": "postgres:{version}-alpine"}
+
+
+def version(workload):
+    return DEFAULT_VERSIONS[workload["engine"]]
+
+
+def image(workload):
+    return DEFAULT_IMAGES[workload["engine"]].format(version=workload["version"])
+
+
+def databases(workload):
+    return [workload["name"].replace("-", "_")]
+
+
+def source_database(workload):
+    """The first of source.databases when it lists them, else the target's first database."""
+    listed = workload["source"].get("databases")
+    return listed[0] if isinstance(listed, list) and listed else workload["databases"][0]["name"]
+
+
+def s3_prefix(workload):
+    return "%s/%s" % (workload["namespace"], workload["service_name"])
