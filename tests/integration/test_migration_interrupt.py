@@ -26,7 +26,7 @@ def big_source():
 
 @pytest.fixture(scope="module")
 def target(playbook, cluster, big_source):
-    workload = Target(playbook, "intr", big_source[0], migration={"backup": False})
+    workload = Target(playbook, "intr", big_source[0], migration={"backup": False, "table_part_mib": 64})
     workload.deploy()
     yield workload
     workload.remove()

@@ -74,6 +74,10 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
         tables = self.source_json(sql.TABLES_SQL, what="the table list")
         for table in tables:
             table["key"] = "%s.%s" % (table["schema"], table["name"])
+        if facts["copy_record_schema"]:
+            raise MigrationError("%s: the source has a schema named %s, the name this migration keeps its record of copied "
+                                 "parts under in the target database; rename that schema on the source first"
+                                 % (ctx.label, postgresql_parts.SCHEMA), "preflight")
         try:
             server = self.target_json(sql.TARGET_SERVER_SQL.format(
                 name=sql.quote_literal(ctx.database), provider=sql.quote_literal(facts["locale_provider"]),

@@ -43,6 +43,7 @@ SELECT json_build_object(
   'data_bytes', (SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c
                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm') AND {user_schemas}),
   'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
+  'copy_record_schema', EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '_stateshift_copy'),  -- postgresql_parts.SCHEMA
   'is_superuser', current_setting('is_superuser') = 'on',
   'bypass_rls', (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user),
   'rls_tables', (SELECT coalesce(json_agg(format('%I.%I', n.nspname, c.relname) ORDER BY 1), '[]'::json) FROM pg_class c

@@ -369,3 +369,12 @@ def test_a_resumed_table_the_source_changed_since_is_copied_again(parts_source, 
     assert "recopy" in result["report"]["timings"]
     assert target.psql("SELECT payload FROM events WHERE id = 1;", database="parts").stdout.strip() == "changed after the interruption"
     assert target.psql("SELECT count(*) FROM events;", database="parts").stdout.strip() == "40000"
+
+
+def test_a_source_schema_named_like_the_copy_record_is_refused_before_any_write(parts_source, tmp_path):
+    source, target = parts_source
+    source.psql("CREATE SCHEMA _stateshift_copy;", database="parts")
+    with pytest.raises(MigrationError) as raised:
+        runbook.migrate(parts_engine(parts_source, tmp_path))
+    assert raised.value.phase == "preflight" and "rename that schema on the source first" in str(raised.value)
+    assert target.psql("SELECT count(*) FROM pg_database WHERE datname = 'parts';").stdout.strip() == "0"

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import postgresql_parts
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg import sql
 
 MIB = 1 << 20
 
@@ -130,3 +131,7 @@ def test_a_second_load_of_a_part_waits_for_the_first_and_loads_only_if_it_did_no
     assert rows == "10", "the part's rows are in once"
     record = server.psql(postgresql_parts.RECORD_SQL, database="parts_claim").stdout
     assert [row["done"] for row in json.loads(record)["parts"]] == [False, True]
+
+
+def test_preflight_looks_for_the_records_schema_by_its_name():
+    assert "nspname = '%s'" % postgresql_parts.SCHEMA in sql.SOURCE_FACTS_SQL
