@@ -28,7 +28,7 @@ MIGRATION_ROWS = (
     ("ours_job", "ours, Job, backup + checksum verification"),
     ("ours_lean", "ours, Job, no backup, count verification"),
     ("ours_stream", "ours, stream through the controller, backup + checksum"),
-    ("ours_resume", "ours, Job: the re-run after a copy interrupted at half its bytes"),
+    ("ours_resume", "ours, Job, tables in parts of 128 MiB: the re-run after a copy interrupted at half its bytes"),
 )
 GOAL_TEXT = {"ours_job_over_runbook": "ours / runbook", "ours_job_over_best_tools": "ours / best tools",
              "ours_lean_over_pgcopydb": "ours without backup / `pgcopydb clone`",

@@ -57,6 +57,7 @@ def parse_args(argv):
     parser.add_argument("--ssh-args", default="", help="extra ssh options (ansible_ssh_common_args)")
     parser.add_argument("--backup-dir", default="/var/backups/stateshift")
     parser.add_argument("--no-backup", action="store_true", help="migration.backup: false")
+    parser.add_argument("--table-part-mib", type=int, help="migration.table_part_mib (default: the catalog's)")
     parser.add_argument("--interrupt-at", type=float, help="fail the copy once this share of the parts' bytes is in "
                         "(the parts in flight are cut, as a killed run's are): the setup of a resume measurement")
     return parser.parse_args(argv)
@@ -68,8 +69,9 @@ def migration_context(args):
                 "storage": {"size": "1Gi"}, "auth": {"user": args.target_user, "secret": args.target_secret,
                                                      "password_key": args.target_password_key},
                 "source": {"host": "legacy-vm", "container": args.container, "database": args.database, "user": args.source_user},
-                "migration": {"jobs": args.jobs, "verify": args.verify, "transport": args.transport, "backup_dir": args.backup_dir,
-                              "backup": not args.no_backup}}
+                "migration": dict({"jobs": args.jobs, "verify": args.verify, "transport": args.transport, "backup_dir": args.backup_dir,
+                                   "backup": not args.no_backup},
+                                  **({"table_part_mib": args.table_part_mib} if args.table_part_mib is not None else {}))}
     options = context.RunOptions(check_mode=False, force=False, report_dir=args.report_dir, progress_interval=5.0, timeout=86400,
                                  restore_settings=None, kubectl_bin="kubectl",
                                  connection=types.MappingProxyType({"kubeconfig": args.kubeconfig} if args.kubeconfig else {}))
@@ -77,8 +79,8 @@ def migration_context(args):
 
 
 def interrupt_at(engine, share):
-    """engine.copy_table refuses to start a part once ``share`` of the planned bytes are in."""
-    planned, copy_table, done = [], engine.copy_table, {"bytes": 0}
+    """engine.copy_table refuses to start a part once parts of ``share`` of the planned bytes were started."""
+    planned, copy_table, started = [], engine.copy_table, {"bytes": 0}
     plan_parts = engine.plan_parts
 
     def planning(plan):
@@ -86,10 +88,12 @@ def interrupt_at(engine, share):
         return planned
 
     def copy_until(transport, part, snapshot):
-        if done["bytes"] >= share * sum(p["size_bytes"] for p in planned):
+        # counted when a part starts: the parts in flight at the interruption still commit (in the Job's pod they would
+        # after a real kill too), so about ``share`` of the bytes are in when the re-run starts
+        if started["bytes"] >= share * sum(p["size_bytes"] for p in planned):
             raise MigrationError("interrupted by the benchmark at %d%% of the bytes" % (100 * share), "copy")
+        started["bytes"] += part["size_bytes"]
         copy_table(transport, part, snapshot)
-        done["bytes"] += part["size_bytes"]
 
     engine.plan_parts, engine.copy_table = planning, copy_until
 

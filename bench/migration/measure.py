@@ -41,7 +41,7 @@ METHOD_LABELS = {
     "ours_job": "ours, transport job (in-cluster)",
     "ours_lean": "ours, job, backup off, verify count",
     "ours_stream": "ours, transport stream (via controller)",
-    "ours_resume": "ours, job: the re-run after a copy interrupted at half its bytes",
+    "ours_resume": "ours, job, parts of 128 MiB: the re-run after a copy interrupted at half its bytes",
     "before_job": "ours at BENCH_MIGRATION_BEFORE, transport job",
     "before_stream": "ours at BENCH_MIGRATION_BEFORE, transport stream",
 }

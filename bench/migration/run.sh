@@ -10,7 +10,8 @@
 #   ours_job     our engine (pg_migration.Migration), transport job, jobs 2, backup on, verify checksum
 #   ours_lean    the same with backup off and verify count (against pgcopydb clone alone)
 #   ours_stream  the same with transport stream (the data passes through the controller)
-#   ours_resume  the re-run of ours_job after a run of it was interrupted once half the bytes were in (untimed)
+#   ours_resume  the re-run of ours_job, with tables over 2 x BENCH_MIGRATION_RESUME_PART_MIB (default 128) copied in
+#                parts of that size, after such a run was interrupted once half the bytes were in (untimed)
 #   before_job, before_stream   the same two, with the engine of an earlier revision: set BENCH_MIGRATION_BEFORE to
 #                a git revision (a worktree of it is made in the work directory), to compare before/after in one run
 # Every method runs on both links of the lab (BENCH_MIGRATION_LINKS, default "loopback shaped"): loopback, the plain
@@ -60,6 +61,7 @@ SCRATCH_DB=stateshift_bench_scratch
 BACKUP_DIR=/var/backups/stateshift
 FINGERPRINT=tests/lab/sampledata/fingerprint.sql
 PGBENCH_SCALE=${BENCH_MIGRATION_PGBENCH_SCALE:-50}
+RESUME_PART_MIB=${BENCH_MIGRATION_RESUME_PART_MIB:-128}
 ROUNDS=${BENCH_MIGRATION_ROUNDS:-2}
 read -r -a DATASETS <<<"${BENCH_MIGRATION_DATASETS:-pgbench$PGBENCH_SCALE invoicetron}"
 read -r -a METHODS <<<"${BENCH_MIGRATION_METHODS:-runbook pg_dump_fd pgcopydb best_tools ours_job ours_lean ours_stream ours_resume}"
@@ -139,14 +141,14 @@ method() {
       step "compare data (both sides at once)" "$t"
       ;;
     ours_job | ours_stream | ours_lean | ours_resume | before_job | before_stream)
-      local engine=$HERE/engine.py transport=${method#*_} lean=()
-      if [ "$method" = ours_lean ]; then transport=job lean=(--no-backup --verify count); fi
-      if [ "$method" = ours_resume ]; then transport=job; fi
+      local engine=$HERE/engine.py transport=${method#*_} options=()
+      if [ "$method" = ours_lean ]; then transport=job options=(--no-backup --verify count); fi
+      if [ "$method" = ours_resume ]; then transport=job options=(--table-part-mib "$RESUME_PART_MIB"); fi
       if [[ $method == before_* ]]; then
         engine=$WORK/before/bench/migration/engine.py
         export PYTHONPATH=$WORK/before-collections
       fi
-      ours_engine "$engine" "$db" "$RUNDIR/engine" --transport "$transport" "${lean[@]}"
+      ours_engine "$engine" "$db" "$RUNDIR/engine" --transport "$transport" "${options[@]}"
       ;;
     *) die "unknown method '$method'" ;;
   esac
@@ -285,7 +287,7 @@ run_one() {
       kubectl -n "$NS" wait --for=delete pod -l "$WORKER_LABEL" --timeout=120s >/dev/null 2>&1 || true
       if [ "$method" = ours_resume ]; then
         # untimed: the same run as ours_job, interrupted once half the bytes are in; the measured run resumes it
-        ours_engine "$HERE/engine.py" "$db" "$rundir/interrupted" --transport job --interrupt-at 0.5 \
+        ours_engine "$HERE/engine.py" "$db" "$rundir/interrupted" --transport job --table-part-mib "$RESUME_PART_MIB" --interrupt-at 0.5 \
           >"$rundir/interrupted.out" 2>&1 || true
         backup=$(jq -r '.backup.path // empty' "$rundir/interrupted.json" 2>/dev/null || true)
         [ -z "$backup" ] || echo "$backup" >>"$WORK/backups"

@@ -165,7 +165,7 @@ FIELDS = (
           default="offline", choices=("offline", "online")),
     Field("migration.jobs", "int", "Parallel table copies and index builds.", default=2, minimum=1, maximum=64),
     Field("migration.table_part_mib", "int", "Tables over twice this many MiB are copied in parts of this size (page ranges), in "
-          "parallel, each committed alone: a re-run copies the parts not in (0: tables whole).", default=256, minimum=0, maximum=1 << 20),
+          "parallel, each committed alone: a re-run copies the parts not in (0: tables whole).", default=1024, minimum=0, maximum=1 << 20),
     Field("migration.verify", "str", "Verification after the copy.", default="checksum", choices=("checksum", "count", "none")),
     Field("migration.force", "bool", "Removed: replacing a target database is a choice for one run, not a standing default.",
           removed=("is no longer a catalog field: replacing a target database is a choice for one run, never a standing default",

@@ -141,7 +141,7 @@ def test_derived_defaults_follow_the_workload():
     assert wiki["databases"] == [{"name": "my_wiki"}]
     assert wiki["roles"] == [{"name": "reader", "login": True}]
     assert wiki["clients"] == [{"name": "app", "kind": "Deployment", "namespace": "my-wiki", "settings": []}]
-    assert wiki["migration"] == {"mode": "offline", "jobs": 2, "table_part_mib": 256, "verify": "checksum", "transport": "auto",
+    assert wiki["migration"] == {"mode": "offline", "jobs": 2, "table_part_mib": 1024, "verify": "checksum", "transport": "auto",
                                  "backup": True, "backup_dir": "/var/backups/stateshift", "keep_privileged_roles": False}
     assert wiki["network"] == {"allow_from": [], "restrict_egress": True}
     assert "retire" not in wiki
