@@ -10,6 +10,8 @@
       Medians per dataset and method, ratios against the baselines, the table (also on stdout). Records
       with a link (loopback, shaped: tests/lab/link.sh) are grouped per dataset and link, and a last
       table sets each method's median on one link against the other.
+  measure.py regoal RESULTS.json ...
+      Recompute the goals of results files from the medians they hold (after GOALS changed).
 """
 
 from __future__ import annotations
@@ -285,6 +287,39 @@ def summarize_method(runs, method):
     return entry
 
 
+def goal_ratios(methods):
+    """The best baseline and, per method of ours, its ratios to it and to the goals' baselines (another method of ours
+    for some goals)."""
+    medians = {m: info["median_s"] for m, info in methods.items() if info.get("median_s")}
+    baseline_times = {m: t for m, t in medians.items() if m in BASELINES}
+    best = min(baseline_times.items(), key=lambda item: item[1]) if baseline_times else (None, None)
+    ratios = {}
+    for method in OURS:
+        ours = methods.get(method)
+        if not ours or not ours["median_s"]:
+            continue
+        ratios[method] = {"ours_copy_over_best_baseline": ratio(ours["copy_median_s"], best[1]),
+                          "ours_total_over_best_baseline": ratio(ours["median_s"], best[1])}
+        for name, (mine, baseline, limit) in GOALS.items():
+            if mine == method and medians.get(baseline):
+                value = ratio(ours["median_s"], medians[baseline])
+                ratios[method][name] = {"ratio": value, "limit": limit, "met": value <= limit}
+    return {"best_baseline": {"method": best[0], "median_s": best[1]}, "ratios": ratios}
+
+
+def regoal(argv):
+    """Recompute the goals of a results file in place (after GOALS changed), from the medians it holds."""
+    for path in argv:
+        with open(path, encoding="utf-8") as handle:
+            result = json.load(handle)
+        for entry in result["datasets"].values():
+            entry.update(goal_ratios(entry["methods"]))
+        result["goals"].update({name: "%s / %s <= %s" % goal for name, goal in GOALS.items()})
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=1)
+    return 0
+
+
 def summarize(argv):
     parser = argparse.ArgumentParser(prog="measure.py summarize")
     parser.add_argument("--records", required=True)
@@ -305,22 +340,7 @@ def summarize(argv):
         entry = {"methods": {m: summarize_method(methods[m], m) for m in BASELINES + OURS if m in methods}}
         first = next(iter(methods.values()))[0]
         entry.update((meta.get("dataset") or {}).get(first["dataset"], {}), dataset=first["dataset"], link=first.get("link"))
-        baseline_times = {m: entry["methods"][m]["median_s"] for m in BASELINES
-                          if m in entry["methods"] and entry["methods"][m]["median_s"]}
-        best = min(baseline_times.items(), key=lambda item: item[1]) if baseline_times else (None, None)
-        entry["best_baseline"] = {"method": best[0], "median_s": best[1]}
-        ratios = {}
-        for method in OURS:
-            ours = entry["methods"].get(method)
-            if not ours or not ours["median_s"]:
-                continue
-            ratios[method] = {"ours_copy_over_best_baseline": ratio(ours["copy_median_s"], best[1]),
-                              "ours_total_over_best_baseline": ratio(ours["median_s"], best[1])}
-            for name, (mine, baseline, limit) in GOALS.items():
-                if mine == method and baseline_times.get(baseline):
-                    value = ratio(ours["median_s"], baseline_times[baseline])
-                    ratios[method][name] = {"ratio": value, "limit": limit, "met": value <= limit}
-        entry["ratios"] = ratios
+        entry.update(goal_ratios(entry["methods"]))
         datasets[dataset] = entry
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
@@ -484,6 +504,8 @@ def main(argv):
         return command_annotate(rest)
     if command == "summarize":
         return summarize(rest)
+    if command == "regoal":
+        return regoal(rest)
     sys.exit("unknown command %s" % command)
 
 
