@@ -58,8 +58,8 @@ def parse_args(argv):
     parser.add_argument("--backup-dir", default="/var/backups/stateshift")
     parser.add_argument("--no-backup", action="store_true", help="migration.backup: false")
     parser.add_argument("--table-part-mib", type=int, help="migration.table_part_mib (default: the catalog's)")
-    parser.add_argument("--interrupt-at", type=float, help="fail the copy once this share of the parts' bytes is in "
-                        "(the parts in flight are cut, as a killed run's are): the setup of a resume measurement")
+    parser.add_argument("--interrupt-at", type=float, help="fail the copy before it starts a part once parts of this "
+                        "share of the bytes were started: the setup of a resume measurement")
     return parser.parse_args(argv)
 
 

@@ -15,6 +15,7 @@ in, before the indexes are built; from then on an interrupted copy starts again 
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 
@@ -64,7 +65,7 @@ def split(tables, part_bytes):
 def _part_count(table, part_bytes):
     if not part_bytes or table.get("blocks", 0) < 2 or table["size_bytes"] < 2 * part_bytes:
         return 1
-    return max(1, min(MAX_PARTS, -(-table["size_bytes"] // part_bytes), table["blocks"]))
+    return min(MAX_PARTS, -(-table["size_bytes"] // part_bytes), table["blocks"])
 
 
 def _part(table, index, first, end, count):
@@ -75,9 +76,7 @@ def _part(table, index, first, end, count):
 def from_record(tables, record):
     """The parts a resumed copy copies: the record's parts that are not in, for the tables of ``tables``."""
     by_key = {table["key"]: table for table in tables}
-    counts = {}
-    for row in record["parts"]:
-        counts[row["table"]] = counts.get(row["table"], 0) + 1
+    counts = collections.Counter(row["table"] for row in record["parts"])
     parts = []
     for row in record["parts"]:
         if row["done"]:

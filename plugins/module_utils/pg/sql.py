@@ -22,7 +22,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import (
 # counted twice), extensions' configuration tables; no foreign table. Generated columns are left out (computed again).
 TABLES_SQL = """
 SELECT coalesce(json_agg(json_build_object(
-         'schema', n.nspname, 'name', c.relname,
+         'schema', n.nspname, 'name', c.relname, 'report_name', format('%I.%I', n.nspname, c.relname),
          'columns', (SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
          'rows_estimate', greatest(c.reltuples, 0)::bigint,

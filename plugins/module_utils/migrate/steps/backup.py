@@ -57,7 +57,7 @@ def take(run, engine, snapshot, plan=None):
     started = time.monotonic()
 
     def report_progress():
-        written = int(source.host_output("stat -c %%s %s 2>/dev/null || echo 0" % shlex.quote(final + ".partial")).strip() or 0)
+        written = file_size(source, final + ".partial")
         elapsed = time.monotonic() - started
         figures = (ctx.label, human_bytes(written), human_bytes(written / elapsed), human_seconds(elapsed))
         run.emit("backup %s: %s written, %s/s, %s elapsed" % figures)
@@ -78,9 +78,13 @@ def kept(run, engine, plan):
     recorded = (plan.marker.get("backup") if plan is not None and plan.resume else None) or {}
     if not recorded.get("path"):
         return None
-    size = engine.source.host_output("stat -c %%s %s 2>/dev/null || echo 0" % shlex.quote(recorded["path"])).strip()
-    if size != str(recorded.get("bytes")):
+    if file_size(engine.source, recorded["path"]) != recorded.get("bytes"):
         return None
     run.emit("%s: keeping the interrupted run's backup %s (%s, sha256 %s)" % (run.ctx.label, recorded["path"],
                                                                               human_bytes(recorded["bytes"]), recorded["sha256"][:16]))
     return recorded
+
+
+def file_size(source, path):
+    """Bytes of a file on the source host, 0 when it is not there."""
+    return int(source.host_output("stat -c %%s %s 2>/dev/null || echo 0" % shlex.quote(path)).strip() or 0)

@@ -11,6 +11,7 @@ import tempfile
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import human_bytes, human_seconds
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import utc_now
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import resume
 
 
 def write_files(report, directory, stem, markdown):
@@ -45,10 +46,7 @@ def plan_only(run, engine, plan):
 
 
 def resuming(plan):
-    if not plan.resume:
-        return ""
-    parts = plan.resume["parts"]
-    return ", resuming an interrupted copy (%d of %d parts are in)" % (sum(1 for part in parts if part["done"]), len(parts))
+    return ", resuming an interrupted copy (%d of %d parts are in)" % resume.counts(plan.resume) if plan.resume else ""
 
 
 def result(run, engine, plan, report, marker, backup=None, transport=None, already=False):

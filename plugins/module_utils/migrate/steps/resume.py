@@ -7,7 +7,8 @@ A run resumes when the marker says ``copying``, force is not set, the target hol
 the source's tables and columns are those the record was made for, and ``migration.verify`` is ``checksum``: the kept
 rows were read from an earlier snapshot, so only a checksum comparison with this run's snapshot can tell whether the
 source changed since. Tables the comparison finds different, of those the earlier run had copied parts of, are copied
-again whole from this run's snapshot and compared once more.
+again whole from this run's snapshot and compared once more (a table's ``report_name``, when the engine gives one, is
+its name in the comparison's report; else its key).
 """
 
 from __future__ import annotations
@@ -39,11 +40,15 @@ def point(run, engine, plan):
 def parts(run, engine, plan):
     """The parts a resumed run copies; says how many the earlier run left in."""
     left = engine.resumed_parts(plan, plan.resume)
-    total = len(plan.resume["parts"])
-    line = "resumed an interrupted copy: %d of %d parts were in, %d copied" % (total - len(left), total, len(left))
+    line = "resumed an interrupted copy: %d of %d parts were in, %d copied" % (*counts(plan.resume), len(left))
     run.emit("%s: %s" % (run.ctx.label, line))
     run.notes.append(line)
     return left
+
+
+def counts(record):
+    """(parts in, parts) of a record."""
+    return sum(1 for row in record["parts"] if row["done"]), len(record["parts"])
 
 
 def kept_tables(plan):
@@ -54,16 +59,17 @@ def kept_tables(plan):
 
 
 def recopy_if_changed(run, engine, transport, plan, snapshot, source_half, checked):
-    """After a resumed copy failed its comparison: the kept tables copied again whole, then compared again."""
-    kept = kept_tables(plan)
-    if checked["ok"] or not kept or all(row["match"] for row in checked["tables"]):
-        return checked
+    """After a resumed copy failed its comparison: the kept tables found different copied again whole, then compared again."""
     tables = {table["key"]: table for table in plan.tables}
+    different = {row["table"] for row in checked["tables"] if not row["match"]}
+    stale = [key for key in kept_tables(plan) if tables[key].get("report_name", key) in different]
+    if checked["ok"] or not stale:
+        return checked
     run.emit("%s: the comparison found differences after resuming (the source may have changed since the interrupted run): "
-             "copying again the %d tables it had copied parts of" % (run.ctx.label, len(kept)))
+             "copying again the %d tables it had copied parts of" % (run.ctx.label, len(stale)))
 
     def recopy():
-        for key in kept:
+        for key in stale:
             engine.recopy_table(transport, tables[key], snapshot)
 
     run.timed("recopy", recopy)
