@@ -1,6 +1,6 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that build Kubernetes objects as data: postgresql_objects, postgresql_restore_job, pod_security_kept."""
+"""Filters that build Kubernetes objects as data: postgresql_objects, rabbitmq_objects, postgresql_restore_job, pod_security_kept."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import pod_security, restore
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.postgresql import postgresql_objects
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitmq import rabbitmq_objects
 
 
 def _postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None):
@@ -18,6 +19,16 @@ def _postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=No
                                   namespace_labels=namespace_labels or {})
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError("postgresql_objects: workload %r: %s (validate the catalog with stateshift.k3s.validate_catalog)"
+                                 % (workload.get("name"), exc)) from None
+
+
+def _rabbitmq_objects(workload, uid=999, claim_size=None, namespace_labels=None):
+    if not isinstance(workload, dict) or workload.get("engine") != "rabbitmq" or "objects" not in workload:
+        raise AnsibleFilterError("rabbitmq_objects: give it one rabbitmq workload of the validated catalog (stateshift_catalog)")
+    try:
+        return rabbitmq_objects(workload, uid=int(uid), claim_size=claim_size or None, namespace_labels=namespace_labels or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("rabbitmq_objects: workload %r: %s (validate the catalog with stateshift.k3s.validate_catalog)"
                                  % (workload.get("name"), exc)) from None
 
 
@@ -39,5 +50,6 @@ def _pod_security_kept(wanted, existing_labels=None):
 
 class FilterModule:
     def filters(self):
-        return {"postgresql_objects": _postgresql_objects, "postgresql_restore_job": _postgresql_restore_job,
+        return {"postgresql_objects": _postgresql_objects, "rabbitmq_objects": _rabbitmq_objects,
+                "postgresql_restore_job": _postgresql_restore_job,
                 "pod_security_kept": _pod_security_kept}

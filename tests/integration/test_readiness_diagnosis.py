@@ -35,8 +35,11 @@ CASES = {
     "unschedulable": statefulset("unschedulable", {"nodeSelector": {"stateshift.io/lab-node": "nowhere"},
                                                    "containers": [{"name": "c", "image": "fake"}]}),
     "image-pull": statefulset("image-pull", dict(REAL, containers=[{"name": "c", "image": "registry.invalid/nothing:1"}])),
+    # A readiness probe, as every database the collection deploys has: without one the pod counts as ready in the
+    # instant between a restart and the crash, and the wait can end there (seen once in CI).
     "crash-loop": statefulset("crash-loop", dict(REAL, containers=[{
-        "name": "c", "image": "postgres:15", "command": ["sh", "-c", "echo 'FATAL: simulated startup failure' >&2; exit 3"]}])),
+        "name": "c", "image": "postgres:15", "command": ["sh", "-c", "echo 'FATAL: simulated startup failure' >&2; exit 3"],
+        "readinessProbe": {"exec": {"command": ["pg_isready"]}, "periodSeconds": 2}}])),
 }
 
 

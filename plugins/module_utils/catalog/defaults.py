@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
-DEFAULT_VERSIONS = {"postgresql": "18"}
-DEFAULT_IMAGES = {"postgresql": "postgres:{version}-alpine"}
+DEFAULT_VERSIONS = {"postgresql": "18", "rabbitmq": "3.10"}
+DEFAULT_IMAGES = {"postgresql": "postgres:{version}-alpine", "rabbitmq": "rabbitmq:{version}-management"}
+PASSWORD_KEYS = {"postgresql": "postgres-password", "rabbitmq": "rabbitmq-password"}
 
 
 def version(workload):
@@ -14,6 +15,10 @@ def version(workload):
 
 def image(workload):
     return DEFAULT_IMAGES[workload["engine"]].format(version=workload["version"])
+
+
+def password_key(workload):
+    return PASSWORD_KEYS[workload["engine"]]
 
 
 def databases(workload):

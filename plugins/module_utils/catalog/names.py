@@ -39,6 +39,7 @@ def object_names(workload):
         "data_claim": "data-%s" % pod_name(app, 0),
         "config_map": "%s-config" % app,
         "init_config_map": "%s-init" % app,
+        "definitions_secret": "%s-definitions" % app,
         "pdb": app,
         "network_policy": app,
         "backup_cronjob": "%s-backup" % app,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names, syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names, rabbitmq_fields, syntax
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity, parse_quantity
 
@@ -97,18 +97,33 @@ def requests_within_limits(workload):
                    "lower the request or raise the limit")
 
 
-def single_postgresql_primary(workload):
-    """PostgreSQL runs replicas: 1 (there is no high-availability manager yet)."""
+SINGLE_REPLICA_WHY = {
+    "postgresql": "a PostgreSQL StatefulSet without a high-availability manager would run that many independent primaries "
+                  "with diverging data",
+    "rabbitmq": "RabbitMQ nodes of the StatefulSet would not form a cluster (clustering is not built yet): each would be a "
+                "broker of its own with its own queues",
+}
+
+
+def single_replica(workload):
+    """PostgreSQL and RabbitMQ run replicas: 1 (no high-availability manager, no clustering yet)."""
     replicas = workload.get("replicas")
-    if workload.get("engine") == "postgresql" and isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 1:
-        yield ("replicas", replicas, "a PostgreSQL StatefulSet without a high-availability manager would run that many "
-               "independent primaries with diverging data", "set replicas: 1 (high availability is a separate capability)")
+    why = SINGLE_REPLICA_WHY.get(workload.get("engine"))
+    if why and isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 1:
+        yield ("replicas", replicas, why, "set replicas: 1 (high availability is a separate capability)")
+
+
+def rabbitmq_source_not_built(workload):
+    """A RabbitMQ workload has no source yet: moving a broker's definitions and messages is not built."""
+    if workload.get("engine") == "rabbitmq" and "source" in workload:
+        yield ("source", workload["source"], "is not used yet for engine rabbitmq: moving a broker's definitions and messages "
+               "(rabbitmq_migrate) is not built", "remove it; deploy the broker and declare its vhosts and users in the catalog")
 
 
 def source_is_reachable(workload):
     """A source has host, container and database (or databases), unless it has a dsn."""
     source = workload.get("source")
-    if not isinstance(source, dict) or "dsn" in source:
+    if not isinstance(source, dict) or "dsn" in source or workload.get("engine") != "postgresql":
         return
     for required in ("host", "container") if source.get("databases") else ("host", "container", "database"):
         if not source.get(required):
@@ -117,8 +132,8 @@ def source_is_reachable(workload):
 
 
 def names_listed_once(workload):
-    """No database or role is listed twice."""
-    for field in ("databases", "roles"):
+    """No database, role, vhost or user is listed twice."""
+    for field in ("databases", "roles", "vhosts", "users"):
         items = workload.get(field)
         seen = set()
         for index, item in enumerate(items if isinstance(items, list) else []):
@@ -137,18 +152,24 @@ def allow_rules_not_empty(workload):
             yield ("network.allow_from[%d]" % index, rule, "is empty", "set namespace, namespace_labels or pod_labels")
 
 
+SECRET_KEY_FIELDS = {"postgresql": ("roles",), "rabbitmq": ("users",)}  # lists whose elements name a password_key
+
+
 def secret_keys_declared(workload):
-    """When secrets is given, it declares every Secret key that auth, roles and backup.s3 name."""
+    """When secrets is given, it declares every Secret key that auth, roles or users, and backup.s3 name."""
     secrets = workload.get("secrets")
-    if not secrets or not isinstance(secrets, dict) or workload.get("engine") != "postgresql" or "name" not in workload:
+    if not secrets or not isinstance(secrets, dict) or workload.get("engine") not in SECRET_KEY_FIELDS or "name" not in workload:
         return
     from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.schema import default_of  # noqa: PLC0415 (schema names these rules)
     auth = workload.get("auth") if isinstance(workload.get("auth"), dict) else {}
     secret = auth.get("secret", default_of("auth.secret", workload))
     needed = [("auth.password_key", auth.get("password_key", default_of("auth.password_key", workload)))]
-    roles = workload.get("roles") if isinstance(workload.get("roles"), list) else []
-    needed += [("roles[%d].password_key" % index, role["password_key"]) for index, role in enumerate(roles)
-               if isinstance(role, dict) and role.get("password_key")]
+    if workload["engine"] == "rabbitmq":
+        needed.append(("auth.cookie_key", auth.get("cookie_key", default_of("auth.cookie_key", workload))))
+    for listed in SECRET_KEY_FIELDS[workload["engine"]]:
+        items = workload.get(listed) if isinstance(workload.get(listed), list) else []
+        needed += [("%s[%d].password_key" % (listed, index), item["password_key"]) for index, item in enumerate(items)
+                   if isinstance(item, dict) and item.get("password_key")]
     backup = workload.get("backup") if isinstance(workload.get("backup"), dict) else {}
     if isinstance(backup.get("s3"), dict):
         for name in ("access_key_key", "secret_key_key"):
@@ -194,5 +215,6 @@ def _ip_and_port(address):
     return port.isdigit()
 
 
-WORKLOAD_RULES = (requests_within_limits, single_postgresql_primary, source_is_reachable, names_listed_once,
+WORKLOAD_RULES = (requests_within_limits, single_replica, rabbitmq_source_not_built, rabbitmq_fields.users_vhosts_declared,
+                  source_is_reachable, names_listed_once,
                   allow_rules_not_empty, secret_keys_declared, cutover_can_reach_source, cutover_service_is_not_the_workloads)

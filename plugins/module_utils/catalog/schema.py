@@ -12,54 +12,17 @@ the list ``clients``. Parents come before their children. Read a field with ``fi
 
 from __future__ import annotations
 
-import copy
-
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import defaults, names, rules, syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import defaults, names, rabbitmq_fields, rules, syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import field as catalog_field
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.defaults import DEFAULT_IMAGES, DEFAULT_VERSIONS
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.field import Field
 
-ENGINES = ("postgresql", "mongodb", "rabbitmq")
+ENGINES, NO_DEFAULT = catalog_field.ENGINES, catalog_field.NO_DEFAULT  # read as schema.ENGINES, schema.NO_DEFAULT
 POSTGRESQL = ("postgresql",)
-NO_DEFAULT = object()
+BUILT_ENGINES = ("postgresql", "rabbitmq")
 FORCE_FIX = ("remove it; to replace a target database in one run, run the migrate playbook with -e stateshift_force=true "
              "(or give pg_migrate force: true)")
 NOT_BUILT_FIX = "remove it until the %s is built (see the issues); nothing would act on it"
-
-
-class Field:
-    """One catalog field. ``default`` is a value, or a function of the workload (``default_doc`` says which)."""
-
-    def __init__(self, path, kind, doc, default=NO_DEFAULT, default_doc=None, required=None, choices=(), planned=(),
-                 engines=ENGINES, rule=None, fix="", minimum=None, maximum=None, elements=None, shorthand=None,
-                 not_built=None, normalize=None, nullable=False, no_log=False, removed=None):
-        self.path, self.kind, self.doc = path, kind, doc
-        self.default, self.default_doc = default, default_doc
-        self.required = required  # the fix when the field is missing, or None when it may be left out
-        self.choices, self.planned = choices, planned  # planned: recognised values whose feature is not built yet
-        self.engines, self.rule, self.fix = engines, rule, fix
-        self.minimum, self.maximum = minimum, maximum
-        self.elements, self.shorthand = elements, shorthand  # shorthand: a string element x means {shorthand: x}
-        self.not_built = not_built  # the feature that is missing: the field is refused when given
-        self.normalize, self.nullable, self.no_log = normalize, nullable, no_log  # nullable: null is a value
-        self.removed = removed  # (why the field is gone, what to do instead): the field is refused when given
-
-    @property
-    def refused(self):
-        """Given, the field is an error: its feature is not built, or it was removed."""
-        return bool(self.not_built or self.removed)
-
-    @property
-    def name(self):
-        return self.path.rsplit(".", 1)[-1]
-
-    @property
-    def parent(self):
-        return self.path.rsplit(".", 1)[0] if "." in self.path else ""
-
-    def default_for(self, workload):
-        """The default filled in for ``workload`` (NO_DEFAULT when there is none)."""
-        if callable(self.default):
-            return self.default(workload)
-        return copy.deepcopy(self.default)
 
 
 DNS_LABEL_FIX = "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
@@ -81,8 +44,9 @@ def _resources(part):
 FIELDS = (
     Field("name", "str", "Names the workload; prefixes every object (`<name>-<engine>`, ...).", rule=syntax.dns_label,
           required="name the workload (a DNS-1123 label, it prefixes every object)", fix=DNS_LABEL_FIX),
-    Field("engine", "str", "The database engine.", choices=POSTGRESQL, planned=("mongodb", "rabbitmq"), required="set engine: postgresql",
-          fix="use engine: postgresql, or leave this workload out of the catalog until its engine is built"),
+    Field("engine", "str", "The database engine.", choices=BUILT_ENGINES, planned=("mongodb",),
+          required="set engine: postgresql or rabbitmq",
+          fix="use engine: postgresql or rabbitmq, or leave this workload out of the catalog until its engine is built"),
     Field("namespace", "str", "Namespace of every object; namespace/name is unique across the catalog.", default=lambda w: w["name"],
           default_doc="name", rule=syntax.dns_label, fix=DNS_LABEL_FIX),
     Field("service_name", "str", "Name of the client Service and the StatefulSet (every other object name starts with it): the "
@@ -106,12 +70,14 @@ FIELDS = (
           rule=syntax.storage_class, fix="use the name shown by 'kubectl get storageclass'"),
     Field("resources", "dict", "Requests and limits of the server container (a request may not exceed its limit).", default={}),
     *_resources("requests"), *_resources("limits"),
-    Field("auth", "dict", "Superuser credentials the StatefulSet reads.", default={}, engines=POSTGRESQL),
-    Field("auth.user", "str", "Superuser name (POSTGRES_USER).", default=lambda w: w["name"], default_doc="name", engines=POSTGRESQL,
-          rule=syntax.pg_role, fix=PG_ROLE_FIX),
-    Field("auth.secret", "str", "Secret holding the superuser password.", default=lambda w: names.default_secret(w["name"]),
-          default_doc=names.default_secret("<name>"), engines=POSTGRESQL, rule=syntax.dns_subdomain, fix=SECRET_NAME_FIX),
-    Field("auth.password_key", "str", "Key of the password in that Secret.", default="postgres-password", engines=POSTGRESQL,
+    Field("auth", "dict", "Superuser credentials the StatefulSet reads.", default={}, engines=BUILT_ENGINES),
+    Field("auth.user", "str", "Superuser name (POSTGRES_USER; RabbitMQ: the administrator user).", default=lambda w: w["name"],
+          default_doc="name", engines=BUILT_ENGINES, rule=syntax.pg_role, fix=PG_ROLE_FIX),
+    Field("auth.secret", "str", "Secret holding the superuser password (and every other key the workload reads).",
+          default=lambda w: names.default_secret(w["name"]), default_doc=names.default_secret("<name>"), engines=BUILT_ENGINES,
+          rule=syntax.dns_subdomain, fix=SECRET_NAME_FIX),
+    Field("auth.password_key", "str", "Key of the password in that Secret.", default=defaults.password_key,
+          default_doc="postgres-password (postgresql), rabbitmq-password (rabbitmq)", engines=BUILT_ENGINES,
           rule=syntax.secret_key, fix=SECRET_KEY_FIX),
     Field("databases", "list", "Databases the server must have, created at first start or by the next run after they are added "
           "(never dropped when removed); the first is POSTGRES_DB.", default=defaults.databases,
@@ -124,7 +90,8 @@ FIELDS = (
     Field("roles[].password_key", "str", "Key of the role's password in auth.secret (declared under secrets when secrets is given).",
           rule=syntax.secret_key, fix=SECRET_KEY_FIX),
     Field("roles[].login", "bool", "Whether the role may log in.", default=True),
-    Field("settings", "dict", "Server settings (name: value), included from postgresql.conf; values are quoted there.", default={},
+    Field("settings", "dict", "Server settings (name: value): included from postgresql.conf, values quoted there; RabbitMQ: lines "
+          "of rabbitmq.conf.", default={},
           rule=syntax.settings, fix="write server settings as name: value, names like shared_buffers, values on one line"),
     Field("secrets", "dict", "Secret -> key -> {op, generate, rotate, role} (1Password), {value} (a literal) or {from: host, port, user, "
           "database or url} (derived from the workload); see roles/secrets/README.md.", default={},
@@ -255,6 +222,7 @@ FIELDS = (
     Field("cutover.remove_rules[].cidr", "str", "The CIDR whose rules are removed (ipBlock.cidr, toCIDR, fromCIDR, toCIDRSet).",
           required="give the source's CIDR, e.g. 10.10.50.10/32", rule=syntax.cidr, fix="write it like 10.10.50.10/32"),
     Field("retire", "dict", "Retirement of the source after a soak period.", not_built="retire phase"),
+    *rabbitmq_fields.FIELDS,
 )
 
 # What the catalog adds to every workload, made from the fields above (see names.py).

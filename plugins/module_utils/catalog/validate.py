@@ -107,7 +107,7 @@ def _whole_number_in_bounds(field, value):
 
 def _choice_problem(field, value):
     if value in field.planned:
-        return "is not built yet (only %s is)" % ", ".join(field.choices)
+        return "is not built yet (only %s)" % " and ".join(field.choices)
     if field.choices and value not in field.choices:
         planned = " (%s: planned, not built yet)" % ", ".join(field.planned) if field.planned else ""
         return "is not one of %s%s" % (", ".join(field.choices), planned)

@@ -119,3 +119,12 @@ def rabbitmq_password_hash(password, salt=None, algorithm="sha256"):
         raise ValueError("a RabbitMQ salt is 4 bytes (base64 of 4 bytes, 8 characters)")
     digest = RABBITMQ_ALGORITHMS[algorithm](salt_bytes + password.encode("utf-8")).digest()
     return base64.b64encode(salt_bytes + digest).decode("ascii")
+
+
+def rabbitmq_password_hash_matches(password, password_hash, algorithm="sha256"):
+    """True when ``password_hash`` (rabbitmq_password_hash's format) was made from ``password``."""
+    try:
+        salt = base64.b64encode(base64.b64decode(password_hash, validate=True)[:4]).decode("ascii")
+        return hmac.compare_digest(rabbitmq_password_hash(password, salt=salt, algorithm=algorithm), password_hash)
+    except (TypeError, ValueError):
+        return False

@@ -5,7 +5,7 @@
 #   images.sh list              list the images, their cache keys and whether they are loaded/cached
 #   images.sh alias             'docker tag' every alias of image-map.txt (e.g. postgres:16-alpine -> stateshift-lab/postgres:16)
 #
-# NAME is one of: debian, postgres, postgres-runtime, postgres-<major>, legacy-host, rclone (or the full image reference).
+# NAME is one of: debian, postgres, postgres-runtime, postgres-<major>, legacy-host, rclone, rabbitmq (or the full image reference).
 #
 #   debian            stateshift-lab/debian:bookworm            debootstrap --variant=minbase bookworm + docker import
 #   postgres          stateshift-lab/postgres:15                Debian's postgresql-15, official-image-compatible entrypoint
@@ -13,6 +13,7 @@
 #   postgres-<major>  stateshift-lab/postgres:<major>           upstream PostgreSQL <major> (14, 16, 17, 18: postgres-versions.txt)
 #   legacy-host       stateshift-lab/legacy-host:bookworm       the "legacy Docker host VM": sshd, docker CLI, docker-compose, python3
 #   rclone            stateshift-lab/rclone:bookworm            Debian's rclone: the backup's off-site uploader (backup.s3)
+#   rabbitmq          stateshift-lab/rabbitmq:3.10              Debian's rabbitmq-server 3.10, laid out like the official image
 #
 # Every image is saved as $STATESHIFT_CACHE/images/<name>-<key>.tar, where <key> hashes this script,
 # the image's inputs (its folder, the shared entrypoint, its line of postgres-versions.txt) and the key
@@ -38,7 +39,7 @@ pg_line() { sed -e 's/#.*//' "$PG_VERSIONS" | awk -v m="$1" '$1 == m {print $1, 
 pg_majors() { sed -e 's/#.*//' "$PG_VERSIONS" | awk 'NF >= 3 {print $1}'; }
 
 mapfile -t PG_UPSTREAM < <(pg_majors)
-ALL_IMAGES=(debian postgres postgres-runtime "${PG_UPSTREAM[@]/#/postgres-}" legacy-host rclone)
+ALL_IMAGES=(debian postgres postgres-runtime "${PG_UPSTREAM[@]/#/postgres-}" legacy-host rclone rabbitmq)
 
 image_name() {
   local major
@@ -48,6 +49,7 @@ image_name() {
     postgres-runtime | stateshift-lab/postgres-runtime:bookworm) echo postgres-runtime ;;
     legacy-host | stateshift-lab/legacy-host:bookworm) echo legacy-host ;;
     rclone | stateshift-lab/rclone:bookworm) echo rclone ;;
+    rabbitmq | stateshift-lab/rabbitmq:3.10) echo rabbitmq ;;
     postgres-[0-9]* | stateshift-lab/postgres:[0-9]*)
       major=${1#postgres-}; major=${major#stateshift-lab/postgres:}
       [ -n "$(pg_line "$major")" ] || die "no PostgreSQL $major in $PG_VERSIONS (pinned: ${PG_UPSTREAM[*]}; 15 is the image 'postgres')"
@@ -63,6 +65,7 @@ image_ref() {
     postgres-*) echo "stateshift-lab/postgres:${1##*[-:]}" ;;
     legacy-host) echo stateshift-lab/legacy-host:bookworm ;;
     rclone) echo stateshift-lab/rclone:bookworm ;;
+    rabbitmq) echo stateshift-lab/rabbitmq:3.10 ;;
   esac
 }
 image_parent() { case "$1" in debian) ;; postgres-[0-9]*) echo postgres-runtime ;; *) echo debian ;; esac; }

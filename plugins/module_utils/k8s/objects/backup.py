@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup_scripts, server
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup_scripts, pod
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
 
 
@@ -26,13 +26,13 @@ def client_environment(workload):
     """libpq's variables that reach the workload's server as its superuser, through its Service."""
     auth = workload["auth"]
     return [{"name": "PGHOST", "value": workload["objects"]["service"]}, {"name": "PGUSER", "value": auth["user"]},
-            server.secret_variable("PGPASSWORD", auth["secret"], auth["password_key"])]
+            pod.secret_variable("PGPASSWORD", auth["secret"], auth["password_key"])]
 
 
 def dump_container(workload):
     return {
         "name": DUMP_CONTAINER, "image": workload["image"], "imagePullPolicy": "IfNotPresent",
-        "securityContext": server.container_security_context(),
+        "securityContext": pod.container_security_context(),
         "env": [
             *client_environment(workload),
             {"name": "DATABASES", "value": " ".join(database["name"] for database in workload["databases"])},
@@ -50,15 +50,15 @@ def upload_container(workload):
     s3, secret = workload["backup"]["s3"], workload["auth"]["secret"]
     return {
         "name": UPLOAD_CONTAINER, "image": s3["image"], "imagePullPolicy": "IfNotPresent",
-        "securityContext": server.container_security_context(),
+        "securityContext": pod.container_security_context(),
         "env": [
             {"name": "RCLONE_CONFIG_OFFSITE_TYPE", "value": "s3"},
             {"name": "RCLONE_CONFIG_OFFSITE_PROVIDER", "value": "Other"},
             {"name": "RCLONE_CONFIG_OFFSITE_ENDPOINT", "value": s3["endpoint"]},
             {"name": "RCLONE_CONFIG_OFFSITE_REGION", "value": s3["region"]},
             {"name": "RCLONE_CONFIG_OFFSITE_NO_CHECK_BUCKET", "value": "true"},
-            server.secret_variable("RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID", secret, s3["access_key_key"]),
-            server.secret_variable("RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY", secret, s3["secret_key_key"]),
+            pod.secret_variable("RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID", secret, s3["access_key_key"]),
+            pod.secret_variable("RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY", secret, s3["secret_key_key"]),
             {"name": "RCLONE_CONFIG", "value": "/tmp/rclone.conf"},
             {"name": "HOME", "value": "/tmp"},
             {"name": "S3_BUCKET", "value": s3["bucket"]},
@@ -74,11 +74,11 @@ def upload_container(workload):
 def cronjob(workload, uid):
     labels = workload["backup_labels"]
     result = namespaced("batch/v1", "CronJob", workload["objects"]["backup_cronjob"], workload, labels)
-    pod = {
+    template = {
         "metadata": {"labels": dict(labels)},
         "spec": {
             "restartPolicy": "Never", "enableServiceLinks": False, "automountServiceAccountToken": False,
-            "securityContext": server.pod_security_context(uid),
+            "securityContext": pod.pod_security_context(uid),
             "containers": [dump_container(workload)],
             "volumes": [{"name": "backup", "persistentVolumeClaim": {"claimName": workload["objects"]["backup_claim"]}},
                         {"name": "tmp", "emptyDir": {}}],
@@ -86,11 +86,11 @@ def cronjob(workload, uid):
     }
     if workload["backup"].get("s3"):
         # the upload starts only after the dump step succeeded
-        pod["spec"]["initContainers"] = pod["spec"].pop("containers")
-        pod["spec"]["containers"] = [upload_container(workload)]
+        template["spec"]["initContainers"] = template["spec"].pop("containers")
+        template["spec"]["containers"] = [upload_container(workload)]
     result["spec"] = {
         "schedule": workload["backup"]["schedule"], "concurrencyPolicy": "Forbid",
         "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
-        "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": {"backoffLimit": 2, "template": pod}},
+        "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": {"backoffLimit": 2, "template": template}},
     }
     return result

@@ -3,7 +3,7 @@
 """The NetworkPolicy of a database workload's pods.
 
 Ingress: only the peers the catalog names (network.allow_from), the workload's backup pods and its
-migration Job's pods, on the database port. Other pods of the namespace are not admitted: list them
+migration Job's pods, on the server's ports. Other pods of the namespace are not admitted: list them
 under network.allow_from. Egress (unless network.restrict_egress is false): DNS only, since the
 server opens no connections of its own - except in migration.mode online, where its subscription connects to the source.
 """
@@ -36,13 +36,13 @@ def own_peers(workload):
             {"podSelector": {"matchLabels": {MIGRATION_LABEL: workload["objects"]["app"]}}}]
 
 
-def policy(workload, port):
+def policy(workload, ports):
     result = namespaced("networking.k8s.io/v1", "NetworkPolicy", workload["objects"]["network_policy"], workload)
     peers = own_peers(workload) + [peer(rule) for rule in workload["network"]["allow_from"]]
     spec = {
         "podSelector": {"matchLabels": dict(workload["selector"])},
         "policyTypes": ["Ingress"],
-        "ingress": [{"ports": [{"port": port, "protocol": "TCP"}], "from": peers}],
+        "ingress": [{"ports": [{"port": port, "protocol": "TCP"} for port in ports], "from": peers}],
     }
     if workload["network"]["restrict_egress"]:
         spec["policyTypes"].append("Egress")

@@ -8,10 +8,12 @@ objects read them from environment variables (see scripts.py).
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, pod_security, restore, scripts, server
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, restore, scripts, server
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.workload import disruption_budget, namespace, service
 
 PORT = 5432
+PORTS = {"postgresql": PORT}
 
 
 def postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None):
@@ -24,19 +26,14 @@ def postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=Non
         namespace(workload, namespace_labels),
         settings_config_map(workload),
         init_config_map(workload),
-        service(workload, headless=True),
-        service(workload, headless=False),
+        service(workload, PORTS, headless=True),
+        service(workload, PORTS, headless=False),
         server.statefulset(workload, uid, claim_size or workload["storage"]["size"]),
         disruption_budget(workload),
-        network.policy(workload, PORT),
+        network.policy(workload, PORTS.values()),
         backup.claim(workload, backup_claim_size or workload["backup"]["pvc_size"]),
         backup.cronjob(workload, uid),
     ] + ([restore.drill_cronjob(workload, uid)] if workload["backup"].get("drill") else [])
-
-
-def namespace(workload, existing_labels=None):
-    labels = pod_security.namespace_labels(workload["pod_security"], existing_labels)
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": workload["namespace"], "labels": labels}}
 
 
 def settings_config_map(workload):
@@ -49,19 +46,3 @@ def init_config_map(workload):
     config_map = namespaced("v1", "ConfigMap", workload["objects"]["init_config_map"], workload)
     config_map["data"] = {"10-stateshift-init.sh": scripts.init_script(workload)}
     return config_map
-
-
-def service(workload, headless):
-    objects = workload["objects"]
-    result = namespaced("v1", "Service", objects["headless_service"] if headless else objects["service"], workload)
-    spec = {"clusterIP": "None", "publishNotReadyAddresses": True} if headless else {"type": "ClusterIP"}
-    spec.update(selector=dict(workload["selector"]), ports=[{"name": "postgresql", "port": PORT, "targetPort": "postgresql"}])
-    result["spec"] = spec
-    return result
-
-
-def disruption_budget(workload):
-    budget = namespaced("policy/v1", "PodDisruptionBudget", workload["objects"]["pdb"], workload)
-    # A single primary: voluntary evictions (drains) wait until an operator moves it on purpose.
-    budget["spec"] = {"maxUnavailable": 0, "selector": {"matchLabels": dict(workload["selector"])}}
-    return budget

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, backup_scripts, server
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, backup_scripts, pod
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
 
 RESTORE_CONTAINER = "restore"
@@ -76,7 +76,7 @@ def check_request(workload, request, now=None):
 def restore_container(workload, env, mount_read_only=True):
     return {
         "name": RESTORE_CONTAINER, "image": workload["image"], "imagePullPolicy": "IfNotPresent",
-        "securityContext": server.container_security_context(),
+        "securityContext": pod.container_security_context(),
         "env": [
             *backup.client_environment(workload),
             {"name": "BACKUP_DIR", "value": backup.BACKUP_DIR},
@@ -90,7 +90,7 @@ def restore_container(workload, env, mount_read_only=True):
 
 def _pod(workload, uid, containers, volumes, init_containers=()):
     spec = {"restartPolicy": "Never", "enableServiceLinks": False, "automountServiceAccountToken": False,
-            "securityContext": server.pod_security_context(uid), "containers": containers,
+            "securityContext": pod.pod_security_context(uid), "containers": containers,
             "volumes": [*volumes, {"name": "tmp", "emptyDir": {}}]}
     if init_containers:
         spec["initContainers"] = list(init_containers)

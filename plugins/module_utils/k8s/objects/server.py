@@ -8,6 +8,12 @@ import hashlib
 import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.pod import (
+    claim_template,
+    container_security_context,
+    pod_security_context,
+    secret_variable,
+)
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import roles_databases
 
 PGDATA = "/var/lib/postgresql/data/pgdata"
@@ -19,19 +25,6 @@ MOUNTS = (("data", "/var/lib/postgresql/data"), ("config", "/etc/postgresql/stat
 def settings_checksum(settings):
     """A short digest of the settings: a change restarts the pods, which read postgresql.conf at start."""
     return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
-
-
-def pod_security_context(uid):
-    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
-            "seccompProfile": {"type": "RuntimeDefault"}}
-
-
-def container_security_context():
-    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-
-
-def secret_variable(name, secret, key):
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
 def environment(workload):
@@ -63,14 +56,6 @@ def container(workload):
     result.update(startupProbe=probe(2, 300), readinessProbe=probe(5, 3), livenessProbe=probe(10, 6),
                   volumeMounts=[{"name": name, "mountPath": path} for name, path in MOUNTS])
     return result
-
-
-def claim_template(workload, size):
-    spec = {"accessModes": ["ReadWriteOnce"]}
-    if workload["storage"]["class"]:
-        spec["storageClassName"] = workload["storage"]["class"]
-    spec["resources"] = {"requests": {"storage": size}}
-    return {"metadata": {"name": "data", "labels": dict(workload["labels"])}, "spec": spec}
 
 
 def pod_spec(workload, uid):

@@ -63,7 +63,7 @@ def test_the_input_is_not_modified():
     [
         ({"name": "Invoice_Tron"}, "workload 'Invoice_Tron' (stateshift_workloads[0]): name = 'Invoice_Tron': is not a DNS-1123 label"),
         ({"namespace": "x" * 64}, "namespace = '" + "x" * 64 + "': is not a DNS-1123 label"),
-        ({"engine": "mysql"}, "engine = 'mysql': is not one of postgresql (mongodb, rabbitmq: planned, not built yet); use one of them"),
+        ({"engine": "mysql"}, "engine = 'mysql': is not one of postgresql, rabbitmq (mongodb: planned, not built yet); use one of them"),
         ({"engine": None}, "engine: is required"),
         ({"storage": {"size": "10GB"}}, "storage.size = '10GB': is not a Kubernetes quantity; write it like 10Gi"),
         ({"storage": {"size": "10"}}, "storage.size = '10': is smaller than 1Mi"),
@@ -150,9 +150,10 @@ def test_derived_defaults_follow_the_workload():
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"engine": "rabbitmq", "databases": None}, "workload 'invoicetron' (stateshift_workloads[0]): engine = 'rabbitmq': "
-         "is not built yet (only postgresql is); use engine: postgresql, or leave this workload out of the catalog"),
-        ({"engine": "mongodb", "databases": None}, "engine = 'mongodb': is not built yet (only postgresql is)"),
+        ({"engine": "mongodb", "databases": None}, "workload 'invoicetron' (stateshift_workloads[0]): engine = 'mongodb': "
+         "is not built yet (only postgresql and rabbitmq); use engine: postgresql or rabbitmq, or leave this workload out"),
+        ({"engine": "rabbitmq", "databases": None, "backup": None, "source": {"host": "vm", "container": "mq"}},
+         "source = {'host': 'vm', 'container': 'mq'}: is not used yet for engine rabbitmq: moving a broker's definitions"),
         ({"retire": {"soak_days": 7}}, "retire = {'soak_days': 7}: is not built yet: the retire phase does not exist"),
         ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, databases, user"),
     ],
@@ -291,3 +292,34 @@ def test_two_workloads_cannot_keep_their_off_site_backups_in_one_place():
     other = workload(name="wiki", databases=["wiki"], source=None, clients=None, backup=s3)
     errors = errors_of([workload(backup=s3), other])
     assert len(errors) == 1 and "backup.s3.prefix = 'db': is also the off-site place of stateshift_workloads[0]" in errors[0]
+
+
+RABBITMQ = {"name": "bowmark", "engine": "rabbitmq", "storage": {"size": "1Gi"}, "vhosts": ["app"],
+            "users": [{"name": "app", "password_key": "app-password", "vhosts": ["app"]}]}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"vhosts": ["bad vhost"]}, "vhosts[0].name = 'bad vhost': is not a name RabbitMQ takes here; use letters, digits and _ . / @ -"),
+        ({"users": [{"name": "app", "password_key": "app-password", "vhosts": ["other"]}]},
+         "users[0].vhosts[0] = 'other': is not one of vhosts (app); declare it under vhosts"),
+        ({"users": [{"name": "app"}]}, "users[0].password_key: is required; give the key of the user's password"),
+        ({"users": [{"name": "app", "password_key": "k", "tags": ["root"]}]}, "has tag(s) root that RabbitMQ does not know"),
+        ({"replicas": 2}, "replicas = 2: RabbitMQ nodes of the StatefulSet would not form a cluster"),
+        ({"databases": ["x"]}, "databases = ['x']: is only used by the postgresql engine; remove it"),
+        ({"vhosts": ["app", "app"]}, "vhosts[1].name = 'app': is listed twice"),
+        ({"secrets": {"bowmark-secrets": {"rabbitmq-password": {"generate": "hex32"}, "app-password": {"generate": "hex32"}}}},
+         "auth.cookie_key = 'erlang-cookie': refers to Secret key bowmark-secrets/erlang-cookie that is not declared under secrets"),
+    ],
+)
+def test_rabbitmq_workloads_are_checked_field_by_field(changes, expected):
+    errors = errors_of([dict(RABBITMQ, **changes)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_a_rabbitmq_workload_gets_its_defaults():
+    filled = validate_catalog([{"name": "mq", "engine": "rabbitmq", "storage": {"size": "1Gi"}}])[0]
+    assert filled["vhosts"] == [{"name": "/"}] and filled["users"] == []
+    assert filled["auth"] == {"user": "mq", "secret": "mq-secrets", "password_key": "rabbitmq-password", "cookie_key": "erlang-cookie"}
+    assert filled["image"] == "rabbitmq:3.10-management" and filled["objects"]["definitions_secret"] == "mq-rabbitmq-definitions"

@@ -1,0 +1,26 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pieces of every database pod: its security contexts, a variable read from a Secret, the data claim template."""
+
+from __future__ import annotations
+
+
+def pod_security_context(uid):
+    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def container_security_context():
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def secret_variable(name, secret, key):
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def claim_template(workload, size):
+    spec = {"accessModes": ["ReadWriteOnce"]}
+    if workload["storage"]["class"]:
+        spec["storageClassName"] = workload["storage"]["class"]
+    spec["resources"] = {"requests": {"storage": size}}
+    return {"metadata": {"name": "data", "labels": dict(workload["labels"])}, "spec": spec}
