@@ -26,6 +26,7 @@ author:
 extends_documentation_fragment:
   - stateshift.k3s.k8s_connection
   - stateshift.k3s.kubectl
+  - stateshift.k3s.rabbitmq_workload
 attributes:
   check_mode:
     support: full
@@ -33,13 +34,7 @@ attributes:
   diff_mode:
     support: full
     description: The users, vhosts and permissions of the definitions before and after (no hash).
-requirements:
-  - kubectl on the host that runs the module.
 options:
-  workload:
-    description: One RabbitMQ workload of the validated catalog (an element of C(stateshift_catalog)).
-    type: dict
-    required: true
   import_timeout:
     description: Seconds to wait for the running broker to apply imported definitions.
     type: int
@@ -77,22 +72,18 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s import secret_data
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec, connection_options
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitmq import DEFINITIONS_FILE, definitions_secret
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import definitions
+from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import workload as rabbitmq_workload
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.broker import Broker, BrokerError
 
 
 def main():
-    module = AnsibleModule(argument_spec=connection_arg_spec(workload=dict(type="dict", required=True),
-                                                             import_timeout=dict(type="int", default=60), **KUBECTL_ARG_SPEC),
+    module = AnsibleModule(argument_spec=rabbitmq_workload.argument_spec(import_timeout=dict(type="int", default=60)),
                            supports_check_mode=True)
-    workload = module.params["workload"]
-    if workload.get("engine") != "rabbitmq" or "objects" not in workload:
-        module.fail_json(msg="workload: give one rabbitmq workload of the validated catalog (stateshift_catalog)")
-    with Kubectl(workload["namespace"], connection_options(module.params), module.params["kubectl_bin"]) as kubectl:
+    workload, kubectl = rabbitmq_workload.workload_kubectl(module)
+    with kubectl:
         try:
             result = sync(module, workload, kubectl)
         except (secret_data.SecretReadError, BrokerError, PodExecError) as exc:

@@ -23,14 +23,9 @@ author:
 extends_documentation_fragment:
   - stateshift.k3s.k8s_connection
   - stateshift.k3s.kubectl
+  - stateshift.k3s.rabbitmq_workload
   - stateshift.k3s.k8s_read_only
-requirements:
-  - kubectl on the host that runs the module.
 options:
-  workload:
-    description: One RabbitMQ workload of the validated catalog (an element of C(stateshift_catalog)).
-    type: dict
-    required: true
   timeout:
     description: Seconds to wait for the node to run with no alarm.
     type: int
@@ -64,12 +59,11 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s import secret_data
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec, connection_options
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitmq import PORTS
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.port_forward import PortForwardError, forwarded
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import amqp
+from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import workload as rabbitmq_workload
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.broker import Broker, BrokerError
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.definitions import users_of
 
@@ -77,14 +71,11 @@ RETRY_PAUSE = 2.0
 
 
 def main():
-    module = AnsibleModule(argument_spec=connection_arg_spec(workload=dict(type="dict", required=True),
-                                                             timeout=dict(type="int", default=120), **KUBECTL_ARG_SPEC),
+    module = AnsibleModule(argument_spec=rabbitmq_workload.argument_spec(timeout=dict(type="int", default=120)),
                            supports_check_mode=True)
-    workload = module.params["workload"]
-    if workload.get("engine") != "rabbitmq" or "objects" not in workload:
-        module.fail_json(msg="workload: give one rabbitmq workload of the validated catalog (stateshift_catalog)")
+    workload, kubectl = rabbitmq_workload.workload_kubectl(module)
     where = "%s/%s" % (workload["namespace"], workload["objects"]["primary_pod"])
-    with Kubectl(workload["namespace"], connection_options(module.params), module.params["kubectl_bin"]) as kubectl:
+    with kubectl:
         broker = Broker(kubectl, workload["objects"]["primary_pod"], workload["objects"]["container"])
         try:
             attempts = wait_running(module, broker, where)

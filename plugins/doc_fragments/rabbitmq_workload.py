@@ -1,0 +1,17 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The RabbitMQ modules take one validated catalog workload, whole.
+    DOCUMENTATION = r"""
+options:
+  workload:
+    description: One RabbitMQ workload of the validated catalog (an element of C(stateshift_catalog)).
+    type: dict
+    required: true
+requirements:
+  - kubectl on the host that runs the module.
+"""

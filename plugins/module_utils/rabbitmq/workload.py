@@ -1,0 +1,22 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the RabbitMQ modules share: their arguments (doc fragment rabbitmq_workload) and the kubectl of the workload."""
+
+from __future__ import annotations
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec, connection_options
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
+
+NOT_A_WORKLOAD = "workload: give one rabbitmq workload of the validated catalog (stateshift_catalog)"
+
+
+def argument_spec(**options):
+    return connection_arg_spec(workload=dict(type="dict", required=True), **options, **KUBECTL_ARG_SPEC)
+
+
+def workload_kubectl(module):
+    """(workload, Kubectl of its namespace) of the module's arguments; fails the module when it is not a RabbitMQ workload."""
+    workload = module.params["workload"]
+    if workload.get("engine") != "rabbitmq" or "objects" not in workload:
+        module.fail_json(msg=NOT_A_WORKLOAD)
+    return workload, Kubectl(workload["namespace"], connection_options(module.params), module.params["kubectl_bin"])
