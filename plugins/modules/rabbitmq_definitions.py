@@ -71,7 +71,7 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s import secret_data
+from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.cluster import Cluster, ClusterError
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitmq import DEFINITIONS_FILE, definitions_secret
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import definitions
@@ -86,14 +86,14 @@ def main():
     with kubectl:
         try:
             result = sync(module, workload, kubectl)
-        except (secret_data.SecretReadError, BrokerError, PodExecError) as exc:
+        except (ClusterError, BrokerError, PodExecError) as exc:
             module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
 
-def passwords_of(module, workload, kubectl):
+def passwords_of(module, workload, cluster):
     secret = workload["auth"]["secret"]
-    passwords = secret_data.read(kubectl, secret)
+    passwords = rabbitmq_workload.secret_text(cluster.get("secret", secret))
     if passwords is None:
         keys = [user["password_key"] for user in definitions.users_of(workload)] + [workload["auth"]["cookie_key"]]
         module.fail_json(msg="Secret %s/%s does not exist: run the secrets phase (playbooks/secrets.yml) first, or create it with "
@@ -111,8 +111,9 @@ def running_broker(workload, kubectl):
 
 
 def sync(module, workload, kubectl):
-    passwords = passwords_of(module, workload, kubectl)
-    previous_data = secret_data.read(kubectl, workload["objects"]["definitions_secret"]) or {}
+    cluster = Cluster(kubectl, check_mode=module.check_mode, field_manager=rabbitmq_workload.FIELD_MANAGER)
+    passwords = passwords_of(module, workload, cluster)
+    previous_data = rabbitmq_workload.secret_text(cluster.get("secret", workload["objects"]["definitions_secret"])) or {}
     previous = json.loads(previous_data[DEFINITIONS_FILE]) if DEFINITIONS_FILE in previous_data else None
     broker, exported = running_broker(workload, kubectl)
     try:
@@ -121,8 +122,8 @@ def sync(module, workload, kubectl):
         module.fail_json(msg="Secret %s/%s has no key %s: declare it under secrets (the secrets phase writes it) or add it to the "
                              "Secret" % (workload["namespace"], workload["auth"]["secret"], exc))
     secret_changed = previous != wanted
-    if secret_changed and not module.check_mode:
-        secret_data.apply(kubectl, definitions_secret(workload, wanted))
+    if secret_changed:
+        cluster.apply(definitions_secret(workload, wanted))
     by_user = {user["name"]: passwords[user["password_key"]] for user in definitions.users_of(workload)}
     lacking = definitions.missing_from(exported, wanted, by_user) if exported is not None else []
     if lacking and not module.check_mode:

@@ -58,7 +58,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s import secret_data
+from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.cluster import Cluster, ClusterError
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitmq import PORTS
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.port_forward import PortForwardError, forwarded
@@ -85,7 +85,7 @@ def main():
                 module.fail_json(msg="RabbitMQ in pod %s runs but lacks the vhost(s) %s: run the databases phase again (it imports the "
                                      "definitions into the running broker)" % (where, ", ".join(missing)), attempts=attempts, vhosts=vhosts)
             logins = log_in_each(module, workload, kubectl, attempts)
-        except (BrokerError, PodExecError, PortForwardError, secret_data.SecretReadError) as exc:
+        except (BrokerError, PodExecError, PortForwardError, ClusterError) as exc:
             module.fail_json(msg=str(exc))
     module.exit_json(changed=False, attempts=attempts, vhosts=vhosts, logins=logins)
 
@@ -105,7 +105,7 @@ def wait_running(module, broker, where):
 
 
 def log_in_each(module, workload, kubectl, attempts):
-    passwords = secret_data.read(kubectl, workload["auth"]["secret"]) or {}
+    passwords = rabbitmq_workload.secret_text(Cluster(kubectl).get("secret", workload["auth"]["secret"])) or {}
     logins, refused = {}, []
     with forwarded(kubectl, workload["objects"]["primary_pod"], PORTS["amqp"]) as port:
         for user in users_of(workload):

@@ -18,10 +18,11 @@ class ClusterError(Exception):
 
 
 class Cluster:
-    """``Cluster(kubectl)``: kubectl is a k8s.kubectl.Kubectl (its namespace is the default)."""
+    """``Cluster(kubectl)``: kubectl is a k8s.kubectl.Kubectl (its namespace is the default); ``field_manager`` owns what
+    ``apply`` writes."""
 
-    def __init__(self, kubectl, check_mode=False):
-        self.kubectl, self.check_mode = kubectl, check_mode
+    def __init__(self, kubectl, check_mode=False, field_manager=FIELD_MANAGER):
+        self.kubectl, self.check_mode, self.field_manager = kubectl, check_mode, field_manager
 
     def _run(self, namespace, args, stdin=b"", timeout=120):
         argv = self.kubectl.namespaced(namespace or self.kubectl.namespace, *args)
@@ -50,7 +51,7 @@ class Cluster:
         """Server-side apply of ``body`` (only the fields it holds become ours)."""
         if not self.check_mode:
             self._run(body["metadata"].get("namespace"), ["apply", "--server-side", "--force-conflicts",
-                                                          "--field-manager=%s" % FIELD_MANAGER, "-f", "-"],
+                                                          "--field-manager=%s" % self.field_manager, "-f", "-"],
                       stdin=json.dumps(body).encode())
 
     def merge_patch(self, kind, name, namespace, patch):

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.objects import setting_value
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection import connection_arg_spec, connection_options
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 
+FIELD_MANAGER = "stateshift.k3s"  # the roles' own, so the definitions Secret has one owner whichever phase wrote it
 NOT_A_WORKLOAD = "workload: give one rabbitmq workload of the validated catalog (stateshift_catalog)"
 
 
@@ -20,3 +22,8 @@ def workload_kubectl(module):
     if workload.get("engine") != "rabbitmq" or "objects" not in workload:
         module.fail_json(msg=NOT_A_WORKLOAD)
     return workload, Kubectl(workload["namespace"], connection_options(module.params), module.params["kubectl_bin"])
+
+
+def secret_text(secret):
+    """{key: text} of a Secret read with Cluster.get (None when there is no such Secret)."""
+    return None if secret is None else {key: setting_value(secret, key) for key in secret.get("data") or {}}

@@ -1,6 +1,6 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pieces of every database pod: its security contexts, a variable read from a Secret, the data claim template."""
+"""Pieces of every database pod: its spec, security contexts, a variable read from a Secret, the data claim template."""
 
 from __future__ import annotations
 
@@ -24,3 +24,12 @@ def claim_template(workload, size):
         spec["storageClassName"] = workload["storage"]["class"]
     spec["resources"] = {"requests": {"storage": size}}
     return {"metadata": {"name": "data", "labels": dict(workload["labels"])}, "spec": spec}
+
+
+def database_pod_spec(uid, containers, volumes):
+    """The spec of a database server's pod: no service links or token, the uid's security context, a minute to stop."""
+    return {
+        "enableServiceLinks": False, "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 60,
+        "securityContext": dict(pod_security_context(uid), fsGroupChangePolicy="OnRootMismatch"),
+        "containers": containers, "volumes": volumes,
+    }

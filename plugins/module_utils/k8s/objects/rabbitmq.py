@@ -10,15 +10,14 @@ pod or address it runs on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import network
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import workload as workload_objects
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.pod import (
-    claim_template,
     container_security_context,
-    pod_security_context,
+    database_pod_spec,
     secret_variable,
 )
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.workload import disruption_budget, namespace, service
@@ -95,27 +94,9 @@ def container(workload):
     return result
 
 
-def config_checksum(workload):
-    """A change of the configuration restarts the broker, which reads it at boot only."""
-    return hashlib.sha256(json.dumps(config_map(workload)["data"], sort_keys=True).encode()).hexdigest()[:16]
-
-
 def statefulset(workload, uid, claim_size):
     objects = workload["objects"]
-    result = namespaced("apps/v1", "StatefulSet", objects["statefulset"], workload)
-    pod_spec = {
-        "enableServiceLinks": False, "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 60,
-        "securityContext": dict(pod_security_context(uid), fsGroupChangePolicy="OnRootMismatch"),
-        "containers": [container(workload)],
-        "volumes": [{"name": "config", "configMap": {"name": objects["config_map"]}},
-                    {"name": "definitions", "secret": {"secretName": objects["definitions_secret"], "defaultMode": 0o400}}],
-    }
-    result["spec"] = {
-        "serviceName": objects["headless_service"], "replicas": workload["replicas"], "podManagementPolicy": "OrderedReady",
-        "updateStrategy": {"type": "RollingUpdate"}, "selector": {"matchLabels": dict(workload["selector"])},
-        "template": {"metadata": {"labels": dict(workload["labels"]),
-                                  "annotations": {"stateshift.io/config-checksum": config_checksum(workload)}},
-                     "spec": pod_spec},
-        "volumeClaimTemplates": [claim_template(workload, claim_size)],
-    }
-    return result
+    volumes = [{"name": "config", "configMap": {"name": objects["config_map"]}},
+               {"name": "definitions", "secret": {"secretName": objects["definitions_secret"], "defaultMode": 0o400}}]
+    return workload_objects.statefulset(workload, database_pod_spec(uid, [container(workload)], volumes), claim_size,
+                                        config_map(workload)["data"])

@@ -4,14 +4,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import workload as workload_objects
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.pod import (
-    claim_template,
     container_security_context,
-    pod_security_context,
+    database_pod_spec,
     secret_variable,
 )
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import roles_databases
@@ -20,11 +16,6 @@ PGDATA = "/var/lib/postgresql/data/pgdata"
 READY = ["sh", "-c", 'pg_isready -q -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"']
 MOUNTS = (("data", "/var/lib/postgresql/data"), ("config", "/etc/postgresql/stateshift"), ("init", "/docker-entrypoint-initdb.d"),
           ("run", "/var/run/postgresql"), ("tmp", "/tmp"))
-
-
-def settings_checksum(settings):
-    """A short digest of the settings: a change restarts the pods, which read postgresql.conf at start."""
-    return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
 
 
 def environment(workload):
@@ -58,30 +49,11 @@ def container(workload):
     return result
 
 
-def pod_spec(workload, uid):
-    objects = workload["objects"]
-    security = dict(pod_security_context(uid), fsGroupChangePolicy="OnRootMismatch")
-    return {
-        "enableServiceLinks": False, "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 60,
-        "securityContext": security,
-        "containers": [container(workload)],
-        "volumes": [{"name": "config", "configMap": {"name": objects["config_map"]}},
-                    {"name": "init", "configMap": {"name": objects["init_config_map"]}},
-                    {"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
-    }
-
-
 def statefulset(workload, uid, claim_size):
     objects = workload["objects"]
-    result = namespaced("apps/v1", "StatefulSet", objects["statefulset"], workload)
-    result["spec"] = {
-        "serviceName": objects["headless_service"], "replicas": workload["replicas"], "podManagementPolicy": "OrderedReady",
-        "updateStrategy": {"type": "RollingUpdate"}, "selector": {"matchLabels": dict(workload["selector"])},
-        "template": {
-            "metadata": {"labels": dict(workload["labels"]),
-                         "annotations": {"stateshift.io/config-checksum": settings_checksum(workload["settings"])}},
-            "spec": pod_spec(workload, uid),
-        },
-        "volumeClaimTemplates": [claim_template(workload, claim_size)],
-    }
-    return result
+    volumes = [{"name": "config", "configMap": {"name": objects["config_map"]}},
+               {"name": "init", "configMap": {"name": objects["init_config_map"]}},
+               {"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]
+    # postgresql.conf is read at start: a change of the settings restarts the pods
+    return workload_objects.statefulset(workload, database_pod_spec(uid, [container(workload)], volumes), claim_size,
+                                        workload["settings"])

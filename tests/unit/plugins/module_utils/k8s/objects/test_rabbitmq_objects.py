@@ -36,7 +36,11 @@ def test_the_configuration_loads_the_definitions_and_the_catalogs_settings_and_r
     assert config["rabbitmq.conf"].splitlines() == ["load_definitions = /etc/rabbitmq/definitions/definitions.json",
                                                     "loopback_users = none", "heartbeat = 30"]
     changed = dict(WORKLOAD, settings={"heartbeat": 60})
-    assert rabbitmq.config_checksum(changed) != rabbitmq.config_checksum(WORKLOAD)
+
+    def checksum(workload):
+        return rabbitmq.statefulset(workload, 999, "1Gi")["spec"]["template"]["metadata"]["annotations"]["stateshift.io/config-checksum"]
+
+    assert checksum(changed) != checksum(WORKLOAD)
 
 
 def test_both_ports_are_served_and_admitted_only_from_the_listed_peers():
