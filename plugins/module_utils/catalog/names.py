@@ -42,6 +42,7 @@ def object_names(workload):
         "definitions_secret": "%s-definitions" % app,
         "pdb": app,
         "network_policy": app,
+        "drain_network_policy": "%s-drain" % app,
         "backup_cronjob": "%s-backup" % app,
         "backup_claim": "%s-backup" % app,
         "restore_job_prefix": "%s-restore" % app,

@@ -113,11 +113,15 @@ def single_replica(workload):
         yield ("replicas", replicas, why, "set replicas: 1 (high availability is a separate capability)")
 
 
-def rabbitmq_source_not_built(workload):
-    """A RabbitMQ workload has no source yet: moving a broker's definitions and messages is not built."""
-    if workload.get("engine") == "rabbitmq" and "source" in workload:
-        yield ("source", workload["source"], "is not used yet for engine rabbitmq: moving a broker's definitions and messages "
-               "(rabbitmq_migrate) is not built", "remove it; deploy the broker and declare its vhosts and users in the catalog")
+def broker_source_is_a_container(workload):
+    """A RabbitMQ source is a broker container on an inventory host (its CLI tools export the definitions)."""
+    source = workload.get("source")
+    if workload.get("engine") != "rabbitmq" or not isinstance(source, dict):
+        return
+    for required in ("host", "container"):
+        if not source.get(required):
+            yield ("source.%s" % required, MISSING, "is required",
+                   "set the inventory host that runs Docker and the name of the old broker's container ('docker ps')")
 
 
 def source_is_reachable(workload):
@@ -215,6 +219,6 @@ def _ip_and_port(address):
     return port.isdigit()
 
 
-WORKLOAD_RULES = (requests_within_limits, single_replica, rabbitmq_source_not_built, rabbitmq_fields.users_vhosts_declared,
+WORKLOAD_RULES = (requests_within_limits, single_replica, broker_source_is_a_container, rabbitmq_fields.users_vhosts_declared,
                   source_is_reachable, names_listed_once,
                   allow_rules_not_empty, secret_keys_declared, cutover_can_reach_source, cutover_service_is_not_the_workloads)

@@ -96,7 +96,7 @@ FIELDS = (
     Field("secrets", "dict", "Secret -> key -> {op, generate, rotate, role} (1Password), {value} (a literal) or {from: host, port, user, "
           "database or url} (derived from the workload); see roles/secrets/README.md.", default={},
           fix="write Secret name -> key -> source"),
-    Field("source", "dict", "Where the data lives today: a container on an inventory host, or a dsn."),
+    Field("source", "dict", "Where the data lives today: a container on an inventory host, or a dsn (PostgreSQL)."),
     Field("source.host", "str", "Inventory host that runs Docker (required unless dsn).", rule=syntax.inventory_host,
           fix="use the host's name in the inventory"),
     Field("source.container", "str", "Container of the source database (required unless dsn).", rule=syntax.container_name,
@@ -110,12 +110,14 @@ FIELDS = (
     Field("source.user", "str", "Role to read the source as.", default="postgres", engines=POSTGRESQL, rule=syntax.pg_role,
           fix=PG_ROLE_FIX),
     Field("source.password", "str", "Source password, needed only by the job transport (else the container's POSTGRES_PASSWORD). "
-          "Kept out of the stateshift_catalog fact.", no_log=True, rule=syntax.no_control_characters, fix="give the password on one line"),
+          "Kept out of the stateshift_catalog fact.", no_log=True, engines=POSTGRESQL, rule=syntax.no_control_characters,
+          fix="give the password on one line"),
     Field("source.dsn", "str", "libpq connection string of a source reached directly (instead of host and container). Its password "
-          "is kept out of the stateshift_catalog fact.", no_log=True, rule=syntax.connection_string,
+          "is kept out of the stateshift_catalog fact.", no_log=True, engines=POSTGRESQL, rule=syntax.connection_string,
           fix="write it on one line like 'host=db port=5432 dbname=app user=app' or postgresql://app@db:5432/app"),
-    Field("source.address", "str", "host[:port] at which the cluster's pods reach the source (found from docker port when omitted).",
-          rule=syntax.host_port, fix="write it like 192.0.2.10:5432 or db.example.com:5432"),
+    Field("source.address", "str", "host[:port] at which the cluster's pods reach the source (found from docker port when omitted; "
+          "the port defaults to the engine's: 5432, 5672).", rule=syntax.host_port,
+          fix="write it like 192.0.2.10:5432 or db.example.com:5432"),
     Field("source.sslmode", "str", "libpq sslmode of the connections that reach the source over the network (the Job's, a dsn's).",
           default="prefer", engines=POSTGRESQL, choices=("disable", "allow", "prefer", "require", "verify-ca", "verify-full")),
     Field("source.require_auth", "str", "Authentication methods those connections accept from the source server (libpq "
@@ -194,8 +196,8 @@ FIELDS = (
           rule=syntax.dns_subdomain, fix=SECRET_NAME_FIX),
     Field("clients[].settings[].key", "str", "Key whose value names the database.", required="name the key", rule=syntax.secret_key,
           fix=SECRET_KEY_FIX),
-    Field("clients[].settings[].form", "str", "What the value is: url (postgresql:// or key=value conninfo: only host and port "
-          "change, so a password in it stays where it is), host, or host_port (host:port).", default="url",
+    Field("clients[].settings[].form", "str", "What the value is: url (postgresql:// or amqp:// URI, key=value conninfo: only "
+          "host and port change, so a password in it stays where it is), host, or host_port (host:port).", default="url",
           choices=("url", "host", "host_port")),
     Field("network", "dict", "Who may connect besides the workload's backup and migration pods; other pods, even of the "
           "same namespace, only when listed here (see roles/postgresql/README.md).", default={}),

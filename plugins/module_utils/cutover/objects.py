@@ -7,10 +7,15 @@ from __future__ import annotations
 import base64
 import ipaddress
 
-PORT = 5432
-PORT_NAME = "postgresql"
+# The port clients use, by engine: (name, number).
+CLIENT_PORTS = {"postgresql": ("postgresql", 5432), "rabbitmq": ("amqp", 5672)}
 RESTARTED_AT = "stateshift.k3s/restarted-at"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+
+
+def client_port(workload):
+    """(name, number) of the port clients use."""
+    return CLIENT_PORTS[workload["engine"]]
 
 
 def source_ip_port(workload):
@@ -20,7 +25,8 @@ def source_ip_port(workload):
 
 def service(workload, to):
     """The Service named by cutover.service: selecting the StatefulSet's pods (to target), or none (to source)."""
-    spec = {"ports": [{"name": PORT_NAME, "port": PORT, "protocol": "TCP", "targetPort": PORT}]}
+    name, port = client_port(workload)
+    spec = {"ports": [{"name": name, "port": port, "protocol": "TCP", "targetPort": port}]}
     if to == "target":
         spec["selector"] = dict(workload["selector"])
     return {"apiVersion": "v1", "kind": "Service",
@@ -39,7 +45,7 @@ def source_endpoint_slice(workload):
                                                                MANAGED_BY_LABEL: "stateshift.k3s"})},
             "addressType": family,
             "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
-            "ports": [{"name": PORT_NAME, "port": port, "protocol": "TCP"}]}
+            "ports": [{"name": client_port(workload)[0], "port": port, "protocol": "TCP"}]}
 
 
 def setting_value(obj, key):

@@ -91,7 +91,7 @@ def _plan_setting(cluster, workload, client, setting, previous, result):
     key = saved_key(setting, client["namespace"])
     if result.to == "target":
         try:
-            wanted = pointed(current, setting["form"], service_host(workload), objects.PORT)
+            wanted = pointed(current, setting["form"], service_host(workload), objects.client_port(workload)[1])
         except SettingError as exc:
             raise SwitchError("%s %s" % (where, exc)) from None
         if key not in previous and wanted != current:

@@ -42,7 +42,7 @@ def exec_argv(container, argv, docker_bin="docker", env_names=(), user=None, wor
     return command
 
 
-def explain_failure(container, rc, stderr, host="the Docker host"):
+def explain_failure(container, rc, stderr, host="the Docker host", tools="the PostgreSQL client tools"):
     """Turn a failed docker exec into a message that names the cause and the fix.
 
     Returns None when the failure came from the program inside the container, so the caller
@@ -61,6 +61,5 @@ def explain_failure(container, rc, stderr, host="the Docker host"):
         return "container '%s' on %s is not running: start it (docker start %s) and re-run" % (container, host, container)
     match = NO_EXECUTABLE.search(text)
     if match:
-        return ("'%s' is not installed in container '%s' on %s: use an image that ships the PostgreSQL client tools"
-                % (match.group("exe"), container, host))
+        return "'%s' is not installed in container '%s' on %s: use an image that ships %s" % (match.group("exe"), container, host, tools)
     return None

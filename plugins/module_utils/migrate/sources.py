@@ -97,6 +97,7 @@ class SourceSide(Side):
 
     address = None
     password = None
+    container_port = DEFAULT_PORT  # the server's port inside its container
 
     def host_script(self, script):
         """argv that runs a shell script on the source's host."""
@@ -123,7 +124,7 @@ class SourceSide(Side):
         if self.address:
             explicit = str(self.address)
             host, _sep, port = explicit.rpartition(":") if ":" in explicit else (explicit, "", "")
-            return [(host, int(port or DEFAULT_PORT))]
+            return [(host, int(port or self.container_port))]
         return self.discovered_addresses()
 
     def host_output(self, script, stdin=b"", timeout=QUICK):
@@ -137,9 +138,10 @@ class SourceSide(Side):
 
 
 class DockerOverSsh(SourceSide):
-    def __init__(self, ssh, container, user, password=None, address=None, docker_bin="docker"):
+    def __init__(self, ssh, container, user, password=None, address=None, docker_bin="docker", container_port=DEFAULT_PORT):
         self.ssh, self.container, self.user = ssh, container, user
         self.password, self.address, self.docker_bin = password, address, docker_bin
+        self.container_port = container_port
         self.label = "source container '%s' on %s" % (container, ssh.name if ssh else "the controller")
 
     def exec_words(self, argv):
@@ -188,20 +190,24 @@ class DockerOverSsh(SourceSide):
         return self.ssh.where() if self.ssh else "the controller"
 
     def explain(self, rc, stderr):
+        return self.explain_host_failure(rc, stderr) or explain_psql_error(stderr)
+
+    def explain_host_failure(self, rc, stderr, tools="the PostgreSQL client tools"):
+        """Why SSH or docker exec failed, or None when the failure is the program's own."""
         if self.ssh is not None and rc == SSH_UNREACHABLE_RC:
             last = (stderr or "").strip().splitlines()[-1:] or ["no message"]
             return ("cannot reach the source host %s over SSH: %s. Check ansible_host, ansible_port and ansible_user "
                     "in the inventory and that the controller's key is accepted" % (self.where(), last[0]))
-        return docker_exec.explain_failure(self.container, rc, stderr, host=self.where()) or explain_psql_error(stderr)
+        return docker_exec.explain_failure(self.container, rc, stderr, host=self.where(), tools=tools)
 
     def discovered_addresses(self):
         """Addresses the Docker host itself reports for the container, never a guessed one (the Job sends the password
         there): a port published on a given address, the container's own IPs, then a port published on all addresses
         at the SSH host's address when that is one of the host's own (hostname -I)."""
         container, docker = shlex.quote(self.container), shlex.quote(self.docker_bin)
-        out = self.host_output("%s port %s 5432/tcp 2>/dev/null || true; echo ---; "
+        out = self.host_output("%s port %s %d/tcp 2>/dev/null || true; echo ---; "
                                "%s inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' %s; echo ---; "
-                               "hostname -I 2>/dev/null || true" % (docker, container, docker, container))
+                               "hostname -I 2>/dev/null || true" % (docker, container, self.container_port, docker, container))
         published, _sep, rest = out.partition("---")
         addresses, _sep, own = rest.partition("---")
         ssh_host = self.ssh.host if self.ssh else None
@@ -214,7 +220,7 @@ class DockerOverSsh(SourceSide):
                     everywhere.append((ssh_host, int(port)))
             elif not host.startswith("127.") and host != "::1":
                 bound.append((host, int(port)))
-        return bound + [(ip, DEFAULT_PORT) for ip in addresses.split()] + everywhere
+        return bound + [(ip, self.container_port) for ip in addresses.split()] + everywhere
 
     def password_for_cluster(self):
         """source.password, else the container's POSTGRES_PASSWORD."""

@@ -3,13 +3,13 @@
 # Compile the lab cluster's binaries from the Go module proxy and cache them.
 #
 #   tests/lab/cluster/build.sh [component...]     components: kubernetes etcd kwok coredns pause toxiproxy kube-router versitygw
-#                                                 (default: all)
+#                                                 (default: all of these), and, only when named: mongo-tools ferretdb
 #   tests/lab/cluster/build.sh --print-dir COMPONENT
 #
 # Each component lands in $STATESHIFT_CACHE/bin/<component>-<version>-<key>/, where <key>
 # hashes the pinned version (versions.env), the wrapper templates, the Go version and the
 # build recipe; it is rebuilt only when one of those changes. $STATESHIFT_CACHE/bin/current/
-# holds symlinks to the binaries of the current keys. Build logs:
+# holds symlinks to the binaries of the current keys (not those of mongo-tools and ferretdb). Build logs:
 # $STATESHIFT_CACHE/logs/build-<component>.log. Go caches: $STATESHIFT_CACHE/go-build and
 # go-mod (override with STATESHIFT_GOCACHE / STATESHIFT_GOMODCACHE).
 set -euo pipefail
@@ -167,6 +167,54 @@ build_kube_router() {
   run "$GO" build -trimpath \
     -ldflags "-s -w -X $ld.Version=$KUBE_ROUTER_VERSION -X $ld.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     -o "$out/kube-router" .
+  stop_ticker
+}
+
+# module_src MODULE VERSION DEST [VAR=VALUE...]: a writable copy of the source of MODULE@VERSION
+# (downloaded into the module cache) in DEST, for modules that cannot be built with 'go install
+# MODULE/cmd@VERSION'. VAR=VALUE: environment of the download (e.g. GONOSUMDB).
+module_src() {
+  local mod=$1 v=$2 dest=$3 json dir
+  printf '\n$ go mod download -json %s@%s\n' "$mod" "$v" >>"$CURRENT_LOG"
+  json=$(env "${@:4}" "$GO" mod download -json "$mod@$v" 2>&1) || {
+    printf '%s\n' "$json" >>"$CURRENT_LOG"
+    die "building '$CURRENT_COMPONENT' failed: 'go mod download $mod@$v' failed: $(sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' <<<"$json" | head -n 1) (is $v on the Go module proxy? see $CURRENT_LOG)"
+  }
+  dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json")
+  [ -f "${dir:-/nonexistent}/go.mod" ] || die "building '$CURRENT_COMPONENT' failed: 'go mod download $mod@$v' gave no source directory"
+  mkdir -p "$dest"
+  cp -R "$dir/." "$dest/"
+  chmod -R u+w "$dest"
+}
+
+# mongo-tools: mongodump and mongorestore only. The module's tags (100.x.y) are not semver, so it is
+# pinned at a pseudo-version, which the checksum database does not know: GONOSUMDB for this module
+# alone (its dependencies are still checked against its go.sum and the checksum database). Built
+# from a copy of its source without vendor/ (-mod=mod: modules from the proxy, as for the rest),
+# without cgo and build tags: SCRAM and TLS (Go's crypto/tls) work, GSSAPI/Kerberos does not.
+build_mongo_tools() {
+  local out=$1 work=$2 mod=github.com/mongodb/mongo-tools v=$MONGO_TOOLS_VERSION ld b
+  module_src "$mod" "$v" "$work/src" "GONOSUMDB=$mod"
+  cd "$work/src"
+  rm -rf vendor
+  ld="-s -w -X main.VersionStr=$v -X main.GitCommit=${v##*-}"
+  start_ticker "mongo-tools"
+  for b in mongodump mongorestore; do
+    run env GONOSUMDB="$mod" GOFLAGS="$GOFLAGS -mod=mod" "$GO" build -trimpath -ldflags "$ld" -o "$out/$b" "./$b/main"
+  done
+  stop_ticker
+}
+
+# FerretDB v1 (MongoDB wire protocol on SQLite or PostgreSQL). Its build/version package embeds
+# version.txt, which the module does not ship (a 'go install' binary panics at start: "Invalid
+# build/version/version.txt file content"): built from a copy of its source with that file written.
+build_ferretdb() {
+  local out=$1 work=$2
+  module_src github.com/FerretDB/FerretDB "$FERRETDB_VERSION" "$work/src"
+  cd "$work/src"
+  printf '%s\n' "$FERRETDB_VERSION" >build/version/version.txt
+  start_ticker "ferretdb"
+  run "$GO" build -trimpath -ldflags "-s -w" -o "$out/ferretdb" ./cmd/ferretdb
   stop_ticker
 }
 

@@ -11,6 +11,10 @@ CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BUILD_RECIPE=3
 
 CLUSTER_COMPONENTS=(kubernetes etcd kwok coredns pause toxiproxy kube-router versitygw)
+# Built only when named (build.sh mongo-tools ferretdb): a bare build.sh, and so cluster.sh up and
+# setup.sh, never builds them, and they are not linked into bin/current (find them with
+# build.sh --print-dir COMPONENT or lab_bin NAME).
+OPTIONAL_COMPONENTS=(mongo-tools ferretdb)
 
 LAB_DIR="$STATESHIFT_CACHE/lab"           # cluster state: kubeconfig, kwokctl home, node dirs
 LAB_KUBECONFIG="$LAB_DIR/kubeconfig"
@@ -37,7 +41,9 @@ component_version() {
     toxiproxy) echo "$TOXIPROXY_VERSION" ;;
     kube-router) echo "$KUBE_ROUTER_VERSION" ;;
     versitygw) echo "$VERSITYGW_VERSION" ;;
-    *) die "unknown component '$1' (known: ${CLUSTER_COMPONENTS[*]})" ;;
+    mongo-tools) echo "$MONGO_TOOLS_VERSION" ;;
+    ferretdb) echo "$FERRETDB_VERSION" ;;
+    *) die "unknown component '$1' (known: ${CLUSTER_COMPONENTS[*]}; built only when named: ${OPTIONAL_COMPONENTS[*]})" ;;
   esac
 }
 
@@ -52,6 +58,8 @@ component_binaries() {
     toxiproxy) echo "toxiproxy-server" ;;
     kube-router) echo "kube-router" ;;
     versitygw) echo "versitygw" ;;
+    mongo-tools) echo "mongodump mongorestore" ;;
+    ferretdb) echo "ferretdb" ;;
     *) die "unknown component '$1'" ;;
   esac
 }
@@ -81,7 +89,7 @@ component_built() { [ -f "$(component_dir "$1")/.complete" ]; }
 # lab_bin NAME: path of a built binary, or die telling how to build it.
 lab_bin() {
   local name=$1 c d
-  for c in "${CLUSTER_COMPONENTS[@]}"; do
+  for c in "${CLUSTER_COMPONENTS[@]}" "${OPTIONAL_COMPONENTS[@]}"; do
     case " $(component_binaries "$c") " in
       *" $name "*)
         d=$(component_dir "$c")

@@ -5,6 +5,7 @@
 #                                        start it (idempotent; data loaded once)
 #   legacy.sh down                       remove its containers, volume and network (keeps key and password)
 #   legacy.sh status                     print what is running
+#   legacy.sh broker-up                  also start the old message broker (after 'up'; idempotent)
 #
 # What 'up' builds:
 #   network    stateshift-legacy
@@ -14,6 +15,10 @@
 #   invoicetron-db  started by 'docker-compose up -d' on legacy-vm: postgres:15 (= stateshift-lab/postgres:15),
 #              user/db invoicetron, named volume invoicetron_pgdata, published on 127.0.0.1:15432,
 #              loaded with ../sampledata (SAMPLE_ROWS or --scale), plus the database invoicetron_reports
+#   bowmark-broker  started by 'broker-up' with 'docker-compose up -d' in /home/app/bowmark on legacy-vm:
+#              rabbitmq:3.10-management (= stateshift-lab/rabbitmq:3.10), node rabbit@bowmark-broker, named volume
+#              bowmark_mqdata, not published (reached at its IP on stateshift-legacy), and bowmark-worker, the
+#              project's application service; both empty until a test declares its vhosts and publishes
 # and under $STATESHIFT_CACHE/lab/:
 #   ssh/id_ed25519, ssh/known_hosts       the key legacy-vm accepts, its host key
 #   legacy/postgres-password              the database password (0600, never printed)
@@ -34,6 +39,7 @@ KNOWN_HOSTS="$SSH_DIR/known_hosts"
 STATE="$LAB/legacy"
 PASSWORD_FILE="$STATE/postgres-password"
 PROJECT_DIR="$STATE/invoicetron"   # bind-mounted at /home/app/invoicetron in legacy-vm
+BROKER_PROJECT_DIR="$STATE/bowmark" # bind-mounted at /home/app/bowmark in legacy-vm
 INVENTORY="$LAB/inventory/legacy.yml"
 NETWORK=stateshift-legacy
 VM=legacy-vm
@@ -44,6 +50,10 @@ DB_VOLUME=invoicetron_pgdata
 SSH_PORT=2222
 PG_PORT=15432
 COMPOSE_DIR=/home/app/invoicetron
+BROKER_COMPOSE_DIR=/home/app/bowmark
+BROKER=bowmark-broker
+BROKER_APP=bowmark-worker
+BROKER_VOLUME=bowmark_mqdata
 DEFAULT_PG_MAJOR=15
 
 ssh_vm() {
@@ -95,6 +105,9 @@ ensure_vm() {
     if [ "$image_id" != "$want_id" ]; then
       log "$VM runs an older $VM_IMAGE: recreating it"
       docker rm -f "$VM" >/dev/null
+    elif ! docker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' "$VM" | grep -qw "$BROKER_COMPOSE_DIR"; then
+      log "$VM has no $BROKER_COMPOSE_DIR mount (made by an older legacy.sh): recreating it"
+      docker rm -f "$VM" >/dev/null
     elif ! running "$VM"; then
       log "starting $VM"
       docker start "$VM" >/dev/null
@@ -107,6 +120,7 @@ ensure_vm() {
       -p "127.0.0.1:$SSH_PORT:22" \
       -v /var/run/docker.sock:/var/run/docker.sock \
       -v "$PROJECT_DIR:$COMPOSE_DIR" \
+      -v "$BROKER_PROJECT_DIR:$BROKER_COMPOSE_DIR" \
       -e SSH_AUTHORIZED_KEYS="$(cat "$KEY.pub")" \
       "$VM_IMAGE" >/dev/null
   fi
@@ -171,7 +185,7 @@ check_major() {
 cmd_up() {
   local scale=${1:-small} major=${2:-$DEFAULT_PG_MAJOR} t0=$SECONDS
   need_root "legacy.sh up"
-  install -d -m 700 "$STATE"
+  install -d -m 700 "$STATE" "$BROKER_PROJECT_DIR"
   exec 8>"$STATE/.lock"
   flock 8
   "$HERE/engine.sh" ensure
@@ -195,6 +209,23 @@ cmd_up() {
   log "legacy stack up in $((SECONDS - t0))s: ssh -i $KEY -p $SSH_PORT root@127.0.0.1; postgres on 127.0.0.1:$PG_PORT; inventory $INVENTORY"
 }
 
+cmd_broker_up() {
+  local t0=$SECONDS waited=0
+  need_root "legacy.sh broker-up"
+  if ! running "$VM" || [ ! -s "$KNOWN_HOSTS" ]; then die "$VM is not running: run 'legacy.sh up' first"; fi
+  "$HERE/images.sh" build rabbitmq
+  "$HERE/images.sh" alias
+  install -m 644 "$HERE/legacy-stack/bowmark-compose.yml" "$BROKER_PROJECT_DIR/docker-compose.yml"
+  log "docker-compose up -d in $VM:$BROKER_COMPOSE_DIR"
+  ssh_vm "cd $BROKER_COMPOSE_DIR && docker-compose up -d --quiet-pull" >&2 || die "docker-compose up failed on $VM"
+  until docker exec "$BROKER" rabbitmq-diagnostics -q ping >/dev/null 2>&1; do
+    running "$BROKER" || { docker logs --tail 20 "$BROKER" >&2 2>&1 || true; die "$BROKER stopped (log tail above)"; }
+    [ "$waited" -lt 120 ] || die "$BROKER did not answer rabbitmq-diagnostics ping within 120s"
+    sleep 2; waited=$((waited + 2))
+  done
+  log "old broker up in $((SECONDS - t0))s: $BROKER at $(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$BROKER"):5672"
+}
+
 cmd_down() {
   need_root "legacy.sh down"
   install -d -m 700 "$STATE"
@@ -206,10 +237,12 @@ cmd_down() {
     ssh_vm "cd $COMPOSE_DIR && docker-compose down -v" >&2 || log "docker-compose down failed: removing by hand"
   fi
   local c
-  for c in "$APP" "$DB" "$VM"; do
+  for c in "$BROKER_APP" "$BROKER" "$APP" "$DB" "$VM"; do
     if exists "$c"; then log "removing container $c"; docker rm -f "$c" >/dev/null; fi
   done
-  if docker volume inspect "$DB_VOLUME" >/dev/null 2>&1; then log "removing volume $DB_VOLUME"; docker volume rm "$DB_VOLUME" >/dev/null; fi
+  for c in "$DB_VOLUME" "$BROKER_VOLUME"; do
+    if docker volume inspect "$c" >/dev/null 2>&1; then log "removing volume $c"; docker volume rm "$c" >/dev/null; fi
+  done
   if docker network inspect "$NETWORK" >/dev/null 2>&1; then log "removing network $NETWORK"; docker network rm "$NETWORK" >/dev/null; fi
   rm -f "$KNOWN_HOSTS" "$INVENTORY"
   log "legacy stack removed (kept: $KEY, $PASSWORD_FILE)"
@@ -258,6 +291,7 @@ case "$scale" in small | large) ;; *) die "unknown scale '$scale' (small or larg
 case "$major" in 14 | 15 | 16 | 17 | 18) ;; *) die "unknown PostgreSQL major '$major' for the legacy database (14 to 18)" ;; esac
 case "$cmd" in
   up) cmd_up "$scale" "$major" ;;
+  broker-up) cmd_broker_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;

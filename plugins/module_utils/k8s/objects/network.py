@@ -10,6 +10,8 @@ server opens no connections of its own - except in migration.mode online, where 
 
 from __future__ import annotations
 
+import ipaddress
+
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -62,3 +64,22 @@ def replication_egress(source):
     if host and all(part.isdigit() for part in host.split(".")) and host.count(".") == 3:
         rule["to"] = [{"ipBlock": {"cidr": host + "/32"}}]
     return rule
+
+
+def drain_egress(workload, addresses):
+    """The NetworkPolicy that lets a broker's pods reach the old broker while rabbitmq_drain's shovels run (policies
+    add up: this one opens only these addresses and ports); ``addresses``: [(host, port)], a host that is not an IP
+    opens its port to any address."""
+    result = namespaced("networking.k8s.io/v1", "NetworkPolicy", workload["objects"]["drain_network_policy"], workload)
+    rules = []
+    for host, port in addresses:
+        rule = {"ports": [{"port": int(port), "protocol": "TCP"}]}
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None:
+            rule["to"] = [{"ipBlock": {"cidr": "%s/%d" % (address, address.max_prefixlen)}}]
+        rules.append(rule)
+    result["spec"] = {"podSelector": {"matchLabels": dict(workload["selector"])}, "policyTypes": ["Egress"], "egress": rules}
+    return result

@@ -152,8 +152,6 @@ def test_derived_defaults_follow_the_workload():
     [
         ({"engine": "mongodb", "databases": None}, "workload 'invoicetron' (stateshift_workloads[0]): engine = 'mongodb': "
          "is not built yet (only postgresql and rabbitmq); use engine: postgresql or rabbitmq, or leave this workload out"),
-        ({"engine": "rabbitmq", "databases": None, "backup": None, "source": {"host": "vm", "container": "mq"}},
-         "source = {'host': 'vm', 'container': 'mq'}: is not used yet for engine rabbitmq: moving a broker's definitions"),
         ({"retire": {"soak_days": 7}}, "retire = {'soak_days': 7}: is not built yet: the retire phase does not exist"),
         ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, databases, user"),
     ],
@@ -161,6 +159,26 @@ def test_derived_defaults_follow_the_workload():
 def test_what_is_not_built_is_refused_not_ignored(changes, expected):
     errors = errors_of([workload(**changes)])
     assert any(expected in error for error in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ({"host": "vm"}, "source.container: is required; set the inventory host that runs Docker and the name of the old broker's"),
+        ({"dsn": "host=vm"}, "source.dsn = <hidden>: is only used by the postgresql engine; remove it"),
+        ({"host": "vm", "container": "mq", "password": "x"},
+         "source.password = <hidden>: is only used by the postgresql engine; remove it"),
+    ],
+)
+def test_a_broker_source_is_a_container_on_a_host(source, expected):
+    errors = errors_of([workload(engine="rabbitmq", databases=None, backup=None, source=source)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_a_broker_source_is_accepted():
+    broker = validate_catalog([{"name": "bowmark", "engine": "rabbitmq", "storage": {"size": "1Gi"},
+                                "source": {"host": "vm", "container": "bowmark-broker", "address": "10.0.0.5"}}])[0]
+    assert broker["source"]["container"] == "bowmark-broker"
 
 
 def test_an_error_without_a_value_omits_it():

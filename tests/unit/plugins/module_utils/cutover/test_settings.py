@@ -19,6 +19,11 @@ def test_a_url_keeps_everything_but_host_and_port(value, expected):
     assert pointed(value, "url", HOST, 5432) == expected
 
 
+def test_an_amqp_url_keeps_its_credentials_and_vhost():
+    assert pointed("amqp://app:p%2Fw@10.10.50.10:5672/shop", "url", "bowmark-rabbitmq.bowmark.svc", 5672) == \
+        "amqp://app:p%2Fw@bowmark-rabbitmq.bowmark.svc:5672/shop"
+
+
 def test_host_and_host_port_forms_replace_the_whole_value():
     assert pointed("10.10.50.10", "host", HOST, 5432) == HOST
     assert pointed("10.10.50.10:15432", "host_port", HOST, 5432) == HOST + ":5432"

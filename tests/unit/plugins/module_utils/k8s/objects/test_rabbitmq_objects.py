@@ -6,6 +6,7 @@ import json
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import rabbitmq
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.network import drain_egress
 
 WORKLOAD = validate_catalog([{"name": "bowmark", "engine": "rabbitmq", "storage": {"size": "1Gi"}, "settings": {"heartbeat": 30},
                               "network": {"allow_from": [{"namespace": "web"}]}}])[0]
@@ -57,3 +58,16 @@ def test_the_definitions_secret_holds_the_document():
     secret = rabbitmq.definitions_secret(WORKLOAD, {"users": []})
     assert secret["metadata"]["name"] == "bowmark-rabbitmq-definitions"
     assert json.loads(secret["stringData"]["definitions.json"]) == {"users": []}
+
+
+def test_the_drain_opens_only_the_old_brokers_addresses_and_port():
+    workload = validate_catalog([{"name": "bowmark", "engine": "rabbitmq", "storage": {"size": "1Gi"}}])[0]
+    policy = drain_egress(workload, [("172.18.0.5", 5672), ("fd00::5", 5672), ("mq.lan", 5673)])
+    assert policy["metadata"]["name"] == "bowmark-rabbitmq-drain"
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == workload["selector"]
+    assert policy["spec"]["egress"] == [
+        {"ports": [{"port": 5672, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "172.18.0.5/32"}}]},
+        {"ports": [{"port": 5672, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "fd00::5/128"}}]},
+        {"ports": [{"port": 5673, "protocol": "TCP"}]},
+    ]
