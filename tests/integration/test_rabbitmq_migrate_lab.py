@@ -67,6 +67,8 @@ class Move:
             "name": "bowmark", "namespace": self.namespace, "engine": "rabbitmq", "storage": {"size": "1Gi"},
             "auth": {"user": "admin"}, "vhosts": [self.vhost],
             "users": [{"name": "app", "password_key": "app-password", "vhosts": [self.vhost]}],
+            # a queue only the new broker has, declared in the catalog: in the definitions loaded at boot
+            "queues": [{"name": "audit", "vhost": self.vhost, "arguments": {"x-max-length": 1000}}],
             "source": {"host": "legacy-vm", "container": OLD, "compose_dir": "/home/app/bowmark", "compose_services": ["worker"]},
         }
         self.published = {}
@@ -158,6 +160,13 @@ def move(playbook):
         subprocess.run(["docker", "start", WORKER], capture_output=True, check=False)
 
 
+def test_a_source_container_that_is_not_a_broker_is_named(move):
+    workload = dict(move.workload, source=dict(move.workload["source"], container="invoicetron-db"))
+    run = move.playbook.run(PLAYBOOKS / "migrate.yml", "-e", json.dumps({"stateshift_workloads": [workload]}), check=False)
+    assert run.returncode != 0
+    assert "'rabbitmqctl' is not installed in container 'invoicetron-db' on legacy-vm" in run.stdout, run.stdout[-3000:]
+
+
 def test_an_undeclared_vhost_on_the_old_broker_is_refused_before_any_change(move):
     old_ctl("add_vhost", move.other)
     old_ctl("import_definitions", stdin=json.dumps({"queues": [{"name": "lost", "vhost": move.other, "durable": True,
@@ -167,7 +176,7 @@ def test_an_undeclared_vhost_on_the_old_broker_is_refused_before_any_change(move
         assert run.returncode != 0
         assert "vhost %s holds queue lost: add it to vhosts (and to users[].vhosts) or delete it on the old broker" % move.other \
             in run.stdout, run.stdout[-3000:]
-        assert depths(move.new_ctl, move.vhost) == {}, "nothing may be imported when the move is refused"
+        assert depths(move.new_ctl, move.vhost) == {"audit": 0}, "nothing may be imported when the move is refused"
     finally:
         old_ctl("delete_vhost", move.other)
 
@@ -175,9 +184,9 @@ def test_an_undeclared_vhost_on_the_old_broker_is_refused_before_any_change(move
 def test_migrate_copies_the_topology_and_a_rerun_changes_nothing(move):
     checked = move.run("migrate.yml", "--check", "--diff")
     assert "+queue %s/orders" % move.vhost in checked.stdout, checked.stdout[-3000:]
-    assert depths(move.new_ctl, move.vhost) == {}, "check mode imported"
+    assert depths(move.new_ctl, move.vhost) == {"audit": 0}, "check mode imported"
     move.run("migrate.yml")
-    assert set(depths(move.new_ctl, move.vhost)) == {"orders", "mail", "idle"}
+    assert set(depths(move.new_ctl, move.vhost)) == {"orders", "mail", "idle", "audit"}
     queue_types = {row["name"]: row["type"] for row in json.loads(move.new_ctl("list_queues", "-p", move.vhost, "name", "type",
                                                                                "--formatter", "json"))}
     assert queue_types["mail"] == "quorum"
@@ -197,6 +206,7 @@ def test_cutover_drains_every_message_once_and_a_rerun_changes_nothing(move):
         run.stdout[-4000:]
     assert not worker_running(), "the application service on the old broker's host was not stopped"
     assert depths_become(old_ctl, move.vhost, {"orders": 0, "mail": 0, "idle": 0})
+    assert depths_become(move.new_ctl, move.vhost, {"orders": 40, "mail": 25, "idle": 0, "audit": 0})
     for queue in ("orders", "mail"):
         got = move.consume_from_new(queue)
         assert sorted(got) == sorted(move.published[queue]), "%s: lost or repeated messages" % queue

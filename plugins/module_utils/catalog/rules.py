@@ -220,5 +220,5 @@ def _ip_and_port(address):
 
 
 WORKLOAD_RULES = (requests_within_limits, single_replica, broker_source_is_a_container, rabbitmq_fields.users_vhosts_declared,
-                  source_is_reachable, names_listed_once,
+                  rabbitmq_fields.topology_declared, source_is_reachable, names_listed_once,
                   allow_rules_not_empty, secret_keys_declared, cutover_can_reach_source, cutover_service_is_not_the_workloads)

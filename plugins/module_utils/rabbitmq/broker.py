@@ -41,7 +41,8 @@ class Broker:
     def run(self, argv, stdin=None, timeout=60):
         code, stdout, stderr = self.execute(argv, stdin, timeout)
         if code != 0:
-            raise BrokerError(self.explain(code, stderr) or "%s in %s exited %s: %s" % (
+            # docker prints some exec failures (a missing program) on stdout
+            raise BrokerError(self.explain(code, "%s\n%s" % (stderr, stdout[-2000:])) or "%s in %s exited %s: %s" % (
                 " ".join(argv[:3]), self.where, code, (stderr or stdout).strip()[-400:]))
         return stdout
 

@@ -1,6 +1,7 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A RabbitMQ workload's definitions (users, vhosts, permissions) made from the catalog and its Secret's passwords.
+"""A RabbitMQ workload's definitions made from the catalog and its Secret's passwords: users, vhosts, permissions, and
+the queues, exchanges, bindings and policies the catalog declares.
 
 A password's hash is salted: the hash the broker or the last definitions already hold is kept while it still
 matches the password, so a re-run writes the same file and a changed password is the only thing that changes one.
@@ -8,6 +9,7 @@ matches the password, so a re-run writes the same file and a changed password is
 
 from __future__ import annotations
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import topology
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.derived import rabbitmq_password_hash, rabbitmq_password_hash_matches
 
 ALGORITHM = "rabbit_password_hashing_sha256"
@@ -55,8 +57,21 @@ def build(workload, passwords, known=None):
         permissions += [dict(FULL, user=user["name"], vhost=vhost) for vhost in user["vhosts"]]
     return {"users": users, "vhosts": [{"name": vhost["name"], "limits": [], "metadata": {"description": "", "tags": []}}
                                        for vhost in workload["vhosts"]],
-            "permissions": permissions, "topic_permissions": [], "parameters": [], "global_parameters": [], "policies": [],
-            "queues": [], "exchanges": [], "bindings": []}
+            "permissions": permissions, "topic_permissions": [], "parameters": [], "global_parameters": [], **declared_topology(workload)}
+
+
+def declared_topology(workload):
+    """The catalog's queues, exchanges, bindings and policies as a definitions file holds them."""
+    queues = [{"name": q["name"], "vhost": q["vhost"], "durable": q["durable"], "auto_delete": False,
+               "arguments": dict(q["arguments"], **({} if q["type"] == "classic" else {"x-queue-type": q["type"]}))}
+              for q in workload.get("queues") or []]
+    exchanges = [{"name": e["name"], "vhost": e["vhost"], "type": e["type"], "durable": e["durable"], "auto_delete": False,
+                  "internal": False, "arguments": {}} for e in workload.get("exchanges") or []]
+    bindings = [{"source": b["source"], "vhost": b["vhost"], "destination": b["destination"], "destination_type": b["destination_type"],
+                 "routing_key": b["routing_key"], "arguments": {}} for b in workload.get("bindings") or []]
+    policies = [{"name": p["name"], "vhost": p["vhost"], "pattern": p["pattern"], "apply-to": p["apply_to"],
+                 "definition": dict(p["definition"]), "priority": p["priority"]} for p in workload.get("policies") or []]
+    return {"queues": queues, "exchanges": exchanges, "bindings": bindings, "policies": policies}
 
 
 def missing_from(broker, wanted, passwords_by_user):
@@ -73,6 +88,8 @@ def missing_from(broker, wanted, passwords_by_user):
                 if user["name"] in broker_tags and broker_tags[user["name"]] != sorted(user["tags"])]
     missing += ["permission of %s on %s" % (p["user"], p["vhost"]) for p in wanted["permissions"]
                 if (p["user"], p["vhost"], p["configure"], p["write"], p["read"]) not in present_permissions]
+    lacking = topology.summary(topology.missing(wanted, broker, {vhost["name"] for vhost in wanted["vhosts"]}))
+    missing += ["%s %s" % (kind[:-1], name) for kind in topology.KINDS for name in lacking[kind]]
     return missing
 
 
@@ -80,7 +97,8 @@ def summary(document):
     """The definitions without their hashes, for --diff and the result."""
     return {"users": sorted(user["name"] for user in document.get("users") or []),
             "vhosts": sorted(vhost["name"] for vhost in document.get("vhosts") or []),
-            "permissions": sorted("%s@%s" % (p["user"], p["vhost"]) for p in document.get("permissions") or [])}
+            "permissions": sorted("%s@%s" % (p["user"], p["vhost"]) for p in document.get("permissions") or []),
+            **{kind: names for kind, names in topology.summary(document).items() if names}}
 
 
 def passwords_changed(before, after):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import CatalogError, validate_catalog
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import definitions
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.derived import rabbitmq_password_hash_matches
 
@@ -52,3 +52,54 @@ def test_what_the_running_broker_lacks_is_named():
     stale["users"][2]["tags"] = []
     assert definitions.missing_from(stale, wanted, BY_USER) == [
         "vhost reports", "user app", "tags of user reporter", "permission of reporter on reports"]
+
+
+SHOP = validate_catalog([{
+    "name": "shop", "engine": "rabbitmq", "storage": {"size": "1Gi"}, "vhosts": ["shop"],
+    "queues": [{"name": "orders", "vhost": "shop", "type": "quorum"},
+               {"name": "audit", "vhost": "shop", "arguments": {"x-max-length": 10}}],
+    "exchanges": [{"name": "events", "vhost": "shop", "type": "topic"}],
+    "bindings": [{"vhost": "shop", "source": "events", "destination": "orders", "routing_key": "order.*"}],
+    "policies": [{"name": "cap", "vhost": "shop", "pattern": "^audit$", "definition": {"max-length": 100}}],
+}])[0]
+
+
+def test_the_catalogs_topology_is_in_the_definitions():
+    document = definitions.build(SHOP, {"rabbitmq-password": "pw"})
+    assert document["queues"] == [
+        {"name": "orders", "vhost": "shop", "durable": True, "auto_delete": False, "arguments": {"x-queue-type": "quorum"}},
+        {"name": "audit", "vhost": "shop", "durable": True, "auto_delete": False, "arguments": {"x-max-length": 10}}]
+    assert document["bindings"] == [{"source": "events", "vhost": "shop", "destination": "orders", "destination_type": "queue",
+                                     "routing_key": "order.*", "arguments": {}}]
+    assert document["policies"] == [{"name": "cap", "vhost": "shop", "pattern": "^audit$", "apply-to": "queues",
+                                     "definition": {"max-length": 100}, "priority": 0}]
+    summary = definitions.summary(document)
+    assert summary["queues"] == ["shop/audit", "shop/orders"] and summary["exchanges"] == ["shop/events"]
+
+
+def test_a_declared_queue_the_broker_lacks_is_named():
+    wanted = definitions.build(SHOP, {"rabbitmq-password": "pw"})
+    broker = dict(wanted, queues=[wanted["queues"][0]])
+    assert definitions.missing_from(broker, wanted, {"shop": "pw"}) == ["queue shop/audit"]
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"queues": [{"name": "amq.orders", "vhost": "shop"}]}, "queues[0].name = 'amq.orders': is not a name RabbitMQ takes for a queue"),
+    ({"queues": [{"name": "orders", "vhost": "nope"}]}, "queues[0].vhost = 'nope': is not one of vhosts (shop)"),
+    ({"queues": [{"name": "orders", "vhost": "shop", "type": "quorum", "durable": False}]},
+     "queues[0].durable = False: is false for a quorum queue, which is always durable"),
+    ({"bindings": [{"vhost": "shop", "source": "events", "destination": "orders"}]},
+     "bindings[0].source = 'events': is not an exchange of exchanges on vhost shop"),
+    ({"bindings": [{"vhost": "shop", "source": "amq.topic", "destination": "orders"}]},
+     "bindings[0].destination = 'orders': is not a queue the catalog declares on vhost shop"),
+    ({"policies": [{"name": "p", "vhost": "shop", "pattern": "(", "definition": {"max-length": 1}}]},
+     "policies[0].pattern = '(': is not a regular expression"),
+    ({"policies": [{"name": "p", "vhost": "shop", "pattern": "x", "definition": {"max-length": [1]}}]},
+     "policies[0].definition = {'max-length': [1]}: has a list for 'max-length'"),
+    ({"queues": [{"name": "q", "vhost": "shop", "arguments": {"max-length": 1}}]},
+     "queues[0].arguments = {'max-length': 1}: has key 'max-length' that is not an x- argument"),
+])
+def test_bad_topology_is_refused_naming_the_field(changes, expected):
+    with pytest.raises(CatalogError) as raised:
+        validate_catalog([dict({"name": "shop", "engine": "rabbitmq", "storage": {"size": "1Gi"}, "vhosts": ["shop"]}, **changes)])
+    assert expected in str(raised.value), str(raised.value)
