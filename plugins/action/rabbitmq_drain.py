@@ -8,9 +8,9 @@ import contextlib
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.cluster import Cluster
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.network import drain_egress
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.workload_module import FIELD_MANAGER
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import move
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.drain import Drain
-from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.workload import FIELD_MANAGER
 from ansible_collections.stateshift.k3s.plugins.plugin_utils.broker_action import BrokerAction
 
 

@@ -1,12 +1,14 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that build Kubernetes objects as data: postgresql_objects, rabbitmq_objects, postgresql_restore_job, pod_security_kept."""
+"""Filters that build Kubernetes objects as data: postgresql_objects, rabbitmq_objects, mongodb_objects, postgresql_restore_job,
+pod_security_kept."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import pod_security, restore
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.mongodb import mongodb_objects
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.postgresql import postgresql_objects
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitmq import rabbitmq_objects
 
@@ -32,6 +34,17 @@ def _rabbitmq_objects(workload, uid=999, claim_size=None, namespace_labels=None)
                                  % (workload.get("name"), exc)) from None
 
 
+def _mongodb_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None):
+    if not isinstance(workload, dict) or workload.get("engine") != "mongodb" or "objects" not in workload:
+        raise AnsibleFilterError("mongodb_objects: give it one mongodb workload of the validated catalog (stateshift_catalog)")
+    try:
+        return mongodb_objects(workload, uid=int(uid), claim_size=claim_size or None, backup_claim_size=backup_claim_size or None,
+                               namespace_labels=namespace_labels or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("mongodb_objects: workload %r: %s (validate the catalog with stateshift.k3s.validate_catalog)"
+                                 % (workload.get("name"), exc)) from None
+
+
 def _postgresql_restore_job(workload, request, name, uid=999):
     if not isinstance(workload, dict) or "objects" not in workload:
         raise AnsibleFilterError("postgresql_restore_job: give it one workload of the validated catalog (stateshift_catalog)")
@@ -50,6 +63,6 @@ def _pod_security_kept(wanted, existing_labels=None):
 
 class FilterModule:
     def filters(self):
-        return {"postgresql_objects": _postgresql_objects, "rabbitmq_objects": _rabbitmq_objects,
+        return {"postgresql_objects": _postgresql_objects, "rabbitmq_objects": _rabbitmq_objects, "mongodb_objects": _mongodb_objects,
                 "postgresql_restore_job": _postgresql_restore_job,
                 "pod_security_kept": _pod_security_kept}

@@ -26,7 +26,7 @@ author:
 extends_documentation_fragment:
   - stateshift.k3s.k8s_connection
   - stateshift.k3s.kubectl
-  - stateshift.k3s.rabbitmq_workload
+  - stateshift.k3s.catalog_workload
 attributes:
   check_mode:
     support: full
@@ -72,17 +72,17 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.cluster import Cluster, ClusterError
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s import workload_module
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitmq import DEFINITIONS_FILE, definitions_secret
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import definitions
-from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import workload as rabbitmq_workload
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.broker import Broker, BrokerError
 
 
 def main():
-    module = AnsibleModule(argument_spec=rabbitmq_workload.argument_spec(import_timeout=dict(type="int", default=60)),
+    module = AnsibleModule(argument_spec=workload_module.argument_spec(import_timeout=dict(type="int", default=60)),
                            supports_check_mode=True)
-    workload, kubectl = rabbitmq_workload.workload_kubectl(module)
+    workload, kubectl = workload_module.workload_kubectl(module, "rabbitmq")
     with kubectl:
         try:
             result = sync(module, workload, kubectl)
@@ -93,7 +93,7 @@ def main():
 
 def passwords_of(module, workload, cluster):
     secret = workload["auth"]["secret"]
-    passwords = rabbitmq_workload.secret_text(cluster.get("secret", secret))
+    passwords = workload_module.secret_text(cluster.get("secret", secret))
     if passwords is None:
         keys = [user["password_key"] for user in definitions.users_of(workload)] + [workload["auth"]["cookie_key"]]
         module.fail_json(msg="Secret %s/%s does not exist: run the secrets phase (playbooks/secrets.yml) first, or create it with "
@@ -111,9 +111,9 @@ def running_broker(workload, kubectl):
 
 
 def sync(module, workload, kubectl):
-    cluster = Cluster(kubectl, check_mode=module.check_mode, field_manager=rabbitmq_workload.FIELD_MANAGER)
+    cluster = Cluster(kubectl, check_mode=module.check_mode, field_manager=workload_module.FIELD_MANAGER)
     passwords = passwords_of(module, workload, cluster)
-    previous_data = rabbitmq_workload.secret_text(cluster.get("secret", workload["objects"]["definitions_secret"])) or {}
+    previous_data = workload_module.secret_text(cluster.get("secret", workload["objects"]["definitions_secret"])) or {}
     previous = json.loads(previous_data[DEFINITIONS_FILE]) if DEFINITIONS_FILE in previous_data else None
     broker, exported = running_broker(workload, kubectl)
     try:

@@ -23,7 +23,7 @@ author:
 extends_documentation_fragment:
   - stateshift.k3s.k8s_connection
   - stateshift.k3s.kubectl
-  - stateshift.k3s.rabbitmq_workload
+  - stateshift.k3s.catalog_workload
   - stateshift.k3s.k8s_read_only
 options:
   timeout:
@@ -59,11 +59,11 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.cluster import Cluster, ClusterError
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s import workload_module
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitmq import PORTS
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.port_forward import PortForwardError, forwarded
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import amqp
-from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import workload as rabbitmq_workload
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.broker import Broker, BrokerError
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.definitions import users_of
 
@@ -71,9 +71,9 @@ RETRY_PAUSE = 2.0
 
 
 def main():
-    module = AnsibleModule(argument_spec=rabbitmq_workload.argument_spec(timeout=dict(type="int", default=120)),
+    module = AnsibleModule(argument_spec=workload_module.argument_spec(timeout=dict(type="int", default=120)),
                            supports_check_mode=True)
-    workload, kubectl = rabbitmq_workload.workload_kubectl(module)
+    workload, kubectl = workload_module.workload_kubectl(module, "rabbitmq")
     where = "%s/%s" % (workload["namespace"], workload["objects"]["primary_pod"])
     with kubectl:
         broker = Broker(kubectl, workload["objects"]["primary_pod"], workload["objects"]["container"])
@@ -105,7 +105,7 @@ def wait_running(module, broker, where):
 
 
 def log_in_each(module, workload, kubectl, attempts):
-    passwords = rabbitmq_workload.secret_text(Cluster(kubectl).get("secret", workload["auth"]["secret"])) or {}
+    passwords = workload_module.secret_text(Cluster(kubectl).get("secret", workload["auth"]["secret"])) or {}
     logins, refused = {}, []
     with forwarded(kubectl, workload["objects"]["primary_pod"], PORTS["amqp"]) as port:
         for user in users_of(workload):

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-DEFAULT_VERSIONS = {"postgresql": "18", "rabbitmq": "3.10"}
-DEFAULT_IMAGES = {"postgresql": "postgres:{version}-alpine", "rabbitmq": "rabbitmq:{version}-management"}
-PASSWORD_KEYS = {"postgresql": "postgres-password", "rabbitmq": "rabbitmq-password"}
+DEFAULT_VERSIONS = {"postgresql": "18", "rabbitmq": "3.10", "mongodb": "7.0"}
+DEFAULT_IMAGES = {"postgresql": "postgres:{version}-alpine", "rabbitmq": "rabbitmq:{version}-management", "mongodb": "mongo:{version}"}
+PASSWORD_KEYS = {"postgresql": "postgres-password", "rabbitmq": "rabbitmq-password", "mongodb": "mongodb-root-password"}
 
 
 def version(workload):

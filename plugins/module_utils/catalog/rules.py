@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names, rabbitmq_fields, syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import mongodb_fields, names, rabbitmq_fields, syntax
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity, parse_quantity
 
@@ -156,7 +156,7 @@ def allow_rules_not_empty(workload):
             yield ("network.allow_from[%d]" % index, rule, "is empty", "set namespace, namespace_labels or pod_labels")
 
 
-SECRET_KEY_FIELDS = {"postgresql": ("roles",), "rabbitmq": ("users",)}  # lists whose elements name a password_key
+SECRET_KEY_FIELDS = {"postgresql": ("roles",), "rabbitmq": ("users",), "mongodb": ()}  # lists whose elements name a password_key
 
 
 def secret_keys_declared(workload):
@@ -170,6 +170,8 @@ def secret_keys_declared(workload):
     needed = [("auth.password_key", auth.get("password_key", default_of("auth.password_key", workload)))]
     if workload["engine"] == "rabbitmq":
         needed.append(("auth.cookie_key", auth.get("cookie_key", default_of("auth.cookie_key", workload))))
+    if workload["engine"] == "mongodb":
+        needed.append(("auth.keyfile_key", auth.get("keyfile_key", default_of("auth.keyfile_key", workload))))
     for listed in SECRET_KEY_FIELDS[workload["engine"]]:
         items = workload.get(listed) if isinstance(workload.get(listed), list) else []
         needed += [("%s[%d].password_key" % (listed, index), item["password_key"]) for index, item in enumerate(items)
@@ -220,5 +222,7 @@ def _ip_and_port(address):
 
 
 WORKLOAD_RULES = (requests_within_limits, single_replica, broker_source_is_a_container, rabbitmq_fields.users_vhosts_declared,
-                  rabbitmq_fields.topology_declared, source_is_reachable, names_listed_once,
+                  rabbitmq_fields.topology_declared, mongodb_fields.member_count, mongodb_fields.source_not_built,
+                  mongodb_fields.live_secrets_not_rotated,
+                  source_is_reachable, names_listed_once,
                   allow_rules_not_empty, secret_keys_declared, cutover_can_reach_source, cutover_service_is_not_the_workloads)

@@ -12,14 +12,15 @@ the list ``clients``. Parents come before their children. Read a field with ``fi
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import defaults, names, rabbitmq_fields, rules, syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import defaults, mongodb_fields, names, rabbitmq_fields, rules, syntax
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import field as catalog_field
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.defaults import DEFAULT_IMAGES, DEFAULT_VERSIONS
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.field import Field
 
 ENGINES, NO_DEFAULT = catalog_field.ENGINES, catalog_field.NO_DEFAULT  # read as schema.ENGINES, schema.NO_DEFAULT
 POSTGRESQL = ("postgresql",)
-BUILT_ENGINES = ("postgresql", "rabbitmq")
+BUILT_ENGINES = ("postgresql", "rabbitmq", "mongodb")
+BACKED_UP = ("postgresql", "mongodb")
 FORCE_FIX = ("remove it; to replace a target database in one run, run the migrate playbook with -e stateshift_force=true "
              "(or give pg_migrate force: true)")
 NOT_BUILT_FIX = "remove it until the %s is built (see the issues); nothing would act on it"
@@ -44,9 +45,8 @@ def _resources(part):
 FIELDS = (
     Field("name", "str", "Names the workload; prefixes every object (`<name>-<engine>`, ...).", rule=syntax.dns_label,
           required="name the workload (a DNS-1123 label, it prefixes every object)", fix=DNS_LABEL_FIX),
-    Field("engine", "str", "The database engine.", choices=BUILT_ENGINES, planned=("mongodb",),
-          required="set engine: postgresql or rabbitmq",
-          fix="use engine: postgresql or rabbitmq, or leave this workload out of the catalog until its engine is built"),
+    Field("engine", "str", "The database engine.", choices=BUILT_ENGINES, required="set engine: postgresql, rabbitmq or mongodb",
+          fix="use engine: postgresql, rabbitmq or mongodb"),
     Field("namespace", "str", "Namespace of every object; namespace/name is unique across the catalog.", default=lambda w: w["name"],
           default_doc="name", rule=syntax.dns_label, fix=DNS_LABEL_FIX),
     Field("service_name", "str", "Name of the client Service and the StatefulSet (every other object name starts with it): the "
@@ -61,8 +61,8 @@ FIELDS = (
     Field("image", "str", "Server image.", default=defaults.image,
           default_doc=", ".join(DEFAULT_IMAGES.values()).replace("{version}", "<version>"), rule=syntax.image,
           fix="write it like postgres:18-alpine or registry.example.com/postgres:18@sha256:<digest>"),
-    Field("replicas", "int", "Pods of the StatefulSet; PostgreSQL runs one primary (no high-availability manager yet).",
-          default=1, minimum=1),
+    Field("replicas", "int", "Pods of the StatefulSet; PostgreSQL runs one primary (no high-availability manager yet), RabbitMQ "
+          "one node; MongoDB: members of the replica set (1, 3, 5 or 7).", default=1, minimum=1),
     Field("storage", "dict", "The data volume.", required="set storage: {size: 10Gi} (and class: unless the default StorageClass fits)"),
     Field("storage.size", "quantity", "Size of the data volume, at least 1Mi.", rule=rules.volume_size,
           required="set the volume size, e.g. size: 10Gi", fix="write it like 10Gi"),
@@ -71,13 +71,15 @@ FIELDS = (
     Field("resources", "dict", "Requests and limits of the server container (a request may not exceed its limit).", default={}),
     *_resources("requests"), *_resources("limits"),
     Field("auth", "dict", "Superuser credentials the StatefulSet reads.", default={}, engines=BUILT_ENGINES),
-    Field("auth.user", "str", "Superuser name (POSTGRES_USER; RabbitMQ: the administrator user).", default=lambda w: w["name"],
+    Field("auth.user", "str", "Superuser name (POSTGRES_USER; RabbitMQ: the administrator user; MongoDB: the root user).",
+          default=lambda w: w["name"],
           default_doc="name", engines=BUILT_ENGINES, rule=syntax.pg_role, fix=PG_ROLE_FIX),
     Field("auth.secret", "str", "Secret holding the superuser password (and every other key the workload reads).",
           default=lambda w: names.default_secret(w["name"]), default_doc=names.default_secret("<name>"), engines=BUILT_ENGINES,
           rule=syntax.dns_subdomain, fix=SECRET_NAME_FIX),
     Field("auth.password_key", "str", "Key of the password in that Secret.", default=defaults.password_key,
-          default_doc="postgres-password (postgresql), rabbitmq-password (rabbitmq)", engines=BUILT_ENGINES,
+          default_doc="postgres-password (postgresql), rabbitmq-password (rabbitmq), mongodb-root-password (mongodb)",
+          engines=BUILT_ENGINES,
           rule=syntax.secret_key, fix=SECRET_KEY_FIX),
     Field("databases", "list", "Databases the server must have, created at first start or by the next run after they are added "
           "(never dropped when removed); the first is POSTGRES_DB.", default=defaults.databases,
@@ -147,7 +149,7 @@ FIELDS = (
     Field("migration.keep_privileged_roles", "bool", "Keep SUPERUSER, REPLICATION, BYPASSRLS and CREATEROLE of copied roles, and their "
           "memberships in pg_execute_server_program, pg_read_server_files, pg_write_server_files and pg_signal_backend.",
           default=False),
-    Field("backup", "dict", "The backup CronJob.", default={}, engines=POSTGRESQL),
+    Field("backup", "dict", "The backup CronJob.", default={}, engines=BACKED_UP),
     Field("backup.schedule", "str", "Cron schedule (five fields or @daily).", default="0 3 * * *", rule=syntax.cron_schedule,
           fix="use five fields, e.g. '0 8 * * *', or @daily"),
     Field("backup.retention_days", "int", "Days a backup is kept.", default=7, minimum=1),
@@ -225,6 +227,7 @@ FIELDS = (
           required="give the source's CIDR, e.g. 10.10.50.10/32", rule=syntax.cidr, fix="write it like 10.10.50.10/32"),
     Field("retire", "dict", "Retirement of the source after a soak period.", not_built="retire phase"),
     *rabbitmq_fields.FIELDS,
+    *mongodb_fields.FIELDS,
 )
 
 # What the catalog adds to every workload, made from the fields above (see names.py).

@@ -199,9 +199,8 @@ class Drain:
                 last = left
             if time.monotonic() > deadline:
                 states = self.new.shovel_states()
+                shown = "; ".join("%s: %s" % (name, states.get((vhost, name), "not started")) for vhost, name in sorted(shovels_left))
                 raise DrainError("the shovels did not finish within %ss (%d messages left on the old broker): %s; check that the "
                                  "StatefulSet's pod reaches %s (source.address)" % (
-                                     self.timeout, left, "; ".join("%s: %s" % (name, states.get((vhost, name), "not started"))
-                                                                  for vhost, name in sorted(shovels_left)),
-                                     ", ".join("%s:%s" % address for address in self.addresses)))
+                                     self.timeout, left, shown, ", ".join("%s:%s" % address for address in self.addresses)))
             time.sleep(self.poll)

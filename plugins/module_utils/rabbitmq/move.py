@@ -60,9 +60,9 @@ def move_topology(old, new, workload, check_mode, timeout=60):
     if problems:
         raise topology.TopologyError("; ".join(problems))
     lacking = topology.missing(exported, present, set(declared))
+    catalog_users = {user["name"] for user in workload["users"]} | {workload["auth"]["user"]}
     result = {"changed": bool(topology.count(lacking)), "imported": topology.summary(lacking), "topology": topology.summary(exported),
-              "users_not_moved": topology.users_not_declared(exported, {user["name"] for user in workload["users"]} |
-                                                            {workload["auth"]["user"]})}
+              "users_not_moved": topology.users_not_declared(exported, catalog_users)}
     if result["changed"] and not check_mode:
         new.import_and_wait(lacking, lambda now: not topology.count(topology.missing(exported, now, set(declared))), timeout)
     return result

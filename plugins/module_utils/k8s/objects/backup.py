@@ -1,6 +1,7 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The backup of a PostgreSQL workload: a volume and a CronJob that dumps every database into it (and copies it off-site)."""
+"""The backup of a PostgreSQL workload: a volume and a CronJob that dumps every database into it (and copies it off-site).
+The volume and the CronJob's frame serve every engine that is backed up (mongodb.py dumps into them too)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,14 @@ def upload_container(workload):
 
 
 def cronjob(workload, uid):
+    if not workload["backup"].get("s3"):
+        return scheduled_job(workload, uid, [dump_container(workload)])
+    # the upload starts only after the dump step succeeded
+    return scheduled_job(workload, uid, [upload_container(workload)], first=[dump_container(workload)])
+
+
+def scheduled_job(workload, uid, containers, first=()):
+    """The backup CronJob around ``containers`` (after the init containers ``first``), with the backup volume and a /tmp."""
     labels = workload["backup_labels"]
     result = namespaced("batch/v1", "CronJob", workload["objects"]["backup_cronjob"], workload, labels)
     template = {
@@ -79,15 +88,13 @@ def cronjob(workload, uid):
         "spec": {
             "restartPolicy": "Never", "enableServiceLinks": False, "automountServiceAccountToken": False,
             "securityContext": pod.pod_security_context(uid),
-            "containers": [dump_container(workload)],
+            "containers": list(containers),
             "volumes": [{"name": "backup", "persistentVolumeClaim": {"claimName": workload["objects"]["backup_claim"]}},
                         {"name": "tmp", "emptyDir": {}}],
         },
     }
-    if workload["backup"].get("s3"):
-        # the upload starts only after the dump step succeeded
-        template["spec"]["initContainers"] = template["spec"].pop("containers")
-        template["spec"]["containers"] = [upload_container(workload)]
+    if first:
+        template["spec"]["initContainers"] = list(first)
     result["spec"] = {
         "schedule": workload["backup"]["schedule"], "concurrencyPolicy": "Forbid",
         "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,

@@ -63,7 +63,7 @@ def test_the_input_is_not_modified():
     [
         ({"name": "Invoice_Tron"}, "workload 'Invoice_Tron' (stateshift_workloads[0]): name = 'Invoice_Tron': is not a DNS-1123 label"),
         ({"namespace": "x" * 64}, "namespace = '" + "x" * 64 + "': is not a DNS-1123 label"),
-        ({"engine": "mysql"}, "engine = 'mysql': is not one of postgresql, rabbitmq (mongodb: planned, not built yet); use one of them"),
+        ({"engine": "mysql"}, "engine = 'mysql': is not one of postgresql, rabbitmq, mongodb; use one of them"),
         ({"engine": None}, "engine: is required"),
         ({"storage": {"size": "10GB"}}, "storage.size = '10GB': is not a Kubernetes quantity; write it like 10Gi"),
         ({"storage": {"size": "10"}}, "storage.size = '10': is smaller than 1Mi"),
@@ -105,6 +105,33 @@ def test_every_problem_is_reported_at_once():
 def test_two_workloads_cannot_claim_the_same_namespace_and_name():
     errors = errors_of([VALID, workload(source=None)])
     assert "namespace/name invoicetron/invoicetron is already used by stateshift_workloads[0]" in errors[0]
+
+
+@pytest.mark.parametrize(("replicas", "expected"), [
+    (2, "replicas = 2: has no majority after a failure: with 2 members a primary needs 2, so losing either stops every write"),
+    (4, "replicas = 4: has no majority after a failure: with 4 members a primary needs 3, so losing half of them stops"),
+    (9, "replicas = 9: is more members than a replica set may have voting (7)"),
+])
+def test_a_replica_set_has_an_odd_member_count(replicas, expected):
+    errors = errors_of([{"name": "vinylvault", "engine": "mongodb", "storage": {"size": "1Gi"}, "replicas": replicas}])
+    assert any(expected in error for error in errors), errors
+
+
+def test_a_replica_sets_root_password_is_not_rotated():
+    secrets = {"vinylvault-secrets": {"mongodb-root-password": {"op": "op://K/V/root", "generate": "hex32", "rotate": True},
+                                      "mongodb-keyfile": {"op": "op://K/V/keyfile", "generate": "hex32"}}}
+    errors = errors_of([{"name": "vinylvault", "engine": "mongodb", "storage": {"size": "1Gi"}, "secrets": secrets}])
+    assert any("secrets.mongodb-root-password.rotate = True: is not built for MongoDB" in error for error in errors), errors
+
+
+def test_a_replica_set_gets_its_defaults():
+    vault = validate_catalog([{"name": "vinylvault", "engine": "mongodb", "storage": {"size": "1Gi"}, "replicas": 3}])[0]
+    assert (vault["image"], vault["replica_set"]) == ("mongo:7.0", "rs0")
+    assert vault["auth"] == {"user": "vinylvault", "secret": "vinylvault-secrets", "password_key": "mongodb-root-password",
+                             "keyfile_key": "mongodb-keyfile"}
+    assert vault["objects"]["statefulset"] == "vinylvault-mongodb"
+    errors = errors_of([{"name": "v", "engine": "mongodb", "storage": {"size": "1Gi"}, "replica_set": "rs 0"}])
+    assert any("replica_set = 'rs 0': is not a replica set name" in error for error in errors), errors
 
 
 def test_the_catalog_must_be_a_list():
@@ -150,8 +177,8 @@ def test_derived_defaults_follow_the_workload():
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"engine": "mongodb", "databases": None}, "workload 'invoicetron' (stateshift_workloads[0]): engine = 'mongodb': "
-         "is not built yet (only postgresql and rabbitmq); use engine: postgresql or rabbitmq, or leave this workload out"),
+        ({"engine": "mongodb", "databases": None, "backup": None, "source": {"host": "vm", "container": "db"}},
+         "source = {'host': 'vm', 'container': 'db'}: is not used yet for engine mongodb: moving a replica set's data"),
         ({"retire": {"soak_days": 7}}, "retire = {'soak_days': 7}: is not built yet: the retire phase does not exist"),
         ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, databases, user"),
     ],

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The RabbitMQ modules take one validated catalog workload, whole.
+    # The modules that take one validated catalog workload, whole (rabbitmq_*, mongodb_*).
     DOCUMENTATION = r"""
 options:
   workload:
-    description: One RabbitMQ workload of the validated catalog (an element of C(stateshift_catalog)).
+    description: One workload of the validated catalog (an element of C(stateshift_catalog)) of the module's engine.
     type: dict
     required: true
 requirements:

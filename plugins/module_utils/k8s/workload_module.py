@@ -1,6 +1,7 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the RabbitMQ modules share: their arguments (doc fragment rabbitmq_workload) and the kubectl of the workload."""
+"""What the modules that take one catalog workload whole share (rabbitmq_*, mongodb_*): their arguments (doc fragment
+catalog_workload) and the kubectl of the workload's namespace."""
 
 from __future__ import annotations
 
@@ -9,18 +10,18 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection impo
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 
 FIELD_MANAGER = "stateshift.k3s"  # the roles' own, so the definitions Secret has one owner whichever phase wrote it
-NOT_A_WORKLOAD = "workload: give one rabbitmq workload of the validated catalog (stateshift_catalog)"
+NOT_A_WORKLOAD = "workload: give one %s workload of the validated catalog (stateshift_catalog)"
 
 
 def argument_spec(**options):
     return connection_arg_spec(workload=dict(type="dict", required=True), **options, **KUBECTL_ARG_SPEC)
 
 
-def workload_kubectl(module):
-    """(workload, Kubectl of its namespace) of the module's arguments; fails the module when it is not a RabbitMQ workload."""
+def workload_kubectl(module, engine):
+    """(workload, Kubectl of its namespace) of the module's arguments; fails the module when it is not a workload of ``engine``."""
     workload = module.params["workload"]
-    if workload.get("engine") != "rabbitmq" or "objects" not in workload:
-        module.fail_json(msg=NOT_A_WORKLOAD)
+    if workload.get("engine") != engine or "objects" not in workload:
+        module.fail_json(msg=NOT_A_WORKLOAD % engine)
     return workload, Kubectl(workload["namespace"], connection_options(module.params), module.params["kubectl_bin"])
 
 
