@@ -29,6 +29,7 @@ attributes:
     description: Only reads.
   diff_mode:
     support: none
+    description: Nothing to show.
 options:
   max_lag_seconds:
     description: Seconds a SECONDARY may lag behind the PRIMARY.

@@ -37,6 +37,7 @@ attributes:
     description: Reads the members and says what would be sent; sends nothing.
   diff_mode:
     support: none
+    description: Nothing to show.
 options:
   connect_timeout:
     description: Seconds to wait for a member to answer.

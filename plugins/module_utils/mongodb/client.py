@@ -17,9 +17,14 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.mongodb.replset imp
 try:
     import pymongo
     from pymongo.errors import OperationFailure, PyMongoError
-except ImportError:  # the modules report it with missing_required_lib
+except ImportError:  # the modules report it with missing_required_lib before any command
     pymongo = None
-    OperationFailure = PyMongoError = Exception
+
+    class OperationFailure(Exception):
+        """Stands in for pymongo's while pymongo is missing."""
+
+    class PyMongoError(Exception):
+        """Stands in for pymongo's while pymongo is missing."""
 
 HAS_PYMONGO = pymongo is not None
 

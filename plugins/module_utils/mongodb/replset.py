@@ -165,9 +165,11 @@ def _named_primary(statuses):
 
 def _states(statuses, workload):
     """"host STATE, ..." of the members that answered, each as it sees itself."""
-    return ", ".join("%s %s" % (member_host(workload, index), next((member.get("stateStr") for member in status.get("members") or []
-                                                                      if member.get("self")), "state %s" % status.get("myState")))
-                     for index, status in sorted(statuses.items()))
+    shown = []
+    for index, status in sorted(statuses.items()):
+        own = [member.get("stateStr") for member in status.get("members") or [] if member.get("self")]
+        shown.append("%s %s" % (member_host(workload, index), own[0] if own else "state %s" % status.get("myState")))
+    return ", ".join(shown)
 
 
 def _votes(member):
@@ -213,9 +215,9 @@ def apply(plan, clients, check_mode):
     for number, step in enumerate(plan.steps):
         live = _send(client, {"replSetGetConfig": 1}, plan, number)["config"]
         if _identity(live["members"]) != _identity(expected):
+            hosts = ", ".join(member["host"] for member in live["members"])
             raise ReplicaSetError("the members of replica set %s changed while it was reconfigured (now %s): re-run to plan "
-                                  "from the live configuration%s" % (live["_id"], ", ".join(m["host"] for m in live["members"]),
-                                                                      _done(plan, number)))
+                                  "from the live configuration%s" % (live["_id"], hosts, _done(plan, number)))
         # the primary may have raised the version itself since (it does when a new member stops being newlyAdded)
         _send(client, {"replSetReconfig": dict(step, version=live["version"] + 1)}, plan, number)
         expected = step["members"]

@@ -21,8 +21,8 @@ class Mongo:
 
 
 def test_a_refused_command_keeps_its_code_and_name():
-    failure = OperationFailure("no replset config has been received", 94, {"ok": 0, "codeName": "NotYetInitialized",
-                                                                          "errmsg": "no replset config has been received"})
+    details = {"ok": 0, "codeName": "NotYetInitialized", "errmsg": "no replset config has been received"}
+    failure = OperationFailure("no replset config has been received", 94, details)
     with pytest.raises(CommandFailed) as raised:
         client.MemberClient("vault-0", Mongo(failure)).command({"replSetGetStatus": 1})
     assert (raised.value.code, raised.value.code_name) == (94, "NotYetInitialized")

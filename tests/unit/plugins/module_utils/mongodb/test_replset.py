@@ -67,8 +67,8 @@ def test_a_member_that_lost_its_volume_is_never_initiated_again():
 def test_a_renamed_set_is_refused_and_nothing_is_sent():
     double = pods(3)
     converge(double, 3)
-    with pytest.raises(replset.ReplicaSetError, match="the live set is named rs0; renaming a replica set is not supported: set "
-                                                       "replica_set: rs0"):
+    renamed = "the live set is named rs0; renaming a replica set is not supported: set replica_set: rs0"
+    with pytest.raises(replset.ReplicaSetError, match=renamed):
         converge(double, 3, replica_set="music")
     assert double.writes() == [(0, "replSetInitiate")] and double.config["_id"] == "rs0"
 
