@@ -12,6 +12,7 @@ import contextlib
 import shutil
 import tempfile
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import DockerOverSsh, ssh_target
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq import topology
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.broker import Broker, BrokerError, ContainerBroker
@@ -37,7 +38,7 @@ def addresses(old):
     """Where the new broker's pod may reach the old broker's AMQP port: source.address, else what Docker reports."""
     try:
         return old.side.address_candidates()
-    except Exception as exc:  # a SideError of the discovery script: the drain then asks for source.address
+    except SideError as exc:
         raise BrokerError(str(exc)) from None
 
 

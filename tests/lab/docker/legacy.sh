@@ -220,38 +220,45 @@ cmd_up() {
   log "legacy stack up in $((SECONDS - t0))s: ssh -i $KEY -p $SSH_PORT root@127.0.0.1; postgres on 127.0.0.1:$PG_PORT; inventory $INVENTORY"
 }
 
-cmd_broker_up() {
-  local t0=$SECONDS waited=0
-  need_root "legacy.sh broker-up"
+# project_up IMAGE COMPOSE_FILE PROJECT_DIR COMPOSE_DIR: a second Compose project on legacy-vm (after 'up'), its image built first.
+project_up() {
+  local image=$1 compose_file=$2 project_dir=$3 compose_dir=$4
   if ! running "$VM" || [ ! -s "$KNOWN_HOSTS" ]; then die "$VM is not running: run 'legacy.sh up' first"; fi
-  "$HERE/images.sh" build rabbitmq
+  "$HERE/images.sh" build "$image"
   "$HERE/images.sh" alias
-  install -m 644 "$HERE/legacy-stack/bowmark-compose.yml" "$BROKER_PROJECT_DIR/docker-compose.yml"
-  log "docker-compose up -d in $VM:$BROKER_COMPOSE_DIR"
-  ssh_vm "cd $BROKER_COMPOSE_DIR && docker-compose up -d --quiet-pull" >&2 || die "docker-compose up failed on $VM"
-  until docker exec "$BROKER" rabbitmq-diagnostics -q ping >/dev/null 2>&1; do
-    running "$BROKER" || { docker logs --tail 20 "$BROKER" >&2 2>&1 || true; die "$BROKER stopped (log tail above)"; }
-    [ "$waited" -lt 120 ] || die "$BROKER did not answer rabbitmq-diagnostics ping within 120s"
-    sleep 2; waited=$((waited + 2))
+  install -m 644 "$HERE/legacy-stack/$compose_file" "$project_dir/docker-compose.yml"
+  log "docker-compose up -d in $VM:$compose_dir"
+  ssh_vm "cd $compose_dir && docker-compose up -d --quiet-pull" >&2 || die "docker-compose up failed on $VM"
+}
+
+# wait_answering CONTAINER SECONDS WHAT CHECK...: until CHECK succeeds; fails when the container stops or time runs out.
+wait_answering() {
+  local container=$1 seconds=$2 what=$3 waited=0
+  shift 3
+  until "$@" >/dev/null 2>&1; do
+    running "$container" || { docker logs --tail 20 "$container" >&2 2>&1 || true; die "$container stopped (log tail above)"; }
+    [ "$waited" -lt "$seconds" ] || die "$container did not $what within ${seconds}s"
+    sleep 1; waited=$((waited + 1))
   done
-  log "old broker up in $((SECONDS - t0))s: $BROKER at $(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$BROKER"):5672"
+}
+
+container_ip() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2"); }
+
+cmd_broker_up() {
+  local t0=$SECONDS
+  need_root "legacy.sh broker-up"
+  project_up rabbitmq bowmark-compose.yml "$BROKER_PROJECT_DIR" "$BROKER_COMPOSE_DIR"
+  wait_answering "$BROKER" 120 "answer rabbitmq-diagnostics ping" docker exec "$BROKER" rabbitmq-diagnostics -q ping
+  log "old broker up in $((SECONDS - t0))s: $BROKER at $(container_ip "$BROKER"):5672"
 }
 
 cmd_mongo_up() {
-  local t0=$SECONDS waited=0 address
+  local t0=$SECONDS address
   need_root "legacy.sh mongo-up"
-  if ! running "$VM" || [ ! -s "$KNOWN_HOSTS" ]; then die "$VM is not running: run 'legacy.sh up' first"; fi
-  "$HERE/images.sh" build ferretdb
-  "$HERE/images.sh" alias
-  install -m 644 "$HERE/legacy-stack/vinylvault-compose.yml" "$MONGO_PROJECT_DIR/docker-compose.yml"
-  log "docker-compose up -d in $VM:$MONGO_COMPOSE_DIR"
-  ssh_vm "cd $MONGO_COMPOSE_DIR && docker-compose up -d --quiet-pull" >&2 || die "docker-compose up failed on $VM"
-  address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$MONGO")
-  until (exec 3<>"/dev/tcp/$address/27017") 2>/dev/null; do
-    running "$MONGO" || { docker logs --tail 20 "$MONGO" >&2 2>&1 || true; die "$MONGO stopped (log tail above)"; }
-    [ "$waited" -lt 60 ] || die "$MONGO did not accept connections on $address:27017 within 60s"
-    sleep 1; waited=$((waited + 1))
-  done
+  project_up ferretdb vinylvault-compose.yml "$MONGO_PROJECT_DIR" "$MONGO_COMPOSE_DIR"
+  address=$(container_ip "$MONGO")
+  wait_answering "$MONGO" 60 "accept connections on $address:27017" tcp_open "$address" 27017
   log "old document store up in $((SECONDS - t0))s: $MONGO at $address:27017"
 }
 

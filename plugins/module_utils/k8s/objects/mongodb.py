@@ -16,6 +16,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.pod imp
     container_security_context,
     database_pod_spec,
     secret_variable,
+    server_container,
 )
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.workload import namespace, service
 from ansible_collections.stateshift.k3s.plugins.module_utils.mongodb.replset import PORT, desired_members
@@ -66,18 +67,11 @@ def probe(period, failures):
 
 def container(workload):
     auth = workload["auth"]
-    result = {
-        "name": workload["objects"]["container"], "image": workload["image"], "imagePullPolicy": "IfNotPresent",
-        "command": ["sh", "-c", START],
-        "ports": [{"name": name, "containerPort": port} for name, port in PORTS.items()],
-        "env": [{"name": "STATESHIFT_REPLICA_SET", "value": workload["replica_set"]},
-                {"name": "MONGO_INITDB_ROOT_USERNAME", "value": auth["user"]},
-                secret_variable("MONGO_INITDB_ROOT_PASSWORD", auth["secret"], auth["password_key"]),
-                secret_variable("STATESHIFT_MONGODB_KEYFILE", auth["secret"], auth["keyfile_key"])],
-        "securityContext": container_security_context(),
-    }
-    if workload["resources"]:
-        result["resources"] = workload["resources"]
+    result = server_container(workload, START, PORTS, [
+        {"name": "STATESHIFT_REPLICA_SET", "value": workload["replica_set"]},
+        {"name": "MONGO_INITDB_ROOT_USERNAME", "value": auth["user"]},
+        secret_variable("MONGO_INITDB_ROOT_PASSWORD", auth["secret"], auth["password_key"]),
+        secret_variable("STATESHIFT_MONGODB_KEYFILE", auth["secret"], auth["keyfile_key"])])
     result.update(startupProbe=probe(5, 60), readinessProbe=probe(10, 3), livenessProbe=probe(30, 6),
                   volumeMounts=[{"name": "data", "mountPath": DATA_DIR}, {"name": "keyfile", "mountPath": KEYFILE_DIR}])
     return result

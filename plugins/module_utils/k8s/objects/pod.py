@@ -18,6 +18,20 @@ def secret_variable(name, secret, key):
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
+def server_container(workload, command, ports, env):
+    """The server container of a workload's StatefulSet (probes and mounts are the engine's): its image, ``command``
+    run by sh, ``ports`` ({name: port}), ``env`` and the catalog's resources."""
+    result = {
+        "name": workload["objects"]["container"], "image": workload["image"], "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", "-c", command],
+        "ports": [{"name": name, "containerPort": port} for name, port in ports.items()],
+        "env": env, "securityContext": container_security_context(),
+    }
+    if workload["resources"]:
+        result["resources"] = workload["resources"]
+    return result
+
+
 def claim_template(workload, size):
     spec = {"accessModes": ["ReadWriteOnce"]}
     if workload["storage"]["class"]:

@@ -15,11 +15,7 @@ import json
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import network
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import workload as workload_objects
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.pod import (
-    container_security_context,
-    database_pod_spec,
-    secret_variable,
-)
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.pod import database_pod_spec, secret_variable, server_container
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.workload import disruption_budget, namespace, service
 
 PORTS = {"amqp": 5672, "management": 15672}
@@ -75,19 +71,12 @@ def probe(command, period, failures):
 
 def container(workload):
     auth = workload["auth"]
-    result = {
-        "name": workload["objects"]["container"], "image": workload["image"], "imagePullPolicy": "IfNotPresent",
-        "command": ["sh", "-c", START],
-        "ports": [{"name": name, "containerPort": port} for name, port in PORTS.items()],
-        "env": [{"name": "HOME", "value": HOME}, {"name": "RABBITMQ_NODENAME", "value": "rabbit@localhost"},
-                {"name": "RABBITMQ_CONFIG_FILE", "value": "%s/rabbitmq.conf" % CONFIG_DIR},
-                {"name": "RABBITMQ_ENABLED_PLUGINS_FILE", "value": "%s/enabled_plugins" % CONFIG_DIR},
-                {"name": "RABBITMQ_LOGS", "value": "-"},
-                secret_variable("STATESHIFT_ERLANG_COOKIE", auth["secret"], auth["cookie_key"])],
-        "securityContext": container_security_context(),
-    }
-    if workload["resources"]:
-        result["resources"] = workload["resources"]
+    result = server_container(workload, START, PORTS, [
+        {"name": "HOME", "value": HOME}, {"name": "RABBITMQ_NODENAME", "value": "rabbit@localhost"},
+        {"name": "RABBITMQ_CONFIG_FILE", "value": "%s/rabbitmq.conf" % CONFIG_DIR},
+        {"name": "RABBITMQ_ENABLED_PLUGINS_FILE", "value": "%s/enabled_plugins" % CONFIG_DIR},
+        {"name": "RABBITMQ_LOGS", "value": "-"},
+        secret_variable("STATESHIFT_ERLANG_COOKIE", auth["secret"], auth["cookie_key"])])
     result.update(startupProbe=probe(PING, 5, 60), readinessProbe=probe(PING, 10, 3), livenessProbe=probe(STATUS, 30, 6),
                   volumeMounts=[{"name": "data", "mountPath": HOME}, {"name": "config", "mountPath": CONFIG_DIR},
                                 {"name": "definitions", "mountPath": DEFINITIONS_DIR}])
