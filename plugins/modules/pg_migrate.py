@@ -67,8 +67,7 @@ description:
     password is in no argv and no log - waits for the initial sync with progress and marks the marker C(replicating)
     (publication, subscription, slot, LSN). It needs the C(job) transport. A re-run while replicating reports the lag
     and changes nothing. M(stateshift.k3s.pg_final_sync) ends the replication at cutover."
-  - MongoDB is not handled by this module. C(mongo_migrate) does not exist yet, because neither a MongoDB server nor
-    its tools can be installed in the project's test environment (Debian ships neither).
+  - PostgreSQL workloads only; M(stateshift.k3s.mongo_migrate) moves MongoDB ones on the same steps.
 author:
   - stateshift maintainers (@stateshift)
 extends_documentation_fragment:

@@ -10,7 +10,6 @@ import traceback
 from ansible.utils.display import Display
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, credentials
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 
@@ -18,14 +17,15 @@ display = Display()
 EXPECTED = (context.CatalogLookupError, credentials.CredentialsError, MigrationError, SideError)
 
 
-def migration_context(templar, task_vars, args, options):
-    """The MigrationContext of ``args['workload']``; its source secrets are read from ``stateshift_workloads``."""
+def migration_context(templar, task_vars, args, options, engines=("postgresql",)):
+    """The MigrationContext of ``args['workload']``, refused unless its engine is one of ``engines``; its source secrets are
+    read from ``stateshift_workloads``."""
     catalog = context.catalog_fact(task_vars)
     _index, workload = context.find_workload(catalog, args["workload"])
     raw = task_vars.get("stateshift_workloads")
     raw = templar.template(raw) if raw is not None else None
     secrets = credentials.source_secrets(raw, args["workload"], workload.get("source") or {})
-    return context.build(catalog, args["workload"], options, args["database"], tuple(runbook.ENGINES), secrets=secrets)
+    return context.build(catalog, args["workload"], options, args.get("database"), engines, secrets=secrets)
 
 
 def failure(exc, secrets=()):

@@ -23,6 +23,7 @@ class WorkloadAction(ActionBase):
 
     TRANSFERS_FILES = False
     module_name = None
+    engines = ("postgresql",)  # the catalog engines the module moves
     read_only = False  # the module never writes: it runs as in check mode whatever the task says
 
     def work(self, engine, args, emit):
@@ -47,7 +48,7 @@ class WorkloadAction(ActionBase):
             return self.failed(migration_task.failure(exc, migration_task.secrets_of(ctx)))
 
         try:
-            ctx = migration_task.migration_context(self._templar, task_vars, args, options)
+            ctx = migration_task.migration_context(self._templar, task_vars, args, options, self.engines)
             with run.opened_engine(ctx, self._connection, host) as engine:
                 outcome = databases.each(engine, databases.names(engine, args.get("database")),
                                          lambda one: self.work(one, args, emit), failure)

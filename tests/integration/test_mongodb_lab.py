@@ -13,7 +13,6 @@ and as a pod on the lab's real node, MongoDB's own Go-built mongodump and mongor
 from __future__ import annotations
 
 import datetime
-import json
 import secrets
 import subprocess
 import uuid
@@ -28,7 +27,8 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import 
 from ansible_collections.stateshift.k3s.plugins.module_utils.mongodb import archive, client
 from ansible_collections.stateshift.k3s.plugins.module_utils.mongodb.replset import CommandFailed
 
-from .conftest import KUBECONFIG, REPO, kubectl
+from . import ferretdb_pod
+from .conftest import KUBECONFIG, REPO
 
 pytestmark = pytest.mark.lab
 
@@ -87,38 +87,13 @@ def test_an_archive_read_as_it_streams_matches_the_source(source):
     assert collections["%s.loans" % source.name].indexes()[0]["unique"] is True
 
 
-FERRETDB = {"name": "ferretdb", "image": "ferretdb/ferretdb:1.24", "imagePullPolicy": "IfNotPresent",
-            "env": [{"name": "FERRETDB_TEST_ENABLE_NEW_AUTH", "value": "true"}, {"name": "FERRETDB_SETUP_DATABASE", "value": "admin"},
-                    {"name": "FERRETDB_SETUP_USERNAME", "value": "root"},
-                    {"name": "FERRETDB_SETUP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "vault-secrets",
-                                                                                       "key": "mongodb-root-password"}}}],
-            "ports": [{"name": "mongodb", "containerPort": 27017}],
-            "readinessProbe": {"tcpSocket": {"port": 27017}, "periodSeconds": 2},
-            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-            "volumeMounts": [{"name": "state", "mountPath": "/state"}]}
-
-
 @pytest.fixture(scope="module")
 def target(cluster):
     workload = validate_catalog([{"name": "vault", "namespace": "vault-%s" % uuid.uuid4().hex[:6], "engine": "mongodb",
-                                  "storage": {"size": "1Gi"}}])[0]
+                                  "auth": {"user": "root"}, "storage": {"size": "1Gi"}}])[0]
     password = "Root-%s" % secrets.token_hex(8)
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": workload["objects"]["primary_pod"], "labels": workload["selector"]},
-           "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 999, "runAsGroup": 999, "fsGroup": 999,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
-                    "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 0,
-                    "containers": [FERRETDB], "volumes": [{"name": "state", "emptyDir": {}}]}}
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "vault-secrets"},
-              "stringData": {"mongodb-root-password": password}}
-    kubectl("create", "namespace", workload["namespace"])
-    try:
-        for obj in (secret, pod):
-            subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "apply", "-n", workload["namespace"], "-f", "-"], input=json.dumps(obj),
-                           text=True, check=True, capture_output=True)
-        kubectl("wait", "-n", workload["namespace"], "--for=condition=Ready", "pod/%s" % pod["metadata"]["name"], "--timeout=120s")
+    with ferretdb_pod.primary(workload, password):
         yield workload, password
-    finally:
-        kubectl("delete", "namespace", workload["namespace"], "--wait=false", check=False)
 
 
 def test_the_archive_restored_into_the_pod_reads_back_through_the_member_transport(source, target):
@@ -126,7 +101,7 @@ def test_the_archive_restored_into_the_pod_reads_back_through_the_member_transpo
     collections, data = dump_over_ssh(source)
     restore = ["kubectl", "--kubeconfig", KUBECONFIG, "exec", "-i", "-n", workload["namespace"], workload["objects"]["primary_pod"], "--",
                "sh", "-c", 'exec mongorestore --quiet --archive --gzip --drop --noIndexRestore --username root '
-               '--password "$FERRETDB_SETUP_PASSWORD" --authenticationDatabase admin']
+               '--password "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin']
     restored = subprocess.run(restore, input=data, capture_output=True, check=False)
     assert restored.returncode == 0, restored.stderr.decode()
     kube = Kubectl(workload["namespace"], {"kubeconfig": KUBECONFIG})

@@ -30,8 +30,10 @@ PLAYBOOKS = REPO / "playbooks"
 
 
 def old_ctl(*args, stdin=None):
-    return subprocess.run(["docker", "exec", "-i", OLD, "rabbitmqctl", "-q", *args], input=stdin, capture_output=True, text=True,
-                          check=True).stdout
+    done = subprocess.run(["docker", "exec", "-i", OLD, "rabbitmqctl", "-q", *args], input=stdin, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, "rabbitmqctl %s (rc=%d): %s%s" % (args[0], done.returncode, done.stderr, done.stdout)
+    return done.stdout
 
 
 def old_address():

@@ -28,7 +28,9 @@ def databases(workload):
 def source_database(workload):
     """The first of source.databases when it lists them, else the target's first database."""
     listed = workload["source"].get("databases")
-    return listed[0] if isinstance(listed, list) and listed else workload["databases"][0]["name"]
+    if isinstance(listed, list) and listed:
+        return listed[0]
+    return workload["databases"][0]["name"] if workload.get("databases") else None
 
 
 def s3_prefix(workload):

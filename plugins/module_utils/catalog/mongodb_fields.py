@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.field import Field
 
 MONGODB = ("mongodb",)
 MEMBER_COUNTS = (1, 3, 5, 7)
 _SET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NOT_IN_DATABASE_NAMES = re.compile(r'[/\\. "$*<>:|?\x00]')
+SYSTEM_DATABASES = ("admin", "config", "local")
 SECRET_KEY_FIX = "use letters, digits, '-', '_' and '.' (at least one letter or digit)"
 
 
@@ -50,11 +53,31 @@ def live_secrets_not_rotated(workload):
                    "and keyFile it started with, locking the clients and members out", "remove rotate: true for this key")
 
 
-def source_not_built(workload):
-    """Moving a MongoDB source (mongo_migrate) is not built yet."""
-    if workload.get("engine") == "mongodb" and "source" in workload:
-        yield ("source", workload["source"], "is not used yet for engine mongodb: moving a replica set's data (mongo_migrate) is not "
-               "built", "remove it; deploy the replica set and move the data with mongodump/mongorestore by hand until then")
+def source_is_a_container(workload):
+    """A MongoDB source is one database of a container on an inventory host (mongodump runs in it), copied offline."""
+    source = workload.get("source")
+    if workload.get("engine") != "mongodb" or not isinstance(source, dict):
+        return
+    for required in ("host", "container", "database"):
+        if not source.get(required):
+            yield ("source.%s" % required, source.get(required, MISSING), "is required",
+                   "set the inventory host that runs Docker, the old server's container ('docker ps') and the database to move")
+    migration = workload.get("migration") if isinstance(workload.get("migration"), dict) else {}
+    if migration.get("mode", "offline") != "offline":
+        yield ("migration.mode", migration["mode"], "is PostgreSQL-only: a MongoDB database is copied offline (mongodump, "
+               "mongorestore)", "set migration.mode: offline, and stop the application at cutover")
+    if migration.get("transport") == "job":
+        yield ("migration.transport", "job", "a MongoDB copy streams through the controller, which reads the archive to "
+               "verify it", "set migration.transport to auto or stream")
+
+
+def database_name(value):
+    """Why ``value`` is not a database MongoDB lets an application use, or None."""
+    if not isinstance(value, str) or not value or len(value) >= 64 or _NOT_IN_DATABASE_NAMES.search(value):
+        return "is not a MongoDB database name (1 to 63 characters, none of /\\. \"$*<>:|?)"
+    if value in SYSTEM_DATABASES:
+        return "is one of MongoDB's own databases (%s), which are not moved" % ", ".join(SYSTEM_DATABASES)
+    return None
 
 
 FIELDS = (

@@ -54,9 +54,11 @@ def pg_identifier(value, workload):
 
 
 def source_database(value, workload):
-    """PostgreSQL database name"""
+    """PostgreSQL (or MongoDB) database name"""
     if workload.get("engine") == "postgresql" and not _PG_IDENTIFIER.match(str(value)):
         return "is not a PostgreSQL database name"
+    if workload.get("engine") == "mongodb":
+        return mongodb_fields.database_name(value)
     return None
 
 
@@ -222,7 +224,7 @@ def _ip_and_port(address):
 
 
 WORKLOAD_RULES = (requests_within_limits, single_replica, broker_source_is_a_container, rabbitmq_fields.users_vhosts_declared,
-                  rabbitmq_fields.topology_declared, mongodb_fields.member_count, mongodb_fields.source_not_built,
+                  rabbitmq_fields.topology_declared, mongodb_fields.member_count, mongodb_fields.source_is_a_container,
                   mongodb_fields.live_secrets_not_rotated,
                   source_is_reachable, names_listed_once,
                   allow_rules_not_empty, secret_keys_declared, cutover_can_reach_source, cutover_service_is_not_the_workloads)

@@ -104,8 +104,9 @@ FIELDS = (
     Field("source.container", "str", "Container of the source database (required unless dsn).", rule=syntax.container_name,
           fix="use the name shown by 'docker ps'"),
     Field("source.database", "str", "Source database (required unless dsn or databases; a dsn names its own, the target's is then "
-          "the first of databases).", default=defaults.source_database, default_doc="source.databases[0] or databases[0].name",
-          engines=POSTGRESQL, rule=rules.source_database, fix="use the name shown by \\l in psql"),
+          "the first of databases). MongoDB: the one database to move (required).", default=defaults.source_database,
+          default_doc="source.databases[0] or databases[0].name", engines=POSTGRESQL + mongodb_fields.MONGODB, rule=rules.source_database,
+          fix="use the name shown by \\l in psql (MongoDB: show dbs)"),
     Field("source.databases", "names", "Several databases of the source moved together (instead of source.database): all (every "
           "one but the templates and postgres) or a list; see roles/data_migration/README.md.", engines=POSTGRESQL,
           rule=rules.source_databases, fix="write all, or a YAML list of the names \\l shows in psql"),
@@ -198,7 +199,7 @@ FIELDS = (
           rule=syntax.dns_subdomain, fix=SECRET_NAME_FIX),
     Field("clients[].settings[].key", "str", "Key whose value names the database.", required="name the key", rule=syntax.secret_key,
           fix=SECRET_KEY_FIX),
-    Field("clients[].settings[].form", "str", "What the value is: url (postgresql:// or amqp:// URI, key=value conninfo: only "
+    Field("clients[].settings[].form", "str", "What the value is: url (postgresql://, amqp:// or mongodb:// URI, key=value conninfo: only "
           "host and port change, so a password in it stays where it is), host, or host_port (host:port).", default="url",
           choices=("url", "host", "host_port")),
     Field("network", "dict", "Who may connect besides the workload's backup and migration pods; other pods, even of the "

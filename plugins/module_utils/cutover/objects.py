@@ -8,7 +8,7 @@ import base64
 import ipaddress
 
 # The port clients use, by engine: (name, number).
-CLIENT_PORTS = {"postgresql": ("postgresql", 5432), "rabbitmq": ("amqp", 5672)}
+CLIENT_PORTS = {"postgresql": ("postgresql", 5432), "rabbitmq": ("amqp", 5672), "mongodb": ("mongodb", 27017)}
 RESTARTED_AT = "stateshift.k3s/restarted-at"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 

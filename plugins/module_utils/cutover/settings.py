@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A client setting pointed at another database address, changing nothing else in it.
 
-A setting's ``form`` (catalog ``clients[].settings[].form``) says what its value is: ``url`` (a postgresql:// or
-amqp(s):// URI, or a key=value conninfo: only host and port change, so a password in it stays as it is), ``host`` or
+A setting's ``form`` (catalog ``clients[].settings[].form``) says what its value is: ``url`` (a postgresql://,
+amqp(s):// or mongodb:// URI, or a key=value conninfo: only host and port change, so a password in it stays as it is), ``host`` or
 ``host_port``. Values are never put in a message: they may hold a password.
 """
 
@@ -14,7 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 _CONNINFO_PAIR = re.compile(r"(?P<key>\w+)\s*=\s*(?P<value>'(?:[^'\\]|\\.)*'|\S+)")
 _REPLACED_KEYS = ("host", "hostaddr", "port")
-URI_SCHEMES = ("postgresql://", "postgres://", "amqp://", "amqps://")
+URI_SCHEMES = ("postgresql://", "postgres://", "amqp://", "amqps://", "mongodb://")
+DNS_SEEDED = "mongodb+srv://"
 
 
 class SettingError(Exception):
@@ -29,10 +30,12 @@ def pointed(value, form, host, port):
         return "%s:%s" % (host, port)
     if value.startswith(URI_SCHEMES):
         return _pointed_uri(value, host, port)
+    if value.startswith(DNS_SEEDED):
+        raise SettingError("is a mongodb+srv:// URI, whose hosts come from DNS records; write it as mongodb://host:port/... first")
     if _CONNINFO_PAIR.search(value):
         return _pointed_conninfo(value, host, port)
-    raise SettingError("is neither a postgresql:// or amqp:// URI nor a key=value connection string; set form: host or host_port if it "
-                       "holds only the address")
+    raise SettingError("is neither a postgresql://, amqp:// or mongodb:// URI nor a key=value connection string; set form: host or "
+                       "host_port if it holds only the address")
 
 
 def _pointed_uri(value, host, port):

@@ -14,6 +14,9 @@ import types
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING, field_error, workload_label
 
+MOVED_BY = {"postgresql": "stateshift.k3s.pg_migrate", "mongodb": "stateshift.k3s.mongo_migrate",
+            "rabbitmq": "stateshift.k3s.rabbitmq_migrate (topology) and rabbitmq_drain (messages)"}
+
 
 class CatalogLookupError(Exception):
     """The catalog fact is missing, or does not hold the workload asked for."""
@@ -30,8 +33,8 @@ class Source:
     password: str | None = dataclasses.field(repr=False)
     dsn: str | None = dataclasses.field(repr=False)
     address: str | None
-    sslmode: str = "prefer"
-    require_auth: str = "scram-sha-256,md5"
+    sslmode: str | None = None  # PostgreSQL sources only (the catalog fills them in for those)
+    require_auth: str | None = None
     databases: tuple | str | None = None  # source.databases: "all", the names, or None (source.database only)
 
     def network_env(self, libpq_major):
@@ -118,12 +121,12 @@ def find_workload(catalog, name):
 
 def build(catalog, name, options, database=None, engines=("postgresql",), secrets=None):
     """The MigrationContext of workload ``name``; ``database`` overrides the workload's source.database; ``engines``: those
-    a migration engine exists for (run.ENGINES); ``secrets``: credentials.source_secrets() (the fact holds none)."""
+    the calling module moves (an engine of run.ENGINES each); ``secrets``: credentials.source_secrets() (the fact holds none)."""
     index, workload = find_workload(catalog, name)
     if workload["engine"] not in engines:
         raise CatalogLookupError(field_error(workload_label(name, index), "engine", workload["engine"],
                                              "this migration handles %s workloads only" % ", ".join(engines),
-                                             "migrate this workload with its engine's own tools"))
+                                             "move it with its engine's module: %s" % MOVED_BY.get(workload["engine"], "none is built")))
     if not workload.get("source"):
         raise CatalogLookupError(field_error(workload_label(name, index), "source", MISSING, "is not set, so there is nothing to migrate",
                                              "set source.host, source.container and source.database (or source.dsn)"))
@@ -133,8 +136,8 @@ def build(catalog, name, options, database=None, engines=("postgresql",), secret
         workload=workload["name"], index=index, engine=workload["engine"], version=str(workload["version"]),
         namespace=workload["namespace"], image=workload["image"], database=database or source["database"],
         source=Source(host=source.get("host"), container=source.get("container"), database=source.get("database"),
-                      user=source["user"], password=secrets.get("password"), dsn=secrets.get("dsn") or source.get("dsn"),
-                      address=source.get("address"), sslmode=source["sslmode"], require_auth=source["require_auth"],
+                      user=source.get("user"), password=secrets.get("password"), dsn=secrets.get("dsn") or source.get("dsn"),
+                      address=source.get("address"), sslmode=source.get("sslmode"), require_auth=source.get("require_auth"),
                       databases=_databases(source.get("databases"))),
         auth_user=auth["user"], auth_secret=auth["secret"], auth_password_key=auth["password_key"],
         mode=migration["mode"], jobs=migration["jobs"], part_bytes=migration["table_part_mib"] << 20, verify=migration["verify"],

@@ -39,11 +39,12 @@ def require_blocked(engine):
                              % (ctx.label, record.get("state") or "never blocked"), "final_sync")
 
 
-def sync(engine, emit=None, wait_timeout=600):
-    """pg_final_sync: returns the task's result."""
+def sync(engine, emit=None, wait_timeout=600, blocked_source=True):
+    """pg_final_sync (and mongo_final_sync, ``blocked_source=False``: its writers are stopped by the cutover): the result."""
     run = RunState(engine.ctx, emit)
     run.wait_timeout = wait_timeout
-    require_blocked(engine)
+    if blocked_source:
+        require_blocked(engine)
     if engine.ctx.mode == "online":
         return online(run, engine)
     return offline(run, engine)

@@ -69,11 +69,18 @@ class Engine(abc.ABC):
     name = "engine"
     backup_suffix = ".dump"
     backup_format = "custom"
+    unit = "tables"  # what the plan's tables are, in messages
+    index_step = "indexes, constraints, analyze"  # what build_indexes does, in progress lines and timings
+    job_transport = True  # False: the data always streams through the controller (migration.transport job is refused)
+    source_side = None  # the SourceSide class of a container source (None: sources.DockerOverSsh)
 
     def __init__(self, ctx, source, cluster):
         self.ctx, self.source, self.cluster = ctx, source, cluster
         self.notes = []
         self.shared = {}  # what one task's engines of the same source share (databases.py): the copied globals
+
+    def close(self):  # noqa: B027 - an engine that opened nothing has nothing to close
+        """Release what the engine opened (called once the task is done with it)."""
 
     def for_database(self, name):
         """This engine's twin for another database of the same source, over the same sides, sharing ``shared``."""
@@ -163,6 +170,10 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def copy_progress(self):
         """{table key: rows written so far} for the tables being copied."""
+
+    def progress_text(self):
+        """The copy so far in the engine's own words, for a copy not made of tables; None: tables, bytes, ETA."""
+        return None
 
     @abc.abstractmethod
     def copy_sequences(self, snapshot):

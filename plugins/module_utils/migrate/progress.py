@@ -43,8 +43,10 @@ class CopyProgress:
     """parts: [{'key': 'schema.name' (unquoted) or a part's key, 'size_bytes': n, 'rows_estimate': n, 'table': {'key': ...}
     (the part's table; a whole table may leave it out)}]. Tables are counted done when all their parts are."""
 
-    def __init__(self, label, parts, emit, poll=None, interval=5.0, clock=time.monotonic):
+    def __init__(self, label, parts, emit, poll=None, interval=5.0, clock=time.monotonic, describe=None):
+        """``describe()``: the engine's own account of the copy so far (a copy not made of tables), or None."""
         self.label, self.emit, self.poll, self.interval, self.clock = label, emit, poll, interval, clock
+        self.describe = describe
         self.parts = {part["key"]: part for part in parts}
         self.parts_of = {}
         for part in parts:
@@ -83,6 +85,9 @@ class CopyProgress:
 
     def line(self):
         elapsed = max(self.clock() - self.started, 1e-6)
+        told = self.describe() if self.describe is not None else None
+        if told:
+            return "%s: %s, %s elapsed" % (self.label, told, human_seconds(elapsed))
         done = self.bytes_done()
         rate = done / elapsed
         percent = 100.0 * done / self.total if self.total else 100.0

@@ -25,6 +25,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import sources
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.background import Background
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.mongodb import MongoEngine
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import RunState, utc_now
@@ -44,7 +45,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps impor
     verify,
 )
 
-ENGINES = {"postgresql": PostgresEngine}
+ENGINES = {"postgresql": PostgresEngine, "mongodb": MongoEngine}
 
 
 @contextlib.contextmanager
@@ -52,8 +53,12 @@ def opened_engine(ctx, connection, inventory_name):
     """The engine of the workload (context.build refused engines not in ENGINES), with its source side (over the
     task host's SSH settings) and its cluster."""
     with Kubectl(ctx.namespace, dict(ctx.options.connection), ctx.options.kubectl_bin) as cluster, \
-            sources.source_side(ctx.source, connection, inventory_name) as source:
-        yield ENGINES[ctx.engine](ctx, source, cluster)
+            sources.source_side(ctx.source, connection, inventory_name, ENGINES[ctx.engine].source_side) as source:
+        engine = ENGINES[ctx.engine](ctx, source, cluster)
+        try:
+            yield engine
+        finally:
+            engine.close()
 
 
 def migrate(engine, emit=None, run=None):

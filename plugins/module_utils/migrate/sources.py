@@ -78,16 +78,17 @@ def ssh_target(connection, inventory_name, control_dir):
 
 
 @contextlib.contextmanager
-def source_side(source, connection, inventory_name):
+def source_side(source, connection, inventory_name, container_side=None):
     """The side of a catalog ``source`` (a Source of context.py) for the task's host: a DSN source runs here, a
-    container source on the task's host over SSH with a private ControlMaster directory removed afterwards."""
+    container source on the task's host over SSH (``container_side``: a DockerOverSsh subclass for another engine's
+    programs) with a private ControlMaster directory removed afterwards."""
     if source.dsn:
         yield LocalDsn(source.dsn, source.password, source.address, source.user, network_env=source.network_env(local_libpq_major()))
         return
     control_dir = tempfile.mkdtemp(prefix="stateshift-ssh-")
     try:
         ssh = ssh_target(connection, inventory_name, control_dir)
-        yield DockerOverSsh(ssh, source.container, source.user, source.password, source.address)
+        yield (container_side or DockerOverSsh)(ssh, source.container, source.user, source.password, source.address)
     finally:
         shutil.rmtree(control_dir, ignore_errors=True)
 

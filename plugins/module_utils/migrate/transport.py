@@ -114,12 +114,13 @@ class StreamTransport:
         self.data_source, self.data_target, self.deadline = source, target, deadline
         self.running = _Running()
 
-    def pipe(self, source_cmd, target_cmd, prefix=b"", commit=b""):
-        """source_cmd/target_cmd are (program, args, database). Returns the number of bytes relayed."""
+    def pipe(self, source_cmd, target_cmd, prefix=b"", commit=b"", observe=None):
+        """source_cmd/target_cmd are (program, args, database). Returns the number of bytes relayed. ``observe(chunk)`` sees
+        each chunk as it passes (an exception it raises stops both programs)."""
         with _Deadline(self.deadline) as deadline:
-            return self._pipe(deadline, source_cmd, target_cmd, prefix, commit)
+            return self._pipe(deadline, source_cmd, target_cmd, prefix, commit, observe)
 
-    def _pipe(self, deadline, source_cmd, target_cmd, prefix, commit):
+    def _pipe(self, deadline, source_cmd, target_cmd, prefix, commit, observe):
         src_side, tgt_side = self.data_source, self.data_target
         src = deadline.watch(spawn(src_side.argv(*source_cmd), env=src_side.env()))
         self.running.add(src)
@@ -140,6 +141,8 @@ class StreamTransport:
             try:
                 tgt.stdin.write(tgt_side.stdin_prefix() + prefix)
                 for chunk in iter(lambda: src.stdout.read1(CHUNK), b""):
+                    if observe is not None:
+                        observe(chunk)
                     tgt.stdin.write(chunk)
                     relayed += len(chunk)
                 src_rc = src.wait()

@@ -14,14 +14,14 @@ modulo 2**256, of each document's SHA-256 (the same documents in any order give 
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 import zlib
 
 try:
     import bson
+    from bson import json_util
 except ImportError:  # pymongo's bson; the modules report a missing pymongo
-    bson = None
+    bson = json_util = None
 
 MAGIC = b"\x6d\xe2\x99\x81"
 TERMINATOR = b"\xff\xff\xff\xff"
@@ -35,7 +35,7 @@ class ArchiveError(Exception):
 class Collection:
     def __init__(self, database, name):
         self.database, self.name = database, name
-        self.metadata, self.count, self.sum, self.complete = {}, 0, 0, False
+        self.metadata, self.count, self.bytes, self.sum, self.complete = {}, 0, 0, 0, False
 
     @property
     def namespace(self):
@@ -47,6 +47,7 @@ class Collection:
 
     def add(self, document):
         self.count += 1
+        self.bytes += len(document)
         self.sum = (self.sum + int.from_bytes(hashlib.sha256(document).digest(), "big")) % DIGEST_MODULUS
 
     def indexes(self):
@@ -79,6 +80,11 @@ class ArchiveReader:
         self._parse()
         del self.buffer[:self.offset]
         self.offset = 0
+
+    @property
+    def prelude_read(self):
+        """The header and every collection's metadata are in (mongodump writes them before any document)."""
+        return self.state not in ("magic", "header", "metadata")
 
     def finish(self):
         if self.inflater is not None:
@@ -136,7 +142,7 @@ class ArchiveReader:
             return
         entry = bson.decode(document)
         collection = self._collection(entry["db"], entry["collection"])
-        collection.metadata = json.loads(entry.get("metadata") or "{}")
+        collection.metadata = json_util.loads(entry.get("metadata") or "{}")
 
     def _on_segment(self, document):
         if document == TERMINATOR:

@@ -249,7 +249,8 @@ cmd_broker_up() {
   local t0=$SECONDS
   need_root "legacy.sh broker-up"
   project_up rabbitmq bowmark-compose.yml "$BROKER_PROJECT_DIR" "$BROKER_COMPOSE_DIR"
-  wait_answering "$BROKER" 120 "answer rabbitmq-diagnostics ping" docker exec "$BROKER" rabbitmq-diagnostics -q ping
+  # ping answers once the Erlang node is up, before the rabbit application has booted; check_running waits for that
+  wait_answering "$BROKER" 120 "run the rabbit application" docker exec "$BROKER" rabbitmq-diagnostics -q check_running
   log "old broker up in $((SECONDS - t0))s: $BROKER at $(container_ip "$BROKER"):5672"
 }
 

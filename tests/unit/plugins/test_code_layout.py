@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import yaml
+
 PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
 MODULE_UTILS = PLUGINS / "module_utils"
 MAX_MODULE_UTILS_LINES = 300
@@ -38,3 +40,9 @@ def test_no_function_is_over_the_limit():
                 if length > MAX_FUNCTION_LINES:
                     too_long["%s:%s" % (path.relative_to(PLUGINS), node.name)] = length
     assert too_long == {}
+
+
+def test_every_module_that_takes_the_cluster_connection_is_in_the_k8s_action_group():
+    runtime = yaml.safe_load((PLUGINS.parent / "meta" / "runtime.yml").read_text())
+    connected = {path.stem for path in (PLUGINS / "modules").glob("*.py") if "stateshift.k3s.k8s_connection" in path.read_text()}
+    assert connected - {name for name in runtime["action_groups"]["k8s"] if isinstance(name, str)} == set()

@@ -25,6 +25,12 @@ def choose(run, engine, data_bytes=None):
     ctx = run.ctx
     if ctx.transport == "stream":
         return StreamTransport(engine.source, engine.target, deadline(ctx)), "set by migration.transport"
+    if not engine.job_transport:
+        if ctx.transport == "job":
+            raise MigrationError(ctx.field_problem(
+                "migration.transport", ctx.transport, "a %s copy always streams through the controller" % engine.name,
+                "set migration.transport to auto or stream"), "transport")
+        return StreamTransport(engine.source, engine.target, deadline(ctx)), "a %s copy streams through the controller" % engine.name
     if ctx.transport == "auto" and data_bytes is not None and data_bytes < SMALL_DATA_BYTES:
         return StreamTransport(engine.source, engine.target, deadline(ctx)), \
             "auto: %.1f MiB of tables (under %d MiB) copy through the controller faster than a Job's pod starts" % (

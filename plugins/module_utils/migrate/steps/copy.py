@@ -58,7 +58,7 @@ def tables(run, engine, transport, parts, snapshot):
 def _copy_tables(run, engine, transport, parts, snapshot):
     ctx = run.ctx
     progress = CopyProgress("copy %s" % ctx.label, parts, run.emit, poll=engine.copy_progress,
-                            interval=ctx.options.progress_interval)
+                            interval=ctx.options.progress_interval, describe=engine.progress_text)
 
     def copy_one(part):
         engine.copy_table(transport, part, snapshot)

@@ -6,4 +6,4 @@ from __future__ import annotations
 
 
 def build(run, engine, transport):
-    run.timed("indexes, constraints, analyze", engine.build_indexes, transport)
+    run.timed(engine.index_step, engine.build_indexes, transport)

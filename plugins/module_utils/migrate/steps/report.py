@@ -40,9 +40,10 @@ def plan_only(run, engine, plan):
     ctx, size = run.ctx, human_bytes(plan.data_bytes)
     before = json.dumps(plan.target_content, sort_keys=True) if plan.target_exists else "absent"
     return {"changed": True, "plan": summary(plan), "marker": plan.marker,
-            "msg": "%s: would copy %d tables (%s) into %s%s" % (ctx.label, len(plan.tables), size, engine.target.label, resuming(plan)),
+            "msg": "%s: would copy %d %s (%s) into %s%s" % (ctx.label, len(plan.tables), engine.unit, size, engine.target.label,
+                                                            resuming(plan)),
             "diff": {"before": "%s: %s\n" % (ctx.database, before),
-                     "after": "%s: %d tables, %s from the source\n" % (ctx.database, len(plan.tables), size)}}
+                     "after": "%s: %d %s, %s from the source\n" % (ctx.database, len(plan.tables), engine.unit, size)}}
 
 
 def resuming(plan):
@@ -63,8 +64,8 @@ def result(run, engine, plan, report, marker, backup=None, transport=None, alrea
         msg = "%s: already %s (%s); re-verified: %s" % (ctx.label, state, marker.get("updated"), outcome(report))
     else:
         rate = figures["data_bytes"] / run.timings["data"] if run.timings.get("data") else None
-        msg = "%s: copied %d tables (%s) in %s%s via %s; verification %s" % (
-            ctx.label, figures["tables"], human_bytes(figures["data_bytes"]), human_seconds(report["duration_seconds"]),
+        msg = "%s: copied %d %s (%s) in %s%s via %s; verification %s" % (
+            ctx.label, figures["tables"], engine.unit, human_bytes(figures["data_bytes"]), human_seconds(report["duration_seconds"]),
             " (%s/s)" % human_bytes(rate) if rate else "", transport, outcome(report, "passed", "FAILED"))
     if not report["ok"]:
         msg += ": " + "; ".join(report["mismatches"][:5])

@@ -177,8 +177,8 @@ def test_derived_defaults_follow_the_workload():
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"engine": "mongodb", "databases": None, "backup": None, "source": {"host": "vm", "container": "db"}},
-         "source = {'host': 'vm', 'container': 'db'}: is not used yet for engine mongodb: moving a replica set's data"),
+        ({"engine": "mongodb", "databases": None, "backup": None, "source": {"host": "vm", "container": "db", "databases": "all"}},
+         "source.databases = 'all': is only used by the postgresql engine; remove it"),
         ({"retire": {"soak_days": 7}}, "retire = {'soak_days': 7}: is not built yet: the retire phase does not exist"),
         ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, databases, user"),
     ],
@@ -186,6 +186,30 @@ def test_derived_defaults_follow_the_workload():
 def test_what_is_not_built_is_refused_not_ignored(changes, expected):
     errors = errors_of([workload(**changes)])
     assert any(expected in error for error in errors), errors
+
+
+MONGO_SOURCE = {"host": "vm", "container": "vinylvault-db", "database": "vault"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"source": {"host": "vm", "container": "db"}}, "source.database: is required; set the inventory host that runs Docker"),
+        ({"source": dict(MONGO_SOURCE, database="vault.records")}, "source.database = 'vault.records': is not a MongoDB database name"),
+        ({"source": dict(MONGO_SOURCE, database="admin")}, "source.database = 'admin': is one of MongoDB's own databases"),
+        ({"source": MONGO_SOURCE, "migration": {"mode": "online"}}, "migration.mode = 'online': is PostgreSQL-only"),
+        ({"source": MONGO_SOURCE, "migration": {"transport": "job"}},
+         "migration.transport = 'job': a MongoDB copy streams through the controller"),
+    ],
+)
+def test_a_mongodb_source_is_one_database_of_a_container_copied_offline(changes, expected):
+    errors = errors_of([workload(engine="mongodb", databases=None, backup=None, **changes)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_a_mongodb_source_with_its_database_is_accepted():
+    (checked,) = validate_catalog([workload(engine="mongodb", databases=None, backup=None, source=MONGO_SOURCE)])
+    assert checked["source"]["database"] == "vault"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,18 @@ def test_a_url_keeps_everything_but_host_and_port(value, expected):
     assert pointed(value, "url", HOST, 5432) == expected
 
 
+def test_a_mongodb_url_keeps_its_credentials_database_and_options():
+    assert pointed("mongodb://root:s%40cret@vinylvault-db:27017/vault?authSource=admin&retryWrites=true", "url",
+                   "vinylvault-mongodb.vault.svc", 27017) == \
+        "mongodb://root:s%40cret@vinylvault-mongodb.vault.svc:27017/vault?authSource=admin&retryWrites=true"
+
+
+def test_a_mongodb_srv_url_is_refused_without_showing_it():
+    with pytest.raises(SettingError) as refused:
+        pointed("mongodb+srv://root:hunter2@cluster.example/vault", "url", "vinylvault-mongodb.vault.svc", 27017)
+    assert "mongodb+srv://" in str(refused.value) and "hunter2" not in str(refused.value)
+
+
 def test_an_amqp_url_keeps_its_credentials_and_vhost():
     assert pointed("amqp://app:p%2Fw@10.10.50.10:5672/shop", "url", "bowmark-rabbitmq.bowmark.svc", 5672) == \
         "amqp://app:p%2Fw@bowmark-rabbitmq.bowmark.svc:5672/shop"

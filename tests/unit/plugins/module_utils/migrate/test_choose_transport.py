@@ -57,3 +57,24 @@ def test_a_small_database_still_goes_by_job_when_the_catalog_says_so(tmp_path):
 def test_auto_does_not_stream_a_database_of_64_mib_for_its_size(tmp_path):
     _transport, reason = choose(tmp_path, "auto", data_bytes=choose_transport.SMALL_DATA_BYTES)
     assert reason == "no address at which the cluster could reach the source (set source.address)"
+
+
+class StreamOnlyEngine(FakeEngine):
+    name = "mongodb"
+    job_transport = False
+
+
+def test_an_engine_without_a_job_transport_streams_whatever_its_size(tmp_path):
+    run = run_state(make_context({"transport": "auto"}))
+    engine = StreamOnlyEngine(run.ctx, FakeCluster(tmp_path).kubectl)
+    engine.source.address, engine.source.password = "10.0.0.5:27017", "pw"
+    transport, reason = choose_transport.choose(run, engine, 10 * choose_transport.SMALL_DATA_BYTES)
+    assert transport.name == "stream" and run.worker_pod is None
+    assert reason == "a mongodb copy streams through the controller"
+
+
+def test_an_engine_without_a_job_transport_refuses_job_naming_the_field(tmp_path):
+    run = run_state(make_context({"transport": "job"}))
+    with pytest.raises(MigrationError) as raised:
+        choose_transport.choose(run, StreamOnlyEngine(run.ctx, FakeCluster(tmp_path).kubectl))
+    assert "migration.transport = 'job': a mongodb copy always streams through the controller" in str(raised.value)

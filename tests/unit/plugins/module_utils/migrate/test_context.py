@@ -57,7 +57,8 @@ def test_a_workload_of_another_engine_is_refused_naming_the_field():
     with pytest.raises(context.CatalogLookupError) as raised:
         context.build(catalog, "queue", options())
     assert str(raised.value) == ("workload 'queue' (stateshift_workloads[0]): engine = 'rabbitmq': this migration handles postgresql "
-                                 "workloads only; migrate this workload with its engine's own tools")
+                                 "workloads only; move it with its engine's module: stateshift.k3s.rabbitmq_migrate (topology) and "
+                                 "rabbitmq_drain (messages)")
 
 
 def test_the_source_network_settings_default_to_prefer_and_no_plaintext_password():
