@@ -1,16 +1,17 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that build Kubernetes objects as data: postgresql_objects, rabbitmq_objects, mongodb_objects, postgresql_restore_job,
-pod_security_kept."""
+pod_security_kept, nfs_storage_objects."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import pod_security, restore
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import nfs_provisioner, pod_security, restore
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.mongodb import mongodb_objects
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.postgresql import postgresql_objects
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitmq import rabbitmq_objects
+from ansible_collections.stateshift.k3s.plugins.module_utils.storage.classes import StorageInputError, checked
 
 
 def _postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None):
@@ -45,6 +46,15 @@ def _mongodb_objects(workload, uid=999, claim_size=None, backup_claim_size=None,
                                  % (workload.get("name"), exc)) from None
 
 
+def _nfs_storage_objects(backend, classes, namespace=nfs_provisioner.NAMESPACE, image=nfs_provisioner.IMAGE):
+    try:
+        backend, classes = checked(backend, classes)
+    except StorageInputError as exc:
+        raise AnsibleFilterError("nfs_storage_objects: %s" % exc) from None
+    return [*nfs_provisioner.provisioner_objects(backend, namespace=namespace, image=image),
+            *[nfs_provisioner.storage_class(item, backend) for item in classes]]
+
+
 def _postgresql_restore_job(workload, request, name, uid=999):
     if not isinstance(workload, dict) or "objects" not in workload:
         raise AnsibleFilterError("postgresql_restore_job: give it one workload of the validated catalog (stateshift_catalog)")
@@ -65,4 +75,4 @@ class FilterModule:
     def filters(self):
         return {"postgresql_objects": _postgresql_objects, "rabbitmq_objects": _rabbitmq_objects, "mongodb_objects": _mongodb_objects,
                 "postgresql_restore_job": _postgresql_restore_job,
-                "pod_security_kept": _pod_security_kept}
+                "pod_security_kept": _pod_security_kept, "nfs_storage_objects": _nfs_storage_objects}

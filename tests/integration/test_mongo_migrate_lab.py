@@ -8,6 +8,8 @@ with MongoDB's own Go-built mongodump; the target is FerretDB in a pod playing t
   target database, copies, creates the indexes and verifies: what the target holds equals what the source holds,
   document for document (digests computed here, independently, over pymongo); a re-run only re-verifies; no password
   at -vvv;
+- the backup CronJob the mongodb role applies, run as a Job (on FerretDB's image, reaching the client Service: FerretDB
+  has no replica set), writes one archive holding what the set holds;
 - the cutover stops the application's Compose service, copies again what changed on the old server since the copy,
   verifies, and points the client's mongodb:// URL at the set's Service (its password kept), a re-run changes nothing;
 - a copy written to since is never replaced by force; a container that is not MongoDB is named."""
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import secrets
 import subprocess
 import uuid
@@ -27,11 +30,12 @@ from bson.raw_bson import RawBSONDocument
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.mongodb import mongodb_objects
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.mongodb import archive, client
 
 from . import ferretdb_pod
-from .conftest import KUBECONFIG, REPO
+from .conftest import KUBECONFIG, REPO, kubectl
 from .migration_helpers import legacy_ssh
 
 pytestmark = pytest.mark.lab
@@ -54,6 +58,11 @@ def contents(database):
              for name in database.list_collection_names() if not name.startswith("system.")}
     indexes = sorted(index["name"] for name in found for index in database[name].list_indexes() if index["name"] != "_id_")
     return found, indexes
+
+
+def apply(body):
+    subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "apply", "-f", "-"], input=json.dumps(body), text=True, check=True,
+                   capture_output=True)
 
 
 class Move:
@@ -98,8 +107,7 @@ class Move:
                                                 {"name": "app", "image": "debian:bookworm", "command": ["sleep", "infinity"],
                                                  "envFrom": [{"configMapRef": {"name": "vault-app-config"}}]}]}}}}
         for body in (config, deployment):
-            subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "apply", "-f", "-"], input=json.dumps(body), text=True, check=True,
-                           capture_output=True)
+            apply(body)
 
     def target(self):
         """The target database's contents, read as the mongodb modules do (port-forward, pymongo, root user)."""
@@ -165,6 +173,36 @@ def test_an_interrupted_copy_is_redone_verified_and_a_rerun_only_reverifies(move
     again = move.run()
     assert "already migrated" in again.stdout and "re-verified: ok" in again.stdout, again.stdout[-3000:]
     assert "changed=0" in again.stdout.split("PLAY RECAP")[-1]
+
+
+def test_the_backup_cronjob_writes_an_archive_of_what_the_set_holds(move):
+    namespace, objects = move.checked["namespace"], move.checked["objects"]
+    built = {body["kind"]: body for body in mongodb_objects(move.checked)}
+    dump = built["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    # the mongo image cannot run here: FerretDB's carries the same Go-built mongodump; and FerretDB has no replica set,
+    # so the set's seed list (rs0/<members>) becomes the client Service
+    dump["image"] = ferretdb_pod.container(move.checked)["image"]
+    hosts = next(variable for variable in dump["env"] if variable["name"] == "MONGODB_HOSTS")
+    assert hosts["value"].startswith("rs0/%s-0.%s." % (objects["statefulset"], objects["headless_service"]))
+    hosts["value"] = "%s:27017" % objects["service"]
+    for kind in ("PersistentVolumeClaim", "CronJob"):
+        apply(built[kind])
+    kubectl("create", "job", "-n", namespace, "--from=cronjob/%s" % objects["backup_cronjob"], "backup-now")
+    kubectl("wait", "-n", namespace, "--for=condition=complete", "job/backup-now", "--timeout=180s")
+    apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "backup-reader", "namespace": namespace},
+           "spec": {"terminationGracePeriodSeconds": 0, "securityContext": {"runAsUser": 999, "runAsGroup": 999, "fsGroup": 999},
+                    "containers": [{"name": "reader", "image": dump["image"], "command": ["sleep", "600"],
+                                    "volumeMounts": [{"name": "backup", "mountPath": "/backup"}]}],
+                    "volumes": [{"name": "backup", "persistentVolumeClaim": {"claimName": objects["backup_claim"]}}]}})
+    kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/backup-reader", "--timeout=120s")
+    listed = kubectl("exec", "-n", namespace, "backup-reader", "--", "ls", "-A", "/backup").stdout.split()
+    assert len(listed) == 1 and re.fullmatch(r"\d{8}T\d{6}Z\.archive\.gz", listed[0]), listed
+    data = subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "exec", "-n", namespace, "backup-reader", "--", "cat",
+                           "/backup/%s" % listed[0]], capture_output=True, check=True).stdout
+    reader = archive.ArchiveReader(gzip=True)
+    reader.feed(data)
+    dumped = {c.name: (c.count, c.digest) for c in reader.finish().values() if c.database == move.database}
+    assert dumped == move.target()[0]
 
 
 def test_the_cutover_copies_again_what_changed_since_and_points_the_client_at_the_set(move):

@@ -53,3 +53,16 @@ def test_a_literal_template_in_the_catalog_is_never_templated_again(tmp_path):
     assert "application_name = '{{ lookup(''pipe'', ''touch %s'') }}'" % (tmp_path / "templated") in conf
     assert "cluster_name = '{% if true %}x{% endif %}'" in conf
     assert not (tmp_path / "templated").exists()
+
+
+def test_nfs_storage_objects_are_the_provisioner_then_the_classes():
+    made = FILTERS["nfs_storage_objects"]({"name": "nas", "server": "192.168.1.5", "path": "/volume1/k8s-storage"},
+                                          [{"name": "nfs-databases"}, {"name": "nfs-scratch", "reclaim_policy": "Delete"}])
+    assert [obj["kind"] for obj in made] == ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+                                             "Deployment", "StorageClass", "StorageClass"]
+    assert [obj["reclaimPolicy"] for obj in made[-2:]] == ["Retain", "Delete"]
+
+
+def test_nfs_storage_objects_refuse_bad_input_naming_the_field():
+    with pytest.raises(AnsibleFilterError, match=r"classes\[1\].name = 'nfs-db': is used twice"):
+        FILTERS["nfs_storage_objects"]({"name": "nas", "server": "192.168.1.5", "path": "/volume1/k8s"}, [{"name": "nfs-db"}] * 2)
