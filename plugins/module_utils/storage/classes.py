@@ -24,24 +24,29 @@ class StorageInputError(Exception):
         super().__init__("the NFS storage has %d problem(s):\n- %s" % (len(self.errors), "\n- ".join(self.errors)))
 
 
-def checked(backend, classes):
-    """(backend, classes) with defaults filled in, or StorageInputError listing every problem."""
-    errors = []
-    backend = dict({"nfs_version": "4.1"}, **(backend or {})) if isinstance(backend, dict) else {}
+def backend_problems(backend):
+    """The export's problems, each as ``field = value: problem; fix`` (field relative to the backend)."""
+    problems = []
     for field, (rule, fix) in BACKEND_CHECKS.items():
         problem = "is required" if field not in backend else rule(backend[field], None)
         if problem:
-            errors.append("backend.%s = %r: %s; %s" % (field, backend.get(field), problem, fix))
+            problems.append("%s = %r: %s; %s" % (field, backend.get(field), problem, fix))
     if str(backend.get("nfs_version")) not in NFS_VERSIONS:
-        errors.append("backend.nfs_version = %r: is not one of %s" % (backend.get("nfs_version"), ", ".join(NFS_VERSIONS)))
-    filled = [dict(CLASS_DEFAULTS, **item) if isinstance(item, dict) else {} for item in classes or []]
+        problems.append("nfs_version = %r: is not one of %s; use 4.1 unless the server lacks it"
+                        % (backend.get("nfs_version"), ", ".join(NFS_VERSIONS)))
+    return problems
+
+
+def class_problems(items, errors):
+    """The classes with defaults filled in; their problems appended to ``errors``."""
+    filled = [dict(CLASS_DEFAULTS, **item) if isinstance(item, dict) else {} for item in items]
     if not filled:
         errors.append("classes: is empty; give at least one StorageClass, e.g. {name: nfs-databases}")
     seen = set()
     for index, item in enumerate(filled):
         where = "classes[%d]" % index
         name = item.get("name")
-        if syntax.storage_class(name, None) or name is None:
+        if name is None or syntax.storage_class(name, None):
             errors.append("%s.name = %r: is not a StorageClass name; use a-z, 0-9, '-' and '.'" % (where, name))
         elif name in seen:
             errors.append("%s.name = %r: is used twice; give each StorageClass its own name" % (where, name))
@@ -56,6 +61,14 @@ def checked(backend, classes):
             errors.append("%s.path_pattern = %r: is not a directory pattern, e.g. %s" % (where, item.get("path_pattern"), PATH_PATTERN))
     if sum(1 for item in filled if item.get("default") is True) > 1:
         errors.append("classes: more than one is default: true; a cluster has one default StorageClass")
+    return filled
+
+
+def checked(backend, classes):
+    """(backend, classes) with defaults filled in, or StorageInputError listing every problem."""
+    backend = dict({"nfs_version": "4.1"}, **backend) if isinstance(backend, dict) else {}
+    errors = ["backend.%s" % problem for problem in backend_problems(backend)]
+    filled = class_problems(classes or [], errors)
     if errors:
         raise StorageInputError(errors)
     return dict(backend, nfs_version=str(backend["nfs_version"])), filled

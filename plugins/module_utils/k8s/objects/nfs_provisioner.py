@@ -55,8 +55,8 @@ def provisioner_objects(backend, namespace=NAMESPACE, image=IMAGE):
     binding = _meta("RoleBinding", "rbac.authorization.k8s.io/v1", named["role"], namespace, labels)
     binding.update(subjects=subject, roleRef={"kind": "Role", "name": named["role"], "apiGroup": "rbac.authorization.k8s.io"})
     account = _meta("ServiceAccount", "v1", named["service_account"], namespace, labels)
-    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, account, cluster_role, cluster_binding,
-            role, binding, deployment(backend, named, namespace, labels, image)]
+    return [_meta("Namespace", "v1", namespace, labels=labels), account, cluster_role, cluster_binding, role, binding,
+            deployment(backend, named, namespace, labels, image)]
 
 
 def deployment(backend, named, namespace, labels, image):

@@ -23,7 +23,7 @@ def test_every_problem_is_reported_at_once():
         "backend.server = 'nas host': is not host[:port]; give the NFS server's address, e.g. 192.168.1.5",
         "backend.path = 'volume1': is not an absolute path of letters, digits and ._/@+-; give the exported path, "
         "e.g. /volume1/k8s-storage",
-        "backend.nfs_version = '5': is not one of 3, 4, 4.1",
+        "backend.nfs_version = '5': is not one of 3, 4, 4.1; use 4.1 unless the server lacks it",
         "classes[1].name = 'nfs-db': is used twice; give each StorageClass its own name",
         "classes[1].reclaim_policy = 'Recycle': is not Retain or Delete (Retain keeps a database's volume when its claim goes)",
         "classes: more than one is default: true; a cluster has one default StorageClass",
