@@ -16,8 +16,9 @@ description:
   - "Compares the old database with the replica set's now: a whole dump read on the controller (nothing restored)
     against what pymongo reads back - per collection the document count and order-independent digest, or the counts
     when C(migration.verify) is C(count), and the number of indexes. Equal: nothing to do (C(changed=false)). The source
-    changed since the copy and the target's document counts still equal the ones the copy recorded in the marker
-    (nothing wrote to it): the copy runs again - backup, copy, indexes, verification - as M(stateshift.k3s.mongo_migrate)
+    changed since the copy and the target's fingerprint still equals the one the copy recorded in the marker
+    (C(dbHash) per collection, or on a server without it the documents' digests: nothing wrote to it): the copy runs
+    again - backup, copy, indexes, verification - as M(stateshift.k3s.mongo_migrate)
     does; the one path on which a verified copy is replaced. The target changed as well: refused, naming what to do. A
     copy interrupted here (marker C(copying)) is redone by a re-run."
 author:

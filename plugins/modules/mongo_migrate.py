@@ -14,8 +14,11 @@ description:
     that host with the host's own SSH settings and runs C(docker exec -i) there (never C(-t)).
   - "Before any write: the container has C(mongodump) (else it is named as not a MongoDB server) and its server answers -
     the archive's prelude is read and the dump stopped, listing the database's collections (none: refused, naming
-    C(source.database)) and the server's version; the replica set's primary pod answers as the root user (C(auth.user)
-    with the password of C(auth.secret)), is not older than the source, and its database is empty, or was left by a run
+    C(source.database)) and the server's version; the replica set's primary answers as the root user (C(auth.user)
+    with the password of C(auth.secret); asked of the StatefulSet's first pod, whose C(hello) names the primary when
+    it is
+    not), is not older than the source, holds no time-series collection (refused: not built), and its database is
+    empty, or was left by a run
     of this module, or O(force) is set; the container's volumes fit on the host's disk for the backup."
   - "Backup: C(mongodump --archive --gzip) written on the source host under C(migration.backup_dir) as C(.partial) and
     renamed once whole, sha256 recorded."
@@ -26,11 +29,14 @@ description:
     (C(createIndexes), one call per collection)."
   - "Verification (C(migration.verify)): C(checksum) compares per collection the document count and an order-independent
     digest of the documents' BSON (the sum of their SHA-256s) read back from the target with pymongo through
-    C(kubectl port-forward), and the number of indexes; C(count) only the counts; C(none) nothing, and says so. Any
+    C(kubectl port-forward), and the number of indexes (views hold no documents and are left out); C(count) only the
+    counts; C(none) nothing, and says so. Any
     mismatch fails the task; a JSON and a Markdown report go to O(report_dir)."
   - "Records its state in the ConfigMap C(<workload>-mongodb-migration) as M(stateshift.k3s.pg_migrate) does: C(copying),
-    C(verified), C(verify_failed) or C(copied_unverified), with the target's per-collection document counts as its
-    fingerprint. A re-run after an interruption redoes the copy; one after a finished copy only re-verifies (a fresh dump
+    C(verified), C(verify_failed) or C(copied_unverified), with the target's fingerprint (C(dbHash) per collection,
+    or on a
+    server without it the documents' digests). A re-run after an interruption redoes the copy; one after a finished
+    copy only re-verifies (a fresh dump
     read on the controller, nothing restored) and reports C(changed=false); O(force) never replaces a verified copy nor
     one written to since."
   - "MongoDB has no exported snapshot: mongodump reads the collections one after the other. Copy while the application
@@ -61,7 +67,7 @@ options:
     description:
       - For this run only, replace a target database that is not empty and that this module did not write, or copy
         again over one of its copies that failed verification or was not verified.
-      - Never replaces a verified copy, nor one whose document counts changed since the copy.
+      - Never replaces a verified copy, nor one written to since the copy (its fingerprint changed).
     type: bool
     default: false
   timeout:

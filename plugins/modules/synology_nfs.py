@@ -22,7 +22,9 @@ description:
     name, and the rules of O(rules) replace those for the same clients. A kept rule whose client overlaps one of
     O(rules) (a subnet holding an asked-for address, or C(*)) is refused - which of them applies would depend on DSM's
     order - as is a node of O(node_addresses) that no read-write rule covers."
-  - Every check passes before anything is written; a re-run on a NAS that is already so reports C(changed=false).
+  - Every check passes before anything is written; a re-run on a NAS that is already so reports C(changed=false) (rules
+    compared by client, whatever order DSM lists them in). A DSM refusal after a first write fails with
+    C(changed=true) and the writes made; a re-run finishes the job.
   - DSM's error codes are named with their fix (a wrong password, 2-step verification, a blocked address, a missing volume).
 author:
   - stateshift maintainers (@stateshift)
@@ -167,6 +169,8 @@ def main():
     try:
         with Session(params["url"], params["username"], params["password"], params["validate_certs"], params["timeout"]) as dsm:
             outcome = synology.converge(dsm, params, module.check_mode)
+    except synology.PartlyDone as exc:
+        module.fail_json(msg=str(exc), changed=True, actions=exc.actions)
     except (DsmError, nfs_share.PlanError) as exc:
         module.fail_json(msg=str(exc), changed=False)
     module.exit_json(changed=bool(outcome["actions"]), actions=outcome["actions"], export=outcome["export"], rules=outcome["rules"],

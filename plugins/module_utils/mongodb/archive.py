@@ -36,6 +36,7 @@ class Collection:
     def __init__(self, database, name):
         self.database, self.name = database, name
         self.metadata, self.count, self.bytes, self.sum, self.complete = {}, 0, 0, 0, False
+        self.kind = "collection"  # or "view" (no documents: mongorestore creates it) or "timeseries"
 
     @property
     def namespace(self):
@@ -77,7 +78,7 @@ class ArchiveReader:
         if self.inflater is not None:
             data = self.inflater.decompress(data)
         self.buffer += data
-        self._parse()
+        self._parse_safely()
         del self.buffer[:self.offset]
         self.offset = 0
 
@@ -89,7 +90,7 @@ class ArchiveReader:
     def finish(self):
         if self.inflater is not None:
             self.buffer += self.inflater.flush()
-            self._parse()
+            self._parse_safely()
             if not self.inflater.eof:
                 raise ArchiveError("the gzip stream ended early: the archive is cut")
         unfinished = sorted(c.namespace for c in self.collections.values() if not c.complete)
@@ -117,6 +118,14 @@ class ArchiveReader:
             raise ArchiveError("a document of %d bytes at offset %d: not a mongodump archive" % (size, self.offset))
         return self._take(size)
 
+    def _parse_safely(self):
+        try:
+            self._parse()
+        except ArchiveError:
+            raise
+        except Exception as exc:  # bson's InvalidBSON, a header without db or collection: not an archive mongodump wrote
+            raise ArchiveError("a %s at offset %d (%s): not a mongodump archive" % (type(exc).__name__, self.offset, exc)) from None
+
     def _parse(self):
         while True:
             if self.state == "magic":
@@ -143,6 +152,8 @@ class ArchiveReader:
         entry = bson.decode(document)
         collection = self._collection(entry["db"], entry["collection"])
         collection.metadata = json_util.loads(entry.get("metadata") or "{}")
+        options = collection.metadata.get("options") or {}
+        collection.kind = "view" if "viewOn" in options else "timeseries" if "timeseries" in options else entry.get("type") or "collection"
 
     def _on_segment(self, document):
         if document == TERMINATOR:

@@ -35,6 +35,9 @@ def _read(source, database, args, reader, timeout, whole):
                 return reader
         stderr = process.stderr.read().decode("utf-8", "replace")
         rc = process.wait()
+        if not timer.is_alive() and rc != 0:
+            raise SideError("%s: mongodump did not finish within %d seconds and was stopped: check that the server answers, or "
+                            "raise the timeout option for a larger database" % (source.label, timeout))
         if rc != 0 or not whole:
             raise SideError(describe(source, "mongodump", rc, stderr), stderr)
         return reader

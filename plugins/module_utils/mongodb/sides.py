@@ -3,8 +3,9 @@
 """Where MongoDB's database tools run during a move: mongodump in the old container on its Docker host (over SSH),
 mongorestore in the StatefulSet's primary pod.
 
-Both log in as the root user their container's environment names (MONGO_INITDB_ROOT_USERNAME and _PASSWORD, as the
-official image and the mongodb role set them; a container without them is reached without authentication). The
+Both log in as the root user their container's environment names (MONGO_INITDB_ROOT_USERNAME and _PASSWORD, or their
+_FILE variants, as the official image and the mongodb role set them; a container without them is reached without
+authentication). The
 password goes to the tool in a ``--config`` file made by mktemp (mode 0600) and removed when the tool exits, never on an
 argv or a log line.
 """
@@ -17,21 +18,26 @@ import shlex
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import PodSide, tail
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import DockerOverSsh
 from ansible_collections.stateshift.k3s.plugins.module_utils.mongodb.replset import PORT
+from ansible_collections.stateshift.k3s.plugins.module_utils.mongodb.tool_config import password_config
 
 TOOLS = "MongoDB's database tools (mongodump, mongorestore)"
 SHELL_NOT_FOUND_RC = 127
 MISSING_PROGRAM = re.compile(r"(?P<program>mongo\w+): (?:command )?not found")
-LOGGED_IN = r"""set -eu
+LOGGED_IN = """set -eu
 program=$1; shift
-if [ -n "${MONGO_INITDB_ROOT_USERNAME:-}" ]; then
+user=${MONGO_INITDB_ROOT_USERNAME:-}
+[ -n "$user" ] || [ -z "${MONGO_INITDB_ROOT_USERNAME_FILE:-}" ] || user=$(cat "$MONGO_INITDB_ROOT_USERNAME_FILE")
+if [ -n "$user" ]; then
+  password=${MONGO_INITDB_ROOT_PASSWORD:-}
+  [ -n "$password" ] || [ -z "${MONGO_INITDB_ROOT_PASSWORD_FILE:-}" ] || password=$(cat "$MONGO_INITDB_ROOT_PASSWORD_FILE")
   config=$(mktemp)
   trap 'rm -f "$config"' EXIT
-  printf "password: '%s'\n" "$(printf %s "${MONGO_INITDB_ROOT_PASSWORD:-}" | sed "s/'/''/g")" > "$config"
-  set -- --config="$config" --username="$MONGO_INITDB_ROOT_USERNAME" --authenticationDatabase=admin "$@"
+  trap 'rm -f "$config"; exit 143' HUP INT TERM
+  %s
+  set -- --config="$config" --username="$user" --authenticationDatabase=admin "$@"
 fi
 "$program" "$@"
-"""
-
+""" % password_config("password", '"$config"')
 
 def tool_argv(program, args, database):
     """argv that runs a database tool logged in as the container's root user; ``database``: mongodump's --db."""

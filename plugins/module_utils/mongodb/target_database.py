@@ -21,7 +21,8 @@ try:
 except ImportError:  # pymongo's bson; the action reports a missing pymongo before any engine is built
     RAW = None
 
-INDEX_FIELDS_NOT_CREATED = ("ns", "v")  # recorded by mongodump, chosen by the server on createIndexes
+INDEX_FIELDS_NOT_CREATED = ("ns", "v")
+COMMAND_NOT_FOUND = 59  # recorded by mongodump, chosen by the server on createIndexes
 
 
 def index_specs(collection):
@@ -29,17 +30,29 @@ def index_specs(collection):
     return [{key: value for key, value in spec.items() if key not in INDEX_FIELDS_NOT_CREATED} for spec in collection.indexes()]
 
 
+def db_hash(db):
+    """dbHash of ``db``, or None on a server without it (FerretDB)."""
+    try:
+        return db.command("dbHash")
+    except client.OperationFailure as exc:
+        if exc.code == COMMAND_NOT_FOUND:
+            return None
+        raise
+
+
 class TargetDatabase:
+    """``pod``: the member tried first (the StatefulSet's first); find_primary() moves to the set's primary."""
+
     def __init__(self, ctx, kubectl, pod, label):
         self.ctx, self.kubectl, self.pod, self.label = ctx, kubectl, pod, label
         self.opened = contextlib.ExitStack()
-        self.member = None
+        self.member, self._password = None, None
 
     def close(self):
         self.opened.close()
 
-    def _member(self):
-        if self.member is None:
+    def password(self):
+        if self._password is None:
             ctx = self.ctx
             try:
                 secret = secret_text(Cluster(self.kubectl).get("secret", ctx.auth_secret)) or {}
@@ -48,8 +61,13 @@ class TargetDatabase:
             if not secret.get(ctx.auth_password_key):
                 raise SideError("Secret %s/%s has no key %s (the root password): run the secrets phase first"
                                 % (ctx.namespace, ctx.auth_secret, ctx.auth_password_key))
-            (self.member,) = self.opened.enter_context(client.member_clients(self.kubectl, [self.pod], ctx.auth_user,
-                                                                             secret[ctx.auth_password_key]))
+            self._password = secret[ctx.auth_password_key]
+        return self._password
+
+    def _member(self):
+        if self.member is None:
+            (self.member,) = self.opened.enter_context(client.member_clients(self.kubectl, [self.pod], self.ctx.auth_user,
+                                                                             self.password()))
         return self.member
 
     def call(self, what, work):
@@ -62,12 +80,27 @@ class TargetDatabase:
         except (client.MemberSilent, CommandFailed, client.PyMongoError) as exc:
             raise SideError("%s: %s: %s" % (self.label, what, exc)) from None
 
+    def find_primary(self):
+        """The pod of the set's primary (this one, or the one its hello names); writes go there."""
+        hello = self.call("hello", lambda db: db.client.admin.command("hello"))
+        if hello.get("isWritablePrimary"):
+            return self.pod
+        primary = str(hello.get("primary") or "").split(".", 1)[0].split(":", 1)[0]
+        if not primary:
+            raise SideError("%s: the replica set has no primary (hello names none): wait until one is elected "
+                            "(stateshift.k3s.mongodb_ready), then re-run" % self.label)
+        self.label = self.label.replace(self.pod, primary)
+        self.pod, self.member = primary, None
+        return primary
+
     def server_version(self):
         return self.call("buildInfo", lambda db: db.client.admin.command("buildInfo"))["version"]
 
     def collections(self):
-        return sorted(name for name in self.call("listCollections", lambda db: db.list_collection_names())
-                      if not name.startswith("system."))
+        """The database's collections that hold documents (not views, not system collections)."""
+        listed = self.call("listCollections", lambda db: list(db.list_collections()))
+        return sorted(info["name"] for info in listed if info.get("type", "collection") == "collection"
+                      and not info["name"].startswith("system."))
 
     def drop(self):
         self.call("dropDatabase", lambda db: db.client.drop_database(db.name))
@@ -95,5 +128,10 @@ class TargetDatabase:
 
         return self.call("reading the copied collections", read)
 
-    def document_counts(self):
-        return self.call("counting documents", lambda db: {name: db[name].estimated_document_count() for name in self.collections()})
+    def fingerprint(self):
+        """What changes when anything writes to the database: dbHash's per-collection hashes where the server has it,
+        else each collection's order-independent digest of its documents (read whole)."""
+        hashed = self.call("dbHash", db_hash)
+        if hashed is not None:
+            return {"dbHash": hashed.get("collections") or {}}
+        return {"digest": {name: row["checksum"] for name, row in self.verification_half(True)["tables"].items()}}

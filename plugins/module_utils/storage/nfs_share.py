@@ -17,7 +17,6 @@ SQUASH = ("root", "admin", "guest", "all_admin", "all_guest")
 SQUASH_MEANS = {"root": "no mapping", "admin": "root as admin", "guest": "root as guest", "all_admin": "every user as admin",
                 "all_guest": "every user as guest"}
 FLAVORS = ("sys", "kerberos", "kerberos_integrity", "kerberos_privacy")
-NFS_VERSIONS = ("3", "4", "4.1")
 
 
 class PlanError(Exception):
@@ -65,9 +64,9 @@ def nfs_settings(current, version):
 
 
 def rules_after(current_rules, desired, share):
-    """The share's whole rule list after the change: kept rules first, then the desired ones."""
+    """The share's whole rule list after the change: kept rules first (as DSM gave them), then the desired ones."""
     named = {rule["client"] for rule in desired}
-    kept = [comparable(rule) for rule in current_rules if rule.get("client") not in named]
+    kept = [rule for rule in current_rules if rule.get("client") not in named]
     for rule in kept:
         clash = next((wanted["client"] for wanted in desired if overlaps(rule["client"], wanted["client"])), None)
         if clash:
@@ -108,10 +107,15 @@ def plan(current, desired):
         create = {"name": share, "vol_path": desired["volume"], "desc": desired["description"], "name_org": "", "hidden": False,
                   "enable_recycle_bin": False, "recycle_bin_admin_only": False, "hide_unreadable": False, "enable_share_cow": False,
                   "enable_share_compress": False, "share_quota": 0, "encryption": False}
-    after = rules_after(current["rules"] if existing is not None else [], desired["rules"], share)
-    before = [comparable(rule) for rule in current["rules"]] if existing is not None else []
+    before = current["rules"] if existing is not None else []
+    after = rules_after(before, desired["rules"], share)
     return {"nfs": nfs_settings(current["nfs"], desired["nfs_version"]), "create_share": create,
-            "rules": None if after == before else after, "rules_before": before}
+            "rules": None if by_client(after) == by_client(before) else after, "rules_before": before}
+
+
+def by_client(rules):
+    """A rule list as DSM applies it, whatever order it lists the rules in."""
+    return {rule.get("client"): comparable(rule) for rule in rules}
 
 
 def summary(nfs, share, rules):

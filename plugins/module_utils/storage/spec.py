@@ -20,7 +20,8 @@ import copy
 import posixpath
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import syntax
-from ansible_collections.stateshift.k3s.plugins.module_utils.storage import classes, nfs_share
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import nfs_provisioner
+from ansible_collections.stateshift.k3s.plugins.module_utils.storage import classes, nfs_share, synology
 
 KINDS = ("synology", "nfs")
 NOT_BUILT = {"linux_nfs": "setting up a Linux NFS server (exports, service) is not built yet: export the path yourself and use "
@@ -33,7 +34,8 @@ def _problem(errors, field, value, problem, fix):
 
 
 def _synology(backend, where, errors):
-    for field, fix in (("share", "name the shared folder, e.g. k8s-storage"), ("clients", "list the nodes' subnets, e.g. [192.168.1.0/24]")):
+    for field, fix in (("share", "name the shared folder, e.g. k8s-storage"),
+                       ("clients", "list the nodes' subnets, e.g. [192.168.1.0/24]")):
         if not backend.get(field):
             _problem(errors, "%s.%s" % (where, field), None, "is required", fix)
     for index, client in enumerate(backend.get("clients") or []):
@@ -49,7 +51,10 @@ def _synology(backend, where, errors):
                      "without 2-step verification and its password (from 1Password)")
     if dsm.get("url") and syntax.http_url(dsm["url"], None):
         _problem(errors, "%s.dsm.url" % where, dsm["url"], "is not DSM's address", "write it like https://192.168.1.5:5001")
-    backend["path"] = posixpath.join(str(backend.get("volume")), str(backend.get("share")))
+    found = synology.share_problems(backend.get("volume"), backend.get("share")) if backend.get("share") else []
+    errors.extend("%s.%s" % (where, problem) for problem in found)
+    if not found and backend.get("share"):
+        backend["path"] = posixpath.join(backend["volume"], backend["share"])
 
 
 def _backend(raw, index, errors):
@@ -65,8 +70,10 @@ def _backend(raw, index, errors):
     backend = dict(SYNOLOGY_DEFAULTS if kind == "synology" else {"nfs_version": "4.1"}, **raw)
     if kind == "synology":
         _synology(backend, where, errors)
-    for problem in classes.backend_problems(backend):
-        errors.append("%s.%s" % (where, problem))
+    derived = ("path",) if kind == "synology" else ()  # a Synology export's path is volume/share, checked above
+    errors.extend("%s.%s" % (where, problem) for problem in classes.backend_problems(backend) if not problem.startswith(derived))
+    if isinstance(backend.get("name"), str):
+        backend["objects"] = nfs_provisioner.names(backend)
     return backend
 
 

@@ -20,6 +20,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.pod imp
 )
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.workload import namespace, service
 from ansible_collections.stateshift.k3s.plugins.module_utils.mongodb.replset import PORT, desired_members
+from ansible_collections.stateshift.k3s.plugins.module_utils.mongodb.tool_config import password_config
 
 PORTS = {"mongodb": PORT}
 DATA_DIR = "/data/db"
@@ -31,7 +32,7 @@ START = ('set -eu; (umask 077; printf %s "$STATESHIFT_MONGODB_KEYFILE" > ' + KEY
 PING = ["mongosh", "--quiet", "--norc", "--eval", "quit(db.adminCommand({ping: 1}).ok === 1 ? 0 : 1)"]
 BACKUP_SCRIPT = r"""
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-(umask 077; printf "password: '%s'\n" "$(printf %s "$MONGODB_PASSWORD" | sed "s/'/''/g")" > /tmp/mongodump.yaml)
+(umask 077; """ + password_config("MONGODB_PASSWORD", "/tmp/mongodump.yaml") + r""")
 unset MONGODB_PASSWORD
 mongodump --config=/tmp/mongodump.yaml --host="$MONGODB_HOSTS" --username="$MONGODB_USER" --authenticationDatabase=admin \
   --readPreference=secondaryPreferred --archive="$BACKUP_DIR/.$stamp.archive.gz" --gzip

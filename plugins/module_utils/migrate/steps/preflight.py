@@ -31,11 +31,19 @@ def check(run, engine):
     return plan
 
 
+DROP_BY_ENGINE = {"mongodb": "db.dropDatabase() in mongosh"}
+
+
+def engine_drop(ctx):
+    """How a user drops the target database by hand, in the engine's own words."""
+    return DROP_BY_ENGINE.get(ctx.engine, "DROP DATABASE")
+
+
 def refuse_forced_recopy(ctx, where, plan):
     """Force replaces a copy of ours only when it failed verification or was not verified, and nothing wrote to it since."""
     state = plan.marker["state"]
-    fix = ("if it is to be replaced, back it up, drop it yourself (DROP DATABASE) and delete the key '%s' of ConfigMap %s/%s, "
-           "then re-run" % (safe_name(ctx.database), ctx.namespace, ctx.objects["migration_marker"]))
+    fix = ("if it is to be replaced, back it up, drop it yourself (%s) and delete the key '%s' of ConfigMap %s/%s, "
+           "then re-run" % (engine_drop(ctx), safe_name(ctx.database), ctx.namespace, ctx.objects["migration_marker"]))
     if state == marker.VERIFIED:
         raise MigrationError("%s: %s holds a verified copy (%s) that applications may have written to since; force never replaces "
                              "a verified copy: %s" % (ctx.label, where, plan.marker.get("updated"), fix), "preflight")

@@ -75,3 +75,17 @@ def test_a_cut_archive_is_refused():
 def test_something_else_is_refused_at_once():
     with pytest.raises(archive.ArchiveError, match="not a mongodump --archive stream"):
         archive.ArchiveReader().feed(b"PGDMP\x01\x0e\x00")
+
+
+def test_bytes_that_are_not_an_archive_are_an_archive_error_not_a_crash():
+    reader = archive.ArchiveReader()
+    with pytest.raises(archive.ArchiveError, match="not a mongodump archive"):
+        reader.feed(archive.MAGIC + bson.encode({"version": "0.1"}) + bson.encode({"no": "db"}))
+
+
+def test_a_view_is_known_as_one():
+    data = built({"vault.records": ({"options": {}}, [{"a": 1}]), "vault.cheap": ({"options": {"viewOn": "records"}}, [])})
+    reader = archive.ArchiveReader()
+    reader.feed(data)
+    kinds = {c.name: c.kind for c in reader.finish().values()}
+    assert kinds == {"records": "collection", "cheap": "view"}

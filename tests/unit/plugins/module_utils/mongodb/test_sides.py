@@ -58,3 +58,12 @@ def test_a_failing_tool_is_explained_by_its_last_lines():
     side = sides.ContainerTools(SshTarget("192.0.2.7", name="legacy-vm"), "vinylvault-db")
     said = side.explain(1, "2026-12-03T05:00:00 Failed: can't create session: connection refused\n")
     assert said == "the source's tool failed: 2026-12-03T05:00:00 Failed: can't create session: connection refused"
+
+
+def test_the_file_variants_of_the_root_user_are_read(tools):
+    (tools / "user").write_text("admin")
+    (tools / "password").write_text("from-a-file")
+    out = run_wrapped(tools, {"MONGO_INITDB_ROOT_USERNAME": "", "MONGO_INITDB_ROOT_USERNAME_FILE": str(tools / "user"),
+                              "MONGO_INITDB_ROOT_PASSWORD_FILE": str(tools / "password")})
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
+    assert "--username=admin" in lines["argv"] and lines["config"] == "password: 'from-a-file'"

@@ -64,3 +64,11 @@ def test_nodes_outside_every_read_write_rule_are_refused():
         nfs_share.plan({"nfs": NFS_OFF, "share": None, "rules": []},
                        desired(node_addresses=["192.168.1.21", "192.168.2.7", "10.0.0.1"],
                                rules=[RULE, dict(RULE, client="10.0.0.0/8", privilege="ro")]))
+
+
+def test_rules_dsm_lists_in_another_order_need_nothing():
+    second = dict(RULE, client="10.0.0.0/8")
+    current = {"nfs": {"enable_nfs": True, "enable_nfs_v4": True, "enabled_minor_ver": 1},
+               "share": {"name": "k8s-storage", "vol_path": "/volume1"},
+               "rules": [nfs_share.dsm_rule(second), dict(nfs_share.dsm_rule(RULE), id="x", extra="kept as DSM gave it")]}
+    assert nfs_share.plan(current, desired(rules=[RULE, second]))["rules"] is None

@@ -40,3 +40,9 @@ def test_every_problem_is_reported_at_once():
     assert any(error.startswith("backends[2].kind = 'linux_nfs': is not built yet") for error in errors)
     assert "classes[1].name = 'nfs-db': is used twice; give each StorageClass its own name" in errors
     assert "classes[1].backend = 'elsewhere': is not a declared backend; use one of: nas" in errors
+
+
+def test_a_bad_volume_is_named_as_the_volume():
+    with pytest.raises(StorageInputError) as refused:
+        spec.validate_storage({"backends": [dict(NAS, volume="volume1")], "classes": [{"name": "nfs-databases", "backend": "nas"}]})
+    assert refused.value.errors == ["backends[0].volume = 'volume1': is not a DSM volume; write it like /volume1"]
