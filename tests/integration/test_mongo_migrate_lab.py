@@ -10,6 +10,7 @@ with MongoDB's own Go-built mongodump; the target is FerretDB in a pod playing t
   at -vvv;
 - the backup CronJob the mongodb role applies, run as a Job (on FerretDB's image, reaching the client Service: FerretDB
   has no replica set), writes one archive holding what the set holds;
+- a cutover with no compose_dir (nothing would stop the writers) is refused before the ledger records a start;
 - the cutover stops the application's Compose service, copies again what changed on the old server since the copy,
   verifies, and points the client's mongodb:// URL at the set's Service (its password kept), a re-run changes nothing;
 - a copy written to since is never replaced by force; a container that is not MongoDB is named."""
@@ -203,6 +204,16 @@ def test_the_backup_cronjob_writes_an_archive_of_what_the_set_holds(move):
     reader.feed(data)
     dumped = {c.name: (c.count, c.digest) for c in reader.finish().values() if c.database == move.database}
     assert dumped == move.target()[0]
+
+
+def test_a_cutover_with_nothing_to_stop_the_writers_is_refused(move):
+    source = {key: value for key, value in move.workload["source"].items() if key not in ("compose_dir", "compose_services")}
+    run = move.run(workload=dict(move.workload, source=source), playbook="cutover.yml", check=False)
+    assert run.returncode != 0
+    assert "source.compose_dir is not set, so nothing would stop the application writing" in run.stdout, run.stdout[-3000:]
+    ledger = subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "get", "configmap", "-n", move.checked["namespace"],
+                             move.checked["objects"]["ledger"], "-o", "name"], capture_output=True, text=True, check=False)
+    assert ledger.returncode != 0, "the cutover was recorded as started"
 
 
 def test_the_cutover_copies_again_what_changed_since_and_points_the_client_at_the_set(move):
