@@ -39,6 +39,7 @@ fi
 "$program" "$@"
 """ % password_config("password", '"$config"')
 
+
 def tool_argv(program, args, database):
     """argv that runs a database tool logged in as the container's root user; ``database``: mongodump's --db."""
     words = [program, "--quiet", *args]

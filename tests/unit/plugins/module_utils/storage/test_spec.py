@@ -12,8 +12,8 @@ NAS = {"name": "nas", "kind": "synology", "server": "192.168.1.5", "share": "k8s
 def test_a_synology_backend_gets_its_export_path_and_loses_its_password():
     checked = spec.validate_storage({"backends": [NAS], "classes": [{"name": "nfs-databases", "backend": "nas"}]})
     (backend,) = checked["backends"]
-    assert (backend["path"], backend["volume"], backend["squash"], backend["nfs_version"]) == ("/volume1/k8s-storage", "/volume1",
-                                                                                                 "root", "4.1")
+    found = (backend["path"], backend["volume"], backend["squash"], backend["nfs_version"])
+    assert found == ("/volume1/k8s-storage", "/volume1", "root", "4.1")
     assert "password" not in backend["dsm"] and "Nas-Secret-7" not in repr(checked)
     assert NAS["dsm"]["password"] == "Nas-Secret-7", "the caller's catalog was changed"
     assert checked["classes"][0]["reclaim_policy"] == "Retain"
