@@ -160,20 +160,15 @@ class MongoEngine(Engine):
         reader = self._copied = ArchiveReader(gzip=True)
         restore = ["--archive", "--gzip", "--drop", "--noIndexRestore", "--stopOnError", "--nsInclude=%s.*" % ctx.database,
                    "--numParallelCollections=%d" % ctx.jobs]
-        collections, error = None, "the copy stopped"
+        collections = None
         try:
             transport.pipe(("mongodump", ["--archive", "--gzip"], ctx.database), ("mongorestore", restore, None), observe=reader.feed)
             collections = reader.finish()
-            error = None
         except ArchiveError as exc:
-            error = "the archive mongodump wrote could not be read: %s" % exc
-            raise SideError("%s: %s" % (self.source.label, error)) from None
-        except Exception as exc:
-            error = str(exc)
-            raise
+            raise SideError("%s: the archive mongodump wrote could not be read: %s" % (self.source.label, exc)) from None
         finally:
             if isinstance(snapshot, CopyCapture):
-                snapshot.finished(collections, error)
+                snapshot.finished(collections, None if collections is not None else "%s: the copy did not finish" % ctx.label)
         self.record_sizes(part["table"]["collections"], collections)
 
     @staticmethod

@@ -21,8 +21,8 @@ try:
 except ImportError:  # pymongo's bson; the action reports a missing pymongo before any engine is built
     RAW = None
 
-INDEX_FIELDS_NOT_CREATED = ("ns", "v")
-COMMAND_NOT_FOUND = 59  # recorded by mongodump, chosen by the server on createIndexes
+INDEX_FIELDS_NOT_CREATED = ("ns", "v")  # recorded by mongodump, chosen by the server on createIndexes
+COMMAND_NOT_FOUND = 59
 
 
 def index_specs(collection):

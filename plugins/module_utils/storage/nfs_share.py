@@ -14,8 +14,6 @@ from __future__ import annotations
 import ipaddress
 
 SQUASH = ("root", "admin", "guest", "all_admin", "all_guest")
-SQUASH_MEANS = {"root": "no mapping", "admin": "root as admin", "guest": "root as guest", "all_admin": "every user as admin",
-                "all_guest": "every user as guest"}
 FLAVORS = ("sys", "kerberos", "kerberos_integrity", "kerberos_privacy")
 
 

@@ -39,7 +39,7 @@ def _synology(backend, where, errors):
         if not backend.get(field):
             _problem(errors, "%s.%s" % (where, field), None, "is required", fix)
     for index, client in enumerate(backend.get("clients") or []):
-        if syntax.cidr(client, None) and nfs_share.network(client) is None:
+        if nfs_share.network(client) is None:
             _problem(errors, "%s.clients[%d]" % (where, index), client, "is not an address or subnet", "write it like 192.168.1.0/24")
     if backend.get("squash") not in nfs_share.SQUASH:
         _problem(errors, "%s.squash" % where, backend.get("squash"), "is not one of %s" % ", ".join(nfs_share.SQUASH),
@@ -78,7 +78,7 @@ def _backend(raw, index, errors):
 
 
 def validate_storage(storage):
-    """(checked storage without passwords, raw backends by name), or StorageInputError listing every problem."""
+    """{'backends', 'classes'} checked, with defaults filled in and no password; or StorageInputError listing every problem."""
     errors = []
     storage = storage if isinstance(storage, dict) else {}
     backends = {}
