@@ -6,12 +6,15 @@
       - {name: nas, kind: synology, server: 192.168.1.5, share: k8s-storage, volume: /volume1,
          clients: [192.168.1.0/24], squash: root,
          dsm: {url: https://192.168.1.5:5001, username: stateshift, password: ..., validate_certs: true}}
+      - {name: box, kind: linux_nfs, host: nfs-vm, server: 192.168.1.9, path: /srv/k3s, clients: [192.168.1.0/24],
+         squash: none, service: kernel}    # exported by the storage phase on the inventory host nfs-vm (or ganesha)
       - {name: old-nfs, kind: nfs, server: 192.168.1.9, path: /srv/k3s}   # an export that exists already
     classes:                        # each: name, backend; defaults as classes.CLASS_DEFAULTS
       - {name: nfs-databases, backend: nas}
 
 Every problem is reported at once as ``field = value: problem; fix``; the checked storage has defaults filled in,
-each backend's export ``path`` (a Synology share's is volume/share), and no password (``dsm.password`` left out).
+each backend's export ``path`` (a Synology share's is volume/share), its ``expected_squash`` in nfs_export_ready's
+words (none, root, all), and no password (``dsm.password`` left out).
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ import posixpath
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import syntax
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import nfs_provisioner
-from ansible_collections.stateshift.k3s.plugins.module_utils.storage import classes, nfs_share, synology
+from ansible_collections.stateshift.k3s.plugins.module_utils.storage import classes, export_probe, linux_exports, nfs_share, synology
 
-KINDS = ("synology", "nfs")
-NOT_BUILT = {"linux_nfs": "setting up a Linux NFS server (exports, service) is not built yet: export the path yourself and use "
-                          "kind: nfs with its server and path"}
-SYNOLOGY_DEFAULTS = {"volume": "/volume1", "squash": "root", "nfs_version": "4.1"}
+KINDS = ("synology", "linux_nfs", "nfs")
+DEFAULTS = {"synology": {"volume": "/volume1", "squash": "root", "nfs_version": "4.1"},
+            "linux_nfs": {"squash": "none", "anonymous_uid": 65534, "anonymous_gid": 65534, "service": "kernel", "nfs_version": "4.1"},
+            "nfs": {"squash": "none", "nfs_version": "4.1"}}
 
 
 def _problem(errors, field, value, problem, fix):
@@ -57,23 +60,41 @@ def _synology(backend, where, errors):
         backend["path"] = posixpath.join(backend["volume"], backend["share"])
 
 
+def _linux_nfs(backend, where, errors):
+    if not isinstance(backend.get("host"), str) or not backend["host"]:
+        _problem(errors, "%s.host" % where, backend.get("host"), "is required", "name the NFS server's host in the inventory")
+    if backend.get("service") not in linux_exports.SERVICES:
+        _problem(errors, "%s.service" % where, backend.get("service"), "is not one of %s" % ", ".join(linux_exports.SERVICES),
+                 "use kernel (nfs-kernel-server, nfs-utils) or ganesha (nfs-ganesha)")
+    for field in ("anonymous_uid", "anonymous_gid"):
+        if not isinstance(backend.get(field), int) or isinstance(backend.get(field), bool) or backend[field] < 0:
+            _problem(errors, "%s.%s" % (where, field), backend.get(field), "is not a user or group id", "give a number, e.g. 65534")
+    for problem in linux_exports.problems(backend):
+        if not problem.startswith("path"):  # the path is checked with every backend's
+            errors.append("%s.%s" % (where, problem))
+
+
 def _backend(raw, index, errors):
     where = "backends[%d]" % index
     kind = raw.get("kind") if isinstance(raw, dict) else None
-    if kind in NOT_BUILT:
-        _problem(errors, "%s.kind" % where, kind, "is not built yet", NOT_BUILT[kind])
-        return None
     if kind not in KINDS:
-        _problem(errors, "%s.kind" % where, kind, "is not one of %s" % ", ".join(KINDS), "use synology (set up through DSM) or nfs (an "
-                 "export that exists)")
+        _problem(errors, "%s.kind" % where, kind, "is not one of %s" % ", ".join(KINDS), "use synology (set up through DSM), "
+                 "linux_nfs (exported on an inventory host) or nfs (an export that exists)")
         return None
-    backend = dict(SYNOLOGY_DEFAULTS if kind == "synology" else {"nfs_version": "4.1"}, **raw)
+    backend = dict(DEFAULTS[kind], **raw)
     if kind == "synology":
         _synology(backend, where, errors)
+    elif kind == "linux_nfs":
+        _linux_nfs(backend, where, errors)
+    elif backend.get("squash") not in export_probe.SQUASH:
+        _problem(errors, "%s.squash" % where, backend.get("squash"), "is not one of %s" % ", ".join(export_probe.SQUASH),
+                 "say how the export squashes (none: root stays root), so that the storage phase can check it")
     derived = ("path",) if kind == "synology" else ()  # a Synology export's path is volume/share, checked above
     errors.extend("%s.%s" % (where, problem) for problem in classes.backend_problems(backend) if not problem.startswith(derived))
     if isinstance(backend.get("name"), str):
         backend["objects"] = nfs_provisioner.names(backend)
+    if backend.get("squash") in (nfs_share.SQUASH if kind == "synology" else export_probe.SQUASH):
+        backend["expected_squash"] = export_probe.expected_squash(backend)
     return backend
 
 

@@ -105,7 +105,8 @@ repair_control_plane() {
     done
   done
   component_states | sed 's/^/    /' >&2 || true
-  die "the control plane is not ready after 3 restart attempts: see the logs in $KWOK_CLUSTER_DIR/logs; 'cluster.sh down && cluster.sh up' starts afresh"
+  log "control plane: not ready after 3 restart attempts (logs in $KWOK_CLUSTER_DIR/logs)"
+  return 1
 }
 
 ensure_control_plane() {
@@ -119,9 +120,13 @@ ensure_control_plane() {
     fi
     if control_plane_ready; then
       log "control plane: all components ready"
-    else
-      repair_control_plane
+    elif ! repair_control_plane; then
+      # e.g. a cluster left stopped by another checkout whose recorded pids now belong to other processes
+      log "control plane: removing it and creating it afresh"
+      teardown_control_plane
     fi
+  fi
+  if [ -f "$KWOK_CLUSTER_DIR/kwok.yaml" ]; then
     if [ "$(cat "$LAB_DIR/kwokctl.yaml.created" 2>/dev/null)" != "$(control_plane_settings)" ]; then
       log "WARNING: the control plane was created with other settings (manifests/kwokctl.yaml.in or binaries changed): run 'cluster.sh down && cluster.sh up' to apply them"
     fi

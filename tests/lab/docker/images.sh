@@ -5,7 +5,7 @@
 #   images.sh list              list the images, their cache keys and whether they are loaded/cached
 #   images.sh alias             'docker tag' every alias of image-map.txt (e.g. postgres:16-alpine -> stateshift-lab/postgres:16)
 #
-# NAME is one of: debian, postgres, postgres-runtime, postgres-<major>, legacy-host, rclone, rabbitmq, ferretdb (or the full image
+# NAME is one of: debian, postgres, postgres-runtime, postgres-<major>, legacy-host, rclone, rabbitmq, ferretdb, nfs-server (or the full image
 # reference).
 #
 #   debian            stateshift-lab/debian:bookworm            debootstrap --variant=minbase bookworm + docker import
@@ -17,6 +17,8 @@
 #   rabbitmq          stateshift-lab/rabbitmq:3.10              Debian's rabbitmq-server 3.10, laid out like the official image
 #   ferretdb          stateshift-lab/ferretdb:1.24              FerretDB 1.24 (MongoDB wire protocol) with MongoDB's mongodump and
 #                                                               mongorestore, all three built by ../cluster/build.sh
+#   nfs-server        stateshift-lab/nfs-server:bookworm        the "Linux NFS server": Debian's nfs-ganesha 4.3 (VFS FSAL) and
+#                                                               rpcbind on top of legacy-host (sshd, python3)
 #
 # Every image is saved as $STATESHIFT_CACHE/images/<name>-<key>.tar, where <key> hashes this script,
 # the image's inputs (its folder, the shared entrypoint, its line of postgres-versions.txt) and the key
@@ -42,7 +44,7 @@ pg_line() { sed -e 's/#.*//' "$PG_VERSIONS" | awk -v m="$1" '$1 == m {print $1, 
 pg_majors() { sed -e 's/#.*//' "$PG_VERSIONS" | awk 'NF >= 3 {print $1}'; }
 
 mapfile -t PG_UPSTREAM < <(pg_majors)
-ALL_IMAGES=(debian postgres postgres-runtime "${PG_UPSTREAM[@]/#/postgres-}" legacy-host rclone rabbitmq ferretdb)
+ALL_IMAGES=(debian postgres postgres-runtime "${PG_UPSTREAM[@]/#/postgres-}" legacy-host rclone rabbitmq ferretdb nfs-server)
 BUILD_SH="$HERE/../cluster/build.sh"
 GO_COMPONENTS=(mongo-tools ferretdb)  # the Go binaries the ferretdb image holds
 
@@ -56,6 +58,7 @@ image_name() {
     rclone | stateshift-lab/rclone:bookworm) echo rclone ;;
     rabbitmq | stateshift-lab/rabbitmq:3.10) echo rabbitmq ;;
     ferretdb | stateshift-lab/ferretdb:1.24) echo ferretdb ;;
+    nfs-server | stateshift-lab/nfs-server:bookworm) echo nfs-server ;;
     postgres-[0-9]* | stateshift-lab/postgres:[0-9]*)
       major=${1#postgres-}; major=${major#stateshift-lab/postgres:}
       [ -n "$(pg_line "$major")" ] || die "no PostgreSQL $major in $PG_VERSIONS (pinned: ${PG_UPSTREAM[*]}; 15 is the image 'postgres')"
@@ -73,9 +76,10 @@ image_ref() {
     rclone) echo stateshift-lab/rclone:bookworm ;;
     rabbitmq) echo stateshift-lab/rabbitmq:3.10 ;;
     ferretdb) echo stateshift-lab/ferretdb:1.24 ;;
+    nfs-server) echo stateshift-lab/nfs-server:bookworm ;;
   esac
 }
-image_parent() { case "$1" in debian) ;; postgres-[0-9]*) echo postgres-runtime ;; *) echo debian ;; esac; }
+image_parent() { case "$1" in debian) ;; postgres-[0-9]*) echo postgres-runtime ;; nfs-server) echo legacy-host ;; *) echo debian ;; esac; }
 # image_dir NAME: the folder holding the image's Dockerfile.
 image_dir() { case "$1" in postgres-[0-9]*) echo "$HERE/postgres-upstream" ;; *) echo "$HERE/$1" ;; esac; }
 # image_files NAME: the files that go into the image's build context (and its key).

@@ -29,7 +29,8 @@ def test_every_problem_is_reported_at_once():
     with pytest.raises(StorageInputError) as refused:
         spec.validate_storage({"backends": [dict(NAS, clients=["192.168.1.0/33"], squash="all_squash", dsm={"url": "ftp://nas"}),
                                             {"name": "nas", "kind": "nfs", "server": "192.168.1.9", "path": "/srv/k3s"},
-                                            {"name": "box", "kind": "linux_nfs", "host": "nfs-vm"}],
+                                            {"name": "box", "kind": "linux_nfs", "server": "192.168.1.9", "path": "/srv/k3s",
+                                             "clients": ["192.168.1.0/24;rm"], "service": "knfsd"}],
                                "classes": [{"name": "nfs-db", "backend": "nas"}, {"name": "nfs-db", "backend": "elsewhere"}]})
     errors = refused.value.errors
     assert "backends[0].clients[0] = '192.168.1.0/33': is not an address or subnet; write it like 192.168.1.0/24" in errors
@@ -37,12 +38,34 @@ def test_every_problem_is_reported_at_once():
     assert any(error.startswith("backends[0].dsm.password: is required") for error in errors)
     assert any(error.startswith("backends[0].dsm.url = 'ftp://nas': is not DSM's address") for error in errors)
     assert "backends[1].name = 'nas': is used twice; give each backend its own name" in errors
-    assert any(error.startswith("backends[2].kind = 'linux_nfs': is not built yet") for error in errors)
+    assert "backends[2].host: is required; name the NFS server's host in the inventory" in errors
+    assert any(error.startswith("backends[2].service = 'knfsd': is not one of kernel, ganesha") for error in errors)
+    assert any(error.startswith("backends[2].clients[0] = '192.168.1.0/24;rm': is not an address") for error in errors)
     assert "classes[1].name = 'nfs-db': is used twice; give each StorageClass its own name" in errors
-    assert "classes[1].backend = 'elsewhere': is not a declared backend; use one of: nas" in errors
+    assert "classes[1].backend = 'elsewhere': is not a declared backend; use one of: box, nas" in errors
 
 
 def test_a_bad_volume_is_named_as_the_volume():
     with pytest.raises(StorageInputError) as refused:
         spec.validate_storage({"backends": [dict(NAS, volume="volume1")], "classes": [{"name": "nfs-databases", "backend": "nas"}]})
     assert refused.value.errors == ["backends[0].volume = 'volume1': is not a DSM volume; write it like /volume1"]
+
+
+def test_a_linux_server_gets_its_defaults_and_each_backend_the_squash_to_check():
+    checked = spec.validate_storage({"backends": [
+        {"name": "box", "kind": "linux_nfs", "host": "nfs-vm", "server": "192.168.1.9", "path": "/srv/k3s", "clients": ["192.168.1.0/24"]},
+        dict(NAS, squash="guest"),
+        {"name": "old", "kind": "nfs", "server": "192.168.1.7", "path": "/export", "squash": "all"}],
+        "classes": [{"name": "nfs-box", "backend": "box"}]})
+    box, nas, old = checked["backends"]
+    assert (box["service"], box["squash"], box["anonymous_uid"], box["expected_squash"]) == ("kernel", "none", 65534, "none")
+    assert nas["expected_squash"] == "root"
+    assert old["expected_squash"] == "all"
+
+
+def test_an_existing_export_with_an_unknown_squash_is_refused():
+    with pytest.raises(StorageInputError) as refused:
+        spec.validate_storage({"backends": [{"name": "old", "kind": "nfs", "server": "192.168.1.9", "path": "/srv",
+                                             "squash": "no_root_squash"}],
+                               "classes": [{"name": "nfs-old", "backend": "old"}]})
+    assert refused.value.errors[0].startswith("backends[0].squash = 'no_root_squash': is not one of none, root, all")
