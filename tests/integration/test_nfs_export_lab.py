@@ -49,7 +49,8 @@ def nfs_server(tmp_path_factory):
         ip = address(name)
         deadline = time.time() + 60
         # ganesha answers first; sshd starts after it
-        while docker("exec", name, "sh", "-c", "rpcinfo -t 127.0.0.1 nfs 4 && bash -c \"</dev/tcp/127.0.0.1/22\"", check=False).returncode != 0:
+        answering = "rpcinfo -t 127.0.0.1 nfs 4 && bash -c '</dev/tcp/127.0.0.1/22'"
+        while docker("exec", name, "sh", "-c", answering, check=False).returncode != 0:
             assert time.time() < deadline, docker("exec", name, "tail", "-20", "/var/log/ganesha.log", check=False).stdout
             time.sleep(0.5)
         inventory = tmp_path_factory.mktemp("nfs") / "inventory.yml"
