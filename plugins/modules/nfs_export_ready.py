@@ -15,8 +15,10 @@ description:
   - "Steps, in order, each with a diagnosis and its fix when it fails: the server answers (TCP 2049, and 111 for NFSv3:
     no route, refused, silent); the export mounts for this client (missing or not allowed for this client); root - the
     provisioner - creates a directory (read-only, root squashed without write permission); root chowns a file to
-    O(uid); O(uid) creates, writes, fsyncs and chowns a file; the owners the server reports match O(squash)
-    (and O(anonymous_uid))."
+    O(uid); O(uid) creates, writes, fsyncs and chowns a file, and O(uid) + 1 creates one; the owners the server reports
+    match O(squash) (and O(anonymous_uid))."
+  - "Run it as root (the role becomes root): libnfs uses a privileged source port only as root, and servers refuse
+    other ports by default."
   - "The probe directory (C(.stateshift-probe-*) in the export's root) is removed at the end. In check mode only the
     first two steps run: nothing is written."
   - "Needs libnfs on the host (C(libnfs13) on Debian 12 and Ubuntu, C(libnfs14) on Debian 13, C(libnfs) from EPEL on RHEL
@@ -91,7 +93,9 @@ checks:
   type: list
   elements: str
 observed:
-  description: "C(squash) as the server applies it (none, root, all), C(root_chown_owner) and C(database_file_owner)."
+  description: "C(squash) as the server applies it (none, root, all) and the owners it reported: C(root_file_owner),
+    C(root_chown_owner) (after root chowned the file to O(uid)), C(database_file_owner), C(other_user_owner) (of a file
+    made by O(uid) + 1), C(database_chown_refused)."
   returned: success, not in check mode
   type: dict
 warnings_found:
@@ -139,7 +143,7 @@ def main():
         module.fail_json(msg=str(error), checks=[])
     except export_probe.ProbeFailed as failure:
         module.fail_json(msg="%s:%s is not ready for a database: %s" % (params["server"], params["path"], failure),
-                         diagnosis=failure.diagnosis, fix=failure.fix, checks=[])
+                         diagnosis=failure.diagnosis, fix=failure.fix, checks=failure.checks)
     warnings = result.pop("warnings")
     for warning in warnings:
         module.warn(warning)

@@ -10,10 +10,13 @@ module: nfs_server_export
 short_description: Export a directory of a Linux NFS server (kernel server or nfs-ganesha) for k3s volumes
 version_added: 0.3.0
 description:
-  - "Runs on the NFS server. Makes the exported directory (root-owned, 0755) when it is missing, writes the export into
+  - "Runs on the NFS server, as root. Makes the exported directory when it is missing and keeps it owned by root - or,
+    when O(squash) is not C(none), by the anonymous user root becomes, so that the squashed provisioner can make the
+    volumes' directories in it. Writes the export into
     a file of its own - C(/etc/exports.d/stateshift-<name>.exports) for the kernel server, C(/etc/ganesha/exports.d/
     stateshift-<name>.conf) for nfs-ganesha - and applies it: C(exportfs -ra), or SIGHUP to ganesha (which re-reads its
-    exports). A file that already holds the export is left alone and nothing is reloaded."
+    exports). A file that already holds the export is left alone and nothing is reloaded. When the reload fails, the
+    files are put back as they were, so a re-run tries again."
   - "For ganesha the main configuration must read the folder: a C(%include) line for the file is added to
     O(ganesha_config) unless that file already has a C(%dir) line for the folder."
   - "Every problem with the input is reported at once before anything changes. Other exports and files are never
@@ -57,6 +60,9 @@ options:
     type: list
     elements: str
     default: []
+  config_dir:
+    description: Where the export's file goes; C(/etc/exports.d) (kernel) or C(/etc/ganesha/exports.d) (ganesha) by default.
+    type: path
   service:
     description: The NFS server that runs there.
     type: str
@@ -159,6 +165,39 @@ def write(file_name, content):
     os.replace(staged, file_name)
 
 
+def restore(file_name, content):
+    if content:
+        write(file_name, content)
+    elif os.path.exists(file_name):
+        os.remove(file_name)
+
+
+def directory_owner(export):
+    """Who owns the exported directory: root, or the user squashed root becomes (else the provisioner, squashed, could
+    not make the volumes' directories in it)."""
+    return (0, 0) if export["squash"] == "none" else (export["anonymous_uid"], export["anonymous_gid"])
+
+
+def apply(module, export, service, file_name, before, after, include):
+    """Write what changed and tell the server; on a failed reload put the files back so a re-run tries again."""
+    config = module.params["ganesha_config"]
+    config_before = read(config) if include else None
+    uid, gid = directory_owner(export)
+    os.makedirs(export["path"], mode=0o755, exist_ok=True)
+    os.chown(export["path"], uid, gid)
+    os.makedirs(os.path.dirname(file_name), mode=0o755, exist_ok=True)
+    if before != after:
+        write(file_name, after)
+    if include:
+        write(config, config_before + ("" if config_before.endswith("\n") else "\n") + include)
+    problem = reload_problem(module, service)
+    if problem:
+        restore(file_name, before)
+        if include:
+            write(config, config_before)
+        module.fail_json(msg=problem, file=file_name, reloaded=False)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -171,6 +210,7 @@ def main():
             nfs_version=dict(type="str", choices=["3", "4", "4.1"], default="4.1"),
             node_addresses=dict(type="list", elements="str", default=[]),
             service=dict(type="str", choices=list(linux_exports.SERVICES), default="kernel"),
+            config_dir=dict(type="path"),
             ganesha_config=dict(type="path", default="/etc/ganesha/ganesha.conf"),
             ganesha_pid_file=dict(type="path", default="/var/run/ganesha/ganesha.pid"),
         ),
@@ -187,32 +227,22 @@ def main():
                      "export)" % (export["clients"], ", ".join(outside)))
     if found:
         module.fail_json(msg="the export cannot be written: " + "; ".join(found), errors=found)
-    file_name = linux_exports.file_name(service, export["name"])
-    folder = linux_exports.CONFIG_DIRS[service]
+    folder = module.params["config_dir"] or linux_exports.CONFIG_DIRS[service]
+    file_name = os.path.join(folder, linux_exports.file_basename(service, export["name"]))
     include = ganesha_include(module, module.params["ganesha_config"], folder, file_name) if service == "ganesha" else None
     before, after = read(file_name), linux_exports.text(service, export)
-    make_directory = not os.path.isdir(export["path"])
-    changed = before != after or make_directory or include is not None
+    stat = os.stat(export["path"]) if os.path.isdir(export["path"]) else None
+    directory_right = stat is not None and (stat.st_uid, stat.st_gid) == directory_owner(export)
+    changed = before != after or not directory_right or include is not None
     result = {"changed": changed, "file": file_name, "reloaded": False,
               "diff": {"before": before, "after": after, "before_header": file_name, "after_header": file_name}}
-    if not changed or module.check_mode:
-        module.exit_json(**result)
-    if make_directory:
-        os.makedirs(export["path"], mode=0o755)
-    os.makedirs(folder, mode=0o755, exist_ok=True)
-    write(file_name, after)
-    if include is not None:
-        with open(module.params["ganesha_config"], "a") as handle:
-            handle.write(include)
-    problem = reload_problem(module, service)
-    if problem:
-        # The old file back, so that a re-run finds the change still to make and reloads again.
-        if before:
-            write(file_name, before)
-        else:
-            os.remove(file_name)
-        module.fail_json(msg=problem, file=file_name, reloaded=False)
-    result["reloaded"] = True
+    if changed and not module.check_mode:
+        try:
+            apply(module, export, service, file_name, before, after, include)
+        except OSError as error:
+            module.fail_json(msg="cannot write the export on this host: %s; run as root (nfs_storage_server_become: true, or "
+                                 "become: true)" % error, file=file_name, reloaded=False)
+        result["reloaded"] = True
     module.exit_json(**result)
 
 

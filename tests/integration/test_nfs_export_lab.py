@@ -72,9 +72,7 @@ def exports(nfs_server):
                  "anonymous_gid": 100},
                 {"name": "rootless", "path": "/srv/rootless", "clients": [LAB_SUBNET], "squash": "root"}]
     playbook.run(PLAYBOOKS / "nfs_exports.yml", "-e", json.dumps({"nfs_exports": declared}))
-    # All-squashed users write as 1024, which needs a directory it may write in; a read-only export is not something
-    # the collection makes, so it is written by hand.
-    docker("exec", name, "chmod", "1777", "/srv/everyone")
+    # A read-only export is not something the collection makes: it is written by hand.
     docker("exec", name, "sh", "-c", "mkdir -p /srv/readonly && sed -e 's/Access_Type = RW/Access_Type = RO/' "
            "-e 's/Export_Id = [0-9]*/Export_Id = 7/' -e 's#/srv/open#/srv/readonly#g' /etc/ganesha/exports.d/stateshift-open.conf "
            ">/etc/ganesha/exports.d/readonly.conf && kill -HUP $(cat /var/run/ganesha/ganesha.pid)")
@@ -102,16 +100,16 @@ def test_an_allowed_export_works_for_the_database_user_over_nfs4_and_nfs3(nfs_se
     for version in ("4.1", "3"):
         result = probe(ip, "/srv/open", version=version)
         assert not result.get("failed"), result
-        assert result["observed"] == {"squash": "none", "root_chown_owner": 999, "database_file_owner": 999}
+        assert result["observed"] == {"squash": "none", "root_file_owner": 0, "root_chown_owner": 999, "database_file_owner": 999,
+                                      "other_user_owner": 1000, "database_chown_refused": False}
         assert result["checks"][-1] == "squash as declared" and result["client_address"].startswith("172.18.")
     assert leftovers(container, "/srv/open") == []
 
 
-def test_check_mode_only_mounts(nfs_server, exports):
-    container, ip, _playbook = nfs_server
-    result = probe(ip, "/srv/open", check=True)
-    assert result["checks"] == ["reachable", "mounted"] and not result.get("failed")
-    assert leftovers(container, "/srv/open") == []
+def test_check_mode_only_mounts_and_so_passes_on_a_read_only_export(nfs_server, exports):
+    _container, ip, _playbook = nfs_server
+    result = probe(ip, "/srv/readonly", check=True)
+    assert result["checks"] == ["reachable", "mounted"] and not result.get("failed"), result
 
 
 def test_a_client_the_export_does_not_allow_is_told_its_own_address(nfs_server, exports):
@@ -137,11 +135,17 @@ def test_every_user_squashed_passes_when_declared_and_is_named_when_not(nfs_serv
     assert "but the catalog says no squash (root stays root)" in undeclared["diagnosis"]
 
 
-def test_root_squashed_on_a_root_owned_directory_stops_the_provisioner(nfs_server, exports):
-    _container, ip, _playbook = nfs_server
-    result = probe(ip, "/srv/rootless")
+def test_root_squashed_is_named_and_on_a_root_owned_directory_stops_the_provisioner(nfs_server, exports):
+    container, ip, _playbook = nfs_server
+    assert docker("exec", container, "stat", "-c", "%u", "/srv/rootless").stdout.strip() == "65534"
+    assert not probe(ip, "/srv/rootless", squash="root").get("failed")
+    undeclared = probe(ip, "/srv/rootless")
+    assert undeclared["diagnosis"].startswith("the server applies root squashed (root's file is owned by 65534"), undeclared
+    docker("exec", container, "chown", "0:0", "/srv/rootless")
+    result = probe(ip, "/srv/rootless", squash="root")
     assert "root (the provisioner, which makes each volume's directory) may not write" in result["diagnosis"], result
     assert "No mapping" in result["fix"] and "no_root_squash" in result["fix"]
+    assert result["checks"] == ["reachable", "mounted"]
 
 
 def test_a_read_only_export_is_named(nfs_server, exports):
@@ -162,7 +166,8 @@ def storage_phase(ip, suffix, clients):
         "backends": [{"name": backend, "kind": "linux_nfs", "host": "lab_nfs_server", "server": ip, "path": "/srv/k3s-%s" % suffix,
                       "clients": clients, "service": "ganesha"}],
         "classes": [{"name": "nfs-box-%s" % suffix, "backend": backend}]},
-        "nfs_storage_wait_timeout": 0, "nfs_storage_probe_hosts": ["localhost"], "nfs_storage_server_become": False}
+        "nfs_storage_wait_timeout": 0, "nfs_storage_probe_hosts": ["localhost"], "nfs_storage_server_become": False,
+        "nfs_storage_probe_become": False}
 
 
 def test_clients_that_leave_out_a_node_are_refused_before_the_server_changes(nfs_server, cluster):

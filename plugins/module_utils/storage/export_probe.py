@@ -5,15 +5,18 @@
 The steps are what a database pod on this node will need, in order: the server answers (TCP 2049, and 111 for NFSv3);
 the export mounts for this client; root (the provisioner) creates a directory for the volume; root chowns a file to the
 database user (what postgres and mongo entrypoints do); the database user creates, writes, fsyncs and chowns a file of
-its own. The owners the server reports show how it squashes, which is compared with what the catalog says. The probe
-directory is removed at the end; in check mode only the first two steps run.
+its own; another uid creates one too. The owners the server reports show how it squashes (root's file not root's:
+root squashed; the other uid's file not its own: every user squashed), which is compared with what the catalog says.
+The probe directory is removed at the end; in check mode only the first two steps run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import socket
+import threading
 import uuid
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.storage import libnfs
@@ -28,7 +31,7 @@ ENABLE_NFS = "turn NFS on (Synology: Control Panel > File Services > NFS; Linux:
 class ProbeFailed(Exception):
     def __init__(self, diagnosis, fix):
         super().__init__("%s; fix: %s" % (diagnosis, fix))
-        self.diagnosis, self.fix = diagnosis, fix
+        self.diagnosis, self.fix, self.checks = diagnosis, fix, []
 
 
 def expected_squash(backend):
@@ -60,17 +63,31 @@ def _unreachable(server, port, timeout, error):
     return ProbeFailed("cannot connect to %s port %d: %s" % (server, port, error), "check the server address and network")
 
 
-def _mount_refused(server, path, version, client, error):
-    visible = ""
-    if str(version) == "3":
-        try:
-            listed = libnfs.exports(server)
-            visible = " (exports this client may see: %s)" % (", ".join(sorted(listed)) or "none")
-        except libnfs.NfsCallError:
-            pass
+def _visible_exports(server, timeout):
+    """The exports the server's mount daemon lists for this client, or None (no answer within the timeout: libnfs 4.0's
+    export listing has none of its own, so it runs in a thread that is left behind)."""
+    found = {}
+
+    def ask():
+        with contextlib.suppress(libnfs.NfsCallError):
+            found["exports"] = libnfs.exports(server)
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    asking.join(timeout)
+    return found.get("exports")
+
+
+def _mount_refused(server, path, version, client, error, timeout):
+    listed = _visible_exports(server, timeout) if str(version) == "3" else None
+    visible = " (exports this client may see: %s)" % (", ".join(sorted(listed)) or "none") if listed is not None else ""
+    fix = "export %s to %s (or its subnet) read/write, or correct the backend's server and path" % (path, client)
+    if os.geteuid() != 0:
+        fix += ("; this check ran as uid %d, so it could not use a privileged source port, which servers refuse by default "
+                "(Linux: secure; Synology: 'Allow connections from non-privileged ports' off): run it as root (become)"
+                % os.geteuid())
     return ProbeFailed("%s:%s does not mount for this client %s: the export is missing or not allowed for this client%s [%s]"
-                       % (server, path, client, visible, error),
-                       "export %s to %s (or its subnet) read/write, or correct the backend's server and path" % (path, client))
+                       % (server, path, client, visible, error), fix)
 
 
 def _write_failed(error, who):
@@ -86,46 +103,65 @@ def _write_failed(error, who):
     return ProbeFailed("%s failed [%s]" % (error.operation, error), "check the server's log")
 
 
+def _close(session, handle, path):
+    with contextlib.suppress(libnfs.NfsCallError):
+        session.close_file(handle, path)
+
+
+def _owner_after_chown(session, handle, path, uid, gid):
+    """The file's owner after a chown to (uid, gid), and whether the server refused the chown."""
+    try:
+        session.fchown(handle, uid, gid, path)
+        refused = False
+    except libnfs.NfsCallError as error:
+        if error.errno not in (errno.EPERM, errno.EACCES):
+            raise
+        refused = True
+    return session.owner(handle, path)[0], refused
+
+
 def _observe(session, directory, uid, gid):
-    """(owner of a file root created and chowned to uid, owner of a file uid created, written, fsynced and chowned)."""
-    root_file, user_file = directory + "/root-chown", directory + "/database-file"
+    """The owners the server reports: of a file root made (before and after a chown to uid), of a file uid made, wrote,
+    fsynced and chowned to itself, and of a file another uid (uid + 1) made - which tells squashing every user to
+    anonymous uid == uid from no squash at all."""
+    seen = {}
     session.become(0, 0)
-    handle = session.create(root_file)
+    handle = session.create(directory + "/root-file")
     try:
+        seen["root_file_owner"] = session.owner(handle, directory + "/root-file")[0]
+        seen["root_chown_owner"], _refused = _owner_after_chown(session, handle, directory + "/root-file", uid, gid)
+    finally:
+        _close(session, handle, directory + "/root-file")
+    for who, name in ((uid, "/database-file"), (uid + 1, "/other-user-file")):
+        path = directory + name
+        session.become(who, gid)
         try:
-            session.fchown(handle, uid, gid, root_file)
+            handle = session.create(path)
         except libnfs.NfsCallError as error:
-            if error.errno not in (errno.EPERM, errno.EACCES):
-                raise
-        root_chowned = session.owner(handle, root_file)[0]
-    finally:
-        session.close_file(handle, root_file)
-    session.become(uid, gid)
-    try:
-        handle = session.create(user_file)
-    except libnfs.NfsCallError as error:
-        raise _write_failed(error, "the database user (uid %d)" % uid) from None
-    try:
-        session.write(handle, PROBE_BYTES, user_file)
-        session.fsync(handle, user_file)
-        session.fchown(handle, uid, gid, user_file)
-        user_owner = session.owner(handle, user_file)[0]
-    except libnfs.NfsCallError as error:
-        raise _write_failed(error, "the database user (uid %d)" % uid) from None
-    finally:
-        session.close_file(handle, user_file)
-    return root_chowned, user_owner
+            raise _write_failed(error, "the database user (uid %d)" % uid if who == uid else "uid %d" % who) from None
+        try:
+            session.write(handle, PROBE_BYTES, path)
+            session.fsync(handle, path)
+            owner, refused = _owner_after_chown(session, handle, path, who, gid)
+        except libnfs.NfsCallError as error:
+            raise _write_failed(error, "the database user (uid %d)" % uid) from None
+        finally:
+            _close(session, handle, path)
+        seen["database_file_owner" if who == uid else "other_user_owner"] = owner
+        if who == uid:
+            seen["database_chown_refused"] = refused
+    return seen
 
 
-def _squash_seen(root_chowned, user_owner, uid):
-    if user_owner != uid:
+def _squash_seen(seen, uid):
+    if seen["database_file_owner"] != uid or seen["other_user_owner"] != uid + 1:
         return "all"
-    return "none" if root_chowned == uid else "root"
+    return "root" if seen["root_file_owner"] != 0 else "none"
 
 
 def _remove(session, directory):
     session.become(0, 0)
-    for name in ("/root-chown", "/database-file"):
+    for name in ("/root-file", "/database-file", "/other-user-file"):
         with contextlib.suppress(libnfs.NfsCallError):
             session.unlink(directory + name)
     try:
@@ -136,47 +172,66 @@ def _remove(session, directory):
 
 
 def probe(server, path, version="4.1", uid=999, gid=999, squash="none", anonymous_uid=None, timeout=10, write=True):
-    """{'client_address', 'checks', 'observed', 'warnings'}; ProbeFailed (diagnosis and fix) at the first step that fails."""
-    checks, warnings = [], []
-    ports = (2049, 111) if str(version) == "3" else (2049,)
-    client = None
-    for port in ports:
-        client = _reach(server, port, timeout)
+    """{'client_address', 'checks', 'observed', 'warnings'}; ProbeFailed (diagnosis, fix and the checks that passed) at
+    the first step that fails."""
+    result = {"client_address": None, "checks": [], "observed": {}, "warnings": []}
+    try:
+        _steps(result, server, path, version, uid, gid, squash, anonymous_uid, timeout, write)
+    except ProbeFailed as failure:
+        failure.checks = list(result["checks"])
+        raise
+    except libnfs.NfsCallError as error:
+        failure = ProbeFailed("%s [%s]" % (error.operation, error), "check the server's log")
+        failure.checks = list(result["checks"])
+        raise failure from None
+    return result
+
+
+def _steps(result, server, path, version, uid, gid, squash, anonymous_uid, timeout, write):
+    checks, warnings = result["checks"], result["warnings"]
+    for port in (2049, 111) if str(version) == "3" else (2049,):
+        result["client_address"] = _reach(server, port, timeout)
     checks.append("reachable")
     try:
         session = libnfs.NfsSession(server, path, version, 0, 0, timeout)
     except libnfs.NfsCallError as error:
-        raise _mount_refused(server, path, version, client, error) from None
-    result = {"client_address": client, "checks": checks, "observed": {}, "warnings": warnings}
+        raise _mount_refused(server, path, version, result["client_address"], error, timeout) from None
     with session:
         checks.append("mounted")
         if not write:
-            return result
+            return
         directory = "/.stateshift-probe-%s" % uuid.uuid4().hex[:12]
         try:
             session.mkdir(directory, 0o777)
         except libnfs.NfsCallError as error:
             raise _write_failed(error, "root (the provisioner, which makes each volume's directory)") from None
         try:
-            root_chowned, user_owner = _observe(session, directory, uid, gid)
+            seen = _observe(session, directory, uid, gid)
         finally:
             left = _remove(session, directory)
             if left:
                 warnings.append(left)
     checks += ["root creates directories", "database user creates, writes, fsyncs and chowns"]
-    seen = _squash_seen(root_chowned, user_owner, uid)
-    result["observed"] = {"squash": seen, "root_chown_owner": root_chowned, "database_file_owner": user_owner}
-    if seen != squash:
-        raise ProbeFailed("the server applies %s (a file root chowned to %d is owned by %d; uid %d's file by %d), but the "
-                          "catalog says %s" % (SQUASH_WORDS[seen], uid, root_chowned, uid, user_owner, SQUASH_WORDS[squash]),
+    seen["squash"] = _squash_seen(seen, uid)
+    result["observed"] = seen
+    if seen["squash"] != squash:
+        hint = ""
+        if str(version) != "3" and 65534 in (seen["root_file_owner"], seen["database_file_owner"], seen["other_user_owner"]):
+            hint = (" (over NFSv4, owner 65534 may also be a user name the server sends and libnfs cannot map: check with "
+                    "nfs_version 3, or make the server send numeric owners)")
+        raise ProbeFailed("the server applies %s (root's file is owned by %d, uid %d's by %d, uid %d's by %d), but the catalog "
+                          "says %s%s" % (SQUASH_WORDS[seen["squash"]], seen["root_file_owner"], uid, seen["database_file_owner"],
+                                         uid + 1, seen["other_user_owner"], SQUASH_WORDS[squash], hint),
                           "set the export's squash to match (Synology: Squash; Linux: no_root_squash, root_squash or "
                           "all_squash), or correct the backend's squash in the catalog")
-    if seen == "all" and anonymous_uid is not None and user_owner != anonymous_uid:
-        raise ProbeFailed("every user is squashed to uid %d, but the catalog says %d" % (user_owner, anonymous_uid),
+    if seen["squash"] == "all" and anonymous_uid is not None and seen["database_file_owner"] != anonymous_uid:
+        raise ProbeFailed("every user is squashed to uid %d, but the catalog says %d" % (seen["database_file_owner"], anonymous_uid),
                           "set the export's anonymous uid (Linux: anonuid; ganesha: Anonymous_Uid) or the catalog's")
+    if seen["squash"] != "all" and seen["database_chown_refused"]:
+        raise ProbeFailed("the database user (uid %d) may not chown its own file" % uid,
+                          "check the export's options and the server's idmapping (owners must be kept as numbers)")
     checks.append("squash as declared")
-    if seen != "none":
+    if seen["root_chown_owner"] != uid:
         warnings.append("root cannot chown on this export: images whose entrypoint chowns the data directory as root "
                         "(postgres, mongo) fail with 'chown: Operation not permitted'; run them as uid %d with fsGroup, "
                         "or use no squash" % uid)
-    return result

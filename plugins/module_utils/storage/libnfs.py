@@ -136,9 +136,9 @@ class NfsSession:
         self.lib.nfs4_set_client_name(self.context, ("stateshift-probe-%s" % uuid.uuid4().hex).encode())
         self.lib.nfs_set_timeout(self.context, int(timeout * 1000))
         self.lib.nfs_set_autoreconnect(self.context, 0)
-        self._call("choosing NFS version %s" % version, self.lib.nfs_set_version, VERSIONS[str(version)])
         self.mounted = False
         try:
+            self._call("choosing NFS version %s" % version, self.lib.nfs_set_version, VERSIONS[str(version)])
             self._call("mounting %s:%s" % (server, export), self.lib.nfs_mount, server.encode(), export.encode())
         except NfsCallError:
             self.close()

@@ -9,6 +9,7 @@ export gives the same text, so a file that already holds it is left alone.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zlib
 
@@ -18,22 +19,37 @@ KERNEL_SQUASH = {"none": "no_root_squash", "root": "root_squash", "all": "all_sq
 GANESHA_SQUASH = {"none": "No_Root_Squash", "root": "Root_Squash", "all": "All_Squash"}
 HEADER = "# Managed by stateshift.k3s (storage backend %s): changes here are replaced by the storage phase.\n"
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]*$")
-_SAFE_CLIENT = re.compile(r"^[A-Za-z0-9.:/*-]+$")
+_SAFE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-def file_name(service, name):
-    return "%s/stateshift-%s.%s" % (CONFIG_DIRS[service], name, "exports" if service == "kernel" else "conf")
+def file_basename(service, name):
+    return "stateshift-%s.%s" % (name, "exports" if service == "kernel" else "conf")
+
+
+def _client_problem(client):
+    if not isinstance(client, str):
+        return "is not an address or subnet"
+    if client == "*":
+        return None
+    try:
+        ipaddress.ip_network(client, strict=False)
+    except ValueError:
+        return "is not an address or subnet (host names are not taken: the nodes' addresses are checked against these)"
+    return None
 
 
 def problems(export):
     """What makes the export impossible to write safely into a server's configuration, one line each."""
     found = []
+    if not isinstance(export.get("name"), str) or not _SAFE_NAME.match(export["name"]):
+        found.append("name = %r: is not a short name; use a-z, 0-9 and '-', e.g. homelab-nfs" % export.get("name"))
     if not _SAFE_PATH.match(export.get("path") or "") or ".." in export["path"].split("/"):
         found.append("path = %r: is not a plain absolute path; use letters, digits and . _ - + / only, e.g. /srv/k3s"
                      % export.get("path"))
     for index, client in enumerate(export.get("clients") or []):
-        if not isinstance(client, str) or not _SAFE_CLIENT.match(client):
-            found.append("clients[%d] = %r: is not an address, subnet or host name; write it like 192.168.1.0/24" % (index, client))
+        problem = _client_problem(client)
+        if problem:
+            found.append("clients[%d] = %r: %s; write it like 192.168.1.0/24" % (index, client, problem))
     if not export.get("clients"):
         found.append("clients: is empty; list the nodes' addresses or subnet, e.g. [192.168.1.0/24]")
     if export.get("squash") not in KERNEL_SQUASH:

@@ -69,8 +69,10 @@ def _linux_nfs(backend, where, errors):
     for field in ("anonymous_uid", "anonymous_gid"):
         if not isinstance(backend.get(field), int) or isinstance(backend.get(field), bool) or backend[field] < 0:
             _problem(errors, "%s.%s" % (where, field), backend.get(field), "is not a user or group id", "give a number, e.g. 65534")
+    # name and path are checked with every backend's; a path that passes that check can still be unfit for exports
+    shared = ("name", "path") if syntax.absolute_path(backend.get("path"), None) else ("name",)
     for problem in linux_exports.problems(backend):
-        if not problem.startswith("path"):  # the path is checked with every backend's
+        if not problem.startswith(shared):
             errors.append("%s.%s" % (where, problem))
 
 
