@@ -107,7 +107,7 @@ class Writer(threading.Thread):
 
     def longest_gap(self, start, end):
         """The longest time without an acknowledged write from the last one before ``start`` to the last by ``end``."""
-        times = [at for _, at in self.acknowledged if at <= end]
+        times = [at for _write_id, at in self.acknowledged if at <= end]
         times = [at for at in times if at >= max([at for at in times if at <= start] or [start])]
         return max((later - earlier for earlier, later in zip(times, times[1:])), default=end - start)
 
@@ -139,7 +139,7 @@ def test_a_leader_deleted_five_times_loses_no_acknowledged_write(patroni_cluster
     gaps = []
     try:
         wait_for("the first acknowledged write", lambda: writer.acknowledged, timeout=60)
-        for _ in range(FAILOVERS):
+        for _failover in range(FAILOVERS):
             time.sleep(3)
             deleted_at = time.monotonic()
             kubectl("delete", "pod", leader, "-n", namespace, "--wait=false")
@@ -151,7 +151,7 @@ def test_a_leader_deleted_five_times_loses_no_acknowledged_write(patroni_cluster
     finally:
         writer.stop.set()
         writer.join(30)
-    acknowledged = {write_id for write_id, _ in writer.acknowledged}
+    acknowledged = {write_id for write_id, _at in writer.acknowledged}
     print("patroni failover: %d acknowledged writes; gaps %s s; p50 %.1f s, max %.1f s"
           % (len(acknowledged), ", ".join("%.1f" % gap for gap in gaps), statistics.median(gaps), max(gaps)))
     stored = {int(line) for line in psql(namespace, leader, "SELECT id FROM ledger").split()}

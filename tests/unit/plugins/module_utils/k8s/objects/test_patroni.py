@@ -58,5 +58,5 @@ def test_a_storage_class_and_node_selector_are_set_only_when_given():
 
 def test_labels_without_the_scope_label_are_refused():
     labels = {"app.kubernetes.io/name": "gardenos"}
-    with pytest.raises(ValueError, match="app.kubernetes.io/instance: gardenos"):
+    with pytest.raises(ValueError, match=r"app\.kubernetes\.io/instance: gardenos"):
         patroni.patroni_objects(dict(CLUSTER, labels=labels))
