@@ -87,6 +87,14 @@ def kubectl(*args, check=True):
     return result
 
 
+def remove_nfs_storage(class_name, backend):
+    """What the storage phase applied for one backend and its class: the class, the provisioner's namespace and RBAC."""
+    kubectl("delete", "storageclass", class_name, "--ignore-not-found", check=False)
+    kubectl("delete", "namespace", "nfs-provisioner-%s" % backend, "--wait=false", "--ignore-not-found", check=False)
+    for kind in ("clusterrolebinding", "clusterrole"):
+        kubectl("delete", kind, "nfs-%s-runner" % backend, "--ignore-not-found", check=False)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     if not os.path.exists(KUBECONFIG) or kubectl("get", "--raw", "/readyz", check=False).returncode != 0:

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from .conftest import CACHE, REPO, Playbook, kubectl, nothing_changed
+from .conftest import CACHE, REPO, Playbook, kubectl, nothing_changed, remove_nfs_storage
 
 pytestmark = pytest.mark.lab
 
@@ -24,12 +24,17 @@ IMAGE = "stateshift-lab/nfs-server:bookworm"
 NETWORK = "stateshift-legacy"
 KEY = CACHE / "lab" / "ssh" / "id_ed25519"
 PLAYBOOKS = REPO / "tests" / "integration" / "playbooks"
-LAB_SUBNET = "172.18.0.0/16"
 NODE_SUBNET = "192.0.2.0/24"  # the lab's real node's InternalIP
 
 
 def docker(*args, check=True):
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def lab_network():
+    """(subnet, gateway) of the lab's Docker network: the controller reaches the NFS server from the gateway address."""
+    config = json.loads(docker("network", "inspect", NETWORK, "-f", "{{json .IPAM.Config}}").stdout)[0]
+    return config["Subnet"], config["Gateway"]
 
 
 def address(container):
@@ -66,11 +71,12 @@ def nfs_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exports(nfs_server):
     name, _ip, playbook = nfs_server
-    declared = [{"name": "open", "path": "/srv/open", "clients": [LAB_SUBNET]},
+    subnet, _gateway = lab_network()
+    declared = [{"name": "open", "path": "/srv/open", "clients": [subnet]},
                 {"name": "elsewhere", "path": "/srv/elsewhere", "clients": ["10.99.0.0/24"]},
-                {"name": "everyone", "path": "/srv/everyone", "clients": [LAB_SUBNET], "squash": "all", "anonymous_uid": 1024,
+                {"name": "everyone", "path": "/srv/everyone", "clients": [subnet], "squash": "all", "anonymous_uid": 1024,
                  "anonymous_gid": 100},
-                {"name": "rootless", "path": "/srv/rootless", "clients": [LAB_SUBNET], "squash": "root"}]
+                {"name": "rootless", "path": "/srv/rootless", "clients": [subnet], "squash": "root"}]
     playbook.run(PLAYBOOKS / "nfs_exports.yml", "-e", json.dumps({"nfs_exports": declared}))
     # A read-only export is not something the collection makes: it is written by hand.
     docker("exec", name, "sh", "-c", "mkdir -p /srv/readonly && sed -e 's/Access_Type = RW/Access_Type = RO/' "
@@ -102,7 +108,7 @@ def test_an_allowed_export_works_for_the_database_user_over_nfs4_and_nfs3(nfs_se
         assert not result.get("failed"), result
         assert result["observed"] == {"squash": "none", "root_file_owner": 0, "root_chown_owner": 999, "database_file_owner": 999,
                                       "other_user_owner": 1000, "database_chown_refused": False}
-        assert result["checks"][-1] == "squash as declared" and result["client_address"].startswith("172.18.")
+        assert result["checks"][-1] == "squash as declared" and result["client_address"] == lab_network()[1]
     assert leftovers(container, "/srv/open") == []
 
 
@@ -114,11 +120,12 @@ def test_check_mode_only_mounts_and_so_passes_on_a_read_only_export(nfs_server, 
 
 def test_a_client_the_export_does_not_allow_is_told_its_own_address(nfs_server, exports):
     _container, ip, _playbook = nfs_server
+    gateway = lab_network()[1]
     for version in ("4.1", "3"):
         result = probe(ip, "/srv/elsewhere", version=version)
         assert result["failed"]
-        assert "does not mount for this client 172.18.0.1: the export is missing or not allowed" in result["diagnosis"], result
-        assert result["fix"].startswith("export /srv/elsewhere to 172.18.0.1")
+        assert "does not mount for this client %s: the export is missing or not allowed" % gateway in result["diagnosis"], result
+        assert result["fix"].startswith("export /srv/elsewhere to %s" % gateway)
     assert "exports this client may see: /srv/everyone, /srv/open" in probe(ip, "/srv/elsewhere", version="3")["diagnosis"]
 
 
@@ -173,7 +180,7 @@ def storage_phase(ip, suffix, clients):
 def test_clients_that_leave_out_a_node_are_refused_before_the_server_changes(nfs_server, cluster):
     container, ip, playbook = nfs_server
     suffix = uuid.uuid4().hex[:6]
-    backend, variables = storage_phase(ip, suffix, [LAB_SUBNET])
+    backend, variables = storage_phase(ip, suffix, [lab_network()[0]])
     refused = playbook.run(REPO / "playbooks" / "storage.yml", "-e", json.dumps(variables), check=False)
     assert refused.returncode != 0
     assert "do not contain the node address(es) 192.0.2.2; add the nodes' subnet" in refused.stdout, refused.stdout[-3000:]
@@ -185,7 +192,7 @@ def test_clients_that_leave_out_a_node_are_refused_before_the_server_changes(nfs
 def test_the_storage_phase_exports_a_linux_server_checks_it_and_a_rerun_changes_nothing(nfs_server, cluster):
     container, ip, playbook = nfs_server
     suffix = uuid.uuid4().hex[:6]
-    backend, variables = storage_phase(ip, suffix, [LAB_SUBNET, NODE_SUBNET])
+    backend, variables = storage_phase(ip, suffix, [lab_network()[0], NODE_SUBNET])
     try:
         first = playbook.run(REPO / "playbooks" / "storage.yml", "-e", json.dumps(variables))
         checked = first.stdout.split("Check each export from every node", 1)[1].split("TASK [", 1)[0]
@@ -197,7 +204,4 @@ def test_the_storage_phase_exports_a_linux_server_checks_it_and_a_rerun_changes_
         again = playbook.run(REPO / "playbooks" / "storage.yml", "-e", json.dumps(variables))
         assert nothing_changed(again.stdout), again.stdout[-3000:]
     finally:
-        kubectl("delete", "storageclass", "nfs-box-%s" % suffix, "--ignore-not-found", check=False)
-        kubectl("delete", "namespace", "nfs-provisioner-%s" % backend, "--wait=false", "--ignore-not-found", check=False)
-        for kind in ("clusterrolebinding", "clusterrole"):
-            kubectl("delete", kind, "nfs-%s-runner" % backend, "--ignore-not-found", check=False)
+        remove_nfs_storage("nfs-box-%s" % suffix, backend)

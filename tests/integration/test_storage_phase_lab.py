@@ -13,7 +13,7 @@ import pytest
 
 from tests.doubles import dsm_webapi
 
-from .conftest import REPO, kubectl, nothing_changed
+from .conftest import REPO, kubectl, nothing_changed, remove_nfs_storage
 
 pytestmark = pytest.mark.lab
 
@@ -50,10 +50,7 @@ def test_the_storage_phase_sets_up_the_nas_and_the_classes_and_a_rerun_changes_n
             again = run(playbook, catalog)
             assert nothing_changed(again.stdout), again.stdout[-3000:]
         finally:
-            kubectl("delete", "storageclass", "nfs-databases-%s" % suffix, "--ignore-not-found", check=False)
-            kubectl("delete", "namespace", "nfs-provisioner-nas%s" % suffix, "--wait=false", "--ignore-not-found", check=False)
-            for kind in ("clusterrolebinding", "clusterrole"):
-                kubectl("delete", kind, "nfs-nas%s-runner" % suffix, "--ignore-not-found", check=False)
+            remove_nfs_storage("nfs-databases-%s" % suffix, "nas%s" % suffix)
 
 
 def test_a_bad_storage_catalog_is_refused_before_anything_is_contacted(playbook):
