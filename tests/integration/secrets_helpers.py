@@ -40,7 +40,9 @@ RUNTIME_EXEC_SPEC = "runc-process"
 def files_newer_than(start, roots, skip):
     for root in roots:
         for directory, _dirs, files in os.walk(root):
-            if "/proc" in directory or "/.git/" in directory + "/":
+            # an installed copy of this collection (test_collection_build unpacks one) holds the test sources, whose
+            # fake secret values are not leaks
+            if "/proc" in directory or "/.git/" in directory + "/" or "/ansible_collections/stateshift/k3s/" in directory + "/":
                 continue
             for name in files:
                 path = os.path.join(directory, name)
