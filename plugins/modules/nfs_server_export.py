@@ -123,8 +123,8 @@ def read(path):
         return ""
 
 
-def ganesha_include(module, config, folder, file_name):
-    """The line to add to ganesha's main configuration so it reads the export's file; None when it already does."""
+def ganesha_config_change(module, config, folder, file_name):
+    """(ganesha's main configuration now, as it must be so that it reads the export's file); None when it already does."""
     current = read(config)
     if not current:
         module.fail_json(msg="ganesha_config = %r: does not exist; is nfs-ganesha installed? (Debian: apt install nfs-ganesha "
@@ -133,7 +133,7 @@ def ganesha_include(module, config, folder, file_name):
         words = line.strip().split()
         if len(words) == 2 and words[0] in ("%dir", "%include") and words[1].strip('"').rstrip("/") in (folder, file_name):
             return None
-    return '%%include "%s"\n' % file_name
+    return current, current + ("" if current.endswith("\n") else "\n") + '%%include "%s"\n' % file_name
 
 
 def reload_problem(module, service):
@@ -178,23 +178,22 @@ def directory_owner(export):
     return (0, 0) if export["squash"] == "none" else (export["anonymous_uid"], export["anonymous_gid"])
 
 
-def apply(module, export, service, file_name, before, after, include):
+def apply(module, export, service, file_name, before, after, config_change):
     """Write what changed and tell the server; on a failed reload put the files back so a re-run tries again."""
     config = module.params["ganesha_config"]
-    config_before = read(config) if include else None
     uid, gid = directory_owner(export)
     os.makedirs(export["path"], mode=0o755, exist_ok=True)
     os.chown(export["path"], uid, gid)
     os.makedirs(os.path.dirname(file_name), mode=0o755, exist_ok=True)
     if before != after:
         write(file_name, after)
-    if include:
-        write(config, config_before + ("" if config_before.endswith("\n") else "\n") + include)
+    if config_change:
+        write(config, config_change[1])
     problem = reload_problem(module, service)
     if problem:
         restore(file_name, before)
-        if include:
-            write(config, config_before)
+        if config_change:
+            write(config, config_change[0])
         module.fail_json(msg=problem, file=file_name, reloaded=False)
 
 
@@ -229,16 +228,16 @@ def main():
         module.fail_json(msg="the export cannot be written: " + "; ".join(found), errors=found)
     folder = module.params["config_dir"] or linux_exports.CONFIG_DIRS[service]
     file_name = os.path.join(folder, linux_exports.file_basename(service, export["name"]))
-    include = ganesha_include(module, module.params["ganesha_config"], folder, file_name) if service == "ganesha" else None
+    config_change = ganesha_config_change(module, module.params["ganesha_config"], folder, file_name) if service == "ganesha" else None
     before, after = read(file_name), linux_exports.text(service, export)
     stat = os.stat(export["path"]) if os.path.isdir(export["path"]) else None
     directory_right = stat is not None and (stat.st_uid, stat.st_gid) == directory_owner(export)
-    changed = before != after or not directory_right or include is not None
+    changed = before != after or not directory_right or config_change is not None
     result = {"changed": changed, "file": file_name, "reloaded": False,
               "diff": {"before": before, "after": after, "before_header": file_name, "after_header": file_name}}
     if changed and not module.check_mode:
         try:
-            apply(module, export, service, file_name, before, after, include)
+            apply(module, export, service, file_name, before, after, config_change)
         except OSError as error:
             module.fail_json(msg="cannot write the export on this host: %s; run as root (nfs_storage_server_become: true, or "
                                  "become: true)" % error, file=file_name, reloaded=False)

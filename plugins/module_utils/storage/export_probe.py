@@ -25,6 +25,7 @@ SQUASH = ("none", "root", "all")
 SQUASH_WORDS = {"none": "no squash (root stays root)", "root": "root squashed", "all": "every user squashed"}
 SYNOLOGY_SQUASH = {"root": "none", "admin": "root", "guest": "root", "all_admin": "all", "all_guest": "all"}
 PROBE_BYTES = b"stateshift export probe\n" * 40  # under 1 KiB: libnfs 4.0 cannot encode an NFSv4 WRITE of 4 KiB
+ROOT_FILE, DATABASE_FILE, OTHER_USER_FILE = "/root-file", "/database-file", "/other-user-file"
 ENABLE_NFS = "turn NFS on (Synology: Control Panel > File Services > NFS; Linux: nfs-server or nfs-ganesha running)"
 
 
@@ -125,14 +126,15 @@ def _observe(session, directory, uid, gid):
     fsynced and chowned to itself, and of a file another uid (uid + 1) made - which tells squashing every user to
     anonymous uid == uid from no squash at all."""
     seen = {}
+    root_file = directory + ROOT_FILE
     session.become(0, 0)
-    handle = session.create(directory + "/root-file")
+    handle = session.create(root_file)
     try:
-        seen["root_file_owner"] = session.owner(handle, directory + "/root-file")[0]
-        seen["root_chown_owner"], _refused = _owner_after_chown(session, handle, directory + "/root-file", uid, gid)
+        seen["root_file_owner"] = session.owner(handle, root_file)[0]
+        seen["root_chown_owner"], _refused = _owner_after_chown(session, handle, root_file, uid, gid)
     finally:
-        _close(session, handle, directory + "/root-file")
-    for who, name in ((uid, "/database-file"), (uid + 1, "/other-user-file")):
+        _close(session, handle, root_file)
+    for who, name in ((uid, DATABASE_FILE), (uid + 1, OTHER_USER_FILE)):
         path = directory + name
         session.become(who, gid)
         try:
@@ -161,7 +163,7 @@ def _squash_seen(seen, uid):
 
 def _remove(session, directory):
     session.become(0, 0)
-    for name in ("/root-file", "/database-file", "/other-user-file"):
+    for name in (ROOT_FILE, DATABASE_FILE, OTHER_USER_FILE):
         with contextlib.suppress(libnfs.NfsCallError):
             session.unlink(directory + name)
     try:
