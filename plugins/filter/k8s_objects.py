@@ -14,15 +14,25 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.rabbitm
 from ansible_collections.stateshift.k3s.plugins.module_utils.storage.classes import StorageInputError, checked
 
 
-def _postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None):
+def _postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None, api_endpoints=None):
     if not isinstance(workload, dict) or "objects" not in workload:
         raise AnsibleFilterError("postgresql_objects: give it one workload of the validated catalog (stateshift_catalog)")
     try:
         return postgresql_objects(workload, uid=int(uid), claim_size=claim_size or None, backup_claim_size=backup_claim_size or None,
-                                  namespace_labels=namespace_labels or {})
+                                  namespace_labels=namespace_labels or {}, api_endpoints=_endpoints(api_endpoints))
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError("postgresql_objects: workload %r: %s (validate the catalog with stateshift.k3s.validate_catalog)"
                                  % (workload.get("name"), exc)) from None
+
+
+def _endpoints(slices):
+    """[(ip, port)] of EndpointSlices (the ``kubernetes`` Service's, as k8s_info returns them); [] when none."""
+    found = []
+    for item in slices or []:
+        ports = [port.get("port") for port in item.get("ports") or [] if port.get("port")]
+        for endpoint in item.get("endpoints") or []:
+            found += [(address, port) for address in endpoint.get("addresses") or [] for port in ports]
+    return sorted(set(found))
 
 
 def _rabbitmq_objects(workload, uid=999, claim_size=None, namespace_labels=None):

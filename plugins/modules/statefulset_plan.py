@@ -122,6 +122,10 @@ claim_sizes:
   returned: success
   type: dict
   sample: {"invoicetron-postgresql-backup": "10Gi"}
+replicas:
+  description: The StatefulSet's replicas now (0 when it does not exist).
+  returned: success
+  type: int
 recreate:
   description: Claims of O(claims) that are not bound yet and must be deleted before they are applied at their new size.
   returned: success
@@ -179,7 +183,7 @@ def main():
         module.fail_json(msg="; ".join(errors), exists=existing is not None, **result)
     module.exit_json(changed=False, exists=existing is not None, claim_size=result["claim_size"],
                      resize=result["resize"] + standalone["resize"], notes=result["notes"], claim_sizes=standalone["sizes"],
-                     recreate=standalone["recreate"])
+                     recreate=standalone["recreate"], replicas=(existing or {}).get("spec", {}).get("replicas", 0))
 
 
 def check_secret(module, k8s):

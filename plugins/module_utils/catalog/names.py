@@ -53,6 +53,11 @@ def object_names(workload):
         "ledger": "%s-ledger" % app,
         "cutover_previous": "%s-cutover-previous" % app,
         "source_endpoints": "%s-source" % app,
+        # ha: patroni
+        "replica_service": "%s-replicas" % app,
+        "patroni_scope": "%s-ha" % app,  # Patroni's ConfigMaps are <scope>-leader, -config, -sync, -failover
+        "patroni_config_map": "%s-patroni" % app,
+        "patroni_account": "%s-patroni" % app,
     }
 
 
@@ -63,7 +68,8 @@ def service_host(workload):
 
 # The longest name Kubernetes takes for these objects: a CronJob's name is suffixed for its Jobs, a StatefulSet's
 # for its pods' controller-revision-hash label (11 characters each), a Service's name is a DNS label.
-NAME_LIMITS = {"statefulset": 52, "backup_cronjob": 52, "drill_cronjob": 52, "service": 63, "headless_service": 63}
+NAME_LIMITS = {"statefulset": 52, "backup_cronjob": 52, "drill_cronjob": 52, "service": 63, "headless_service": 63,
+               "replica_service": 63}
 
 
 def names_too_long(workload):

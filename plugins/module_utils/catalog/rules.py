@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import mongodb_fields, names, rabbitmq_fields, syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import ha_fields, mongodb_fields, names, rabbitmq_fields, syntax
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.quantity import is_quantity, parse_quantity
 
@@ -108,11 +108,15 @@ SINGLE_REPLICA_WHY = {
 
 
 def single_replica(workload):
-    """PostgreSQL and RabbitMQ run replicas: 1 (no high-availability manager, no clustering yet)."""
+    """PostgreSQL runs replicas: 1 unless ha: patroni manages them; RabbitMQ runs replicas: 1 (no clustering yet)."""
     replicas = workload.get("replicas")
     why = SINGLE_REPLICA_WHY.get(workload.get("engine"))
-    if why and isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 1:
-        yield ("replicas", replicas, why, "set replicas: 1 (high availability is a separate capability)")
+    if ha_fields.is_patroni(workload) or not why:
+        return
+    if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 1:
+        fix = ("set ha: patroni (a Patroni cluster of that many members; image: one with Patroni), or replicas: 1"
+               if workload.get("engine") == "postgresql" else "set replicas: 1 (clustering is a separate capability)")
+        yield ("replicas", replicas, why, fix)
 
 
 def broker_source_is_a_container(workload):
@@ -174,6 +178,7 @@ def secret_keys_declared(workload):
         needed.append(("auth.cookie_key", auth.get("cookie_key", default_of("auth.cookie_key", workload))))
     if workload["engine"] == "mongodb":
         needed.append(("auth.keyfile_key", auth.get("keyfile_key", default_of("auth.keyfile_key", workload))))
+    needed += ha_fields.password_keys(workload)
     for listed in SECRET_KEY_FIELDS[workload["engine"]]:
         items = workload.get(listed) if isinstance(workload.get(listed), list) else []
         needed += [("%s[%d].password_key" % (listed, index), item["password_key"]) for index, item in enumerate(items)
@@ -223,7 +228,8 @@ def _ip_and_port(address):
     return port.isdigit()
 
 
-WORKLOAD_RULES = (requests_within_limits, single_replica, broker_source_is_a_container, rabbitmq_fields.users_vhosts_declared,
+WORKLOAD_RULES = (requests_within_limits, single_replica, *ha_fields.RULES,
+                  broker_source_is_a_container, rabbitmq_fields.users_vhosts_declared,
                   rabbitmq_fields.topology_declared, mongodb_fields.member_count, mongodb_fields.source_is_a_container,
                   mongodb_fields.live_secrets_not_rotated,
                   source_is_reachable, names_listed_once,

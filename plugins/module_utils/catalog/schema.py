@@ -12,7 +12,15 @@ the list ``clients``. Parents come before their children. Read a field with ``fi
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import defaults, mongodb_fields, names, rabbitmq_fields, rules, syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import (
+    defaults,
+    ha_fields,
+    mongodb_fields,
+    names,
+    rabbitmq_fields,
+    rules,
+    syntax,
+)
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import field as catalog_field
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.defaults import DEFAULT_IMAGES, DEFAULT_VERSIONS
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.field import Field
@@ -61,8 +69,8 @@ FIELDS = (
     Field("image", "str", "Server image.", default=defaults.image,
           default_doc=", ".join(DEFAULT_IMAGES.values()).replace("{version}", "<version>"), rule=syntax.image,
           fix="write it like postgres:18-alpine or registry.example.com/postgres:18@sha256:<digest>"),
-    Field("replicas", "int", "Pods of the StatefulSet; PostgreSQL runs one primary (no high-availability manager yet), RabbitMQ "
-          "one node; MongoDB: members of the replica set (1, 3, 5 or 7).", default=1, minimum=1),
+    Field("replicas", "int", "Pods of the StatefulSet; PostgreSQL: one server, or the members of its Patroni cluster with "
+          "ha: patroni; RabbitMQ one node; MongoDB: members of the replica set (1, 3, 5 or 7).", default=1, minimum=1),
     Field("storage", "dict", "The data volume.", required="set storage: {size: 10Gi} (and class: unless the default StorageClass fits)"),
     Field("storage.size", "quantity", "Size of the data volume, at least 1Mi.", rule=rules.volume_size,
           required="set the volume size, e.g. size: 10Gi", fix="write it like 10Gi"),
@@ -227,6 +235,7 @@ FIELDS = (
     Field("cutover.remove_rules[].cidr", "str", "The CIDR whose rules are removed (ipBlock.cidr, toCIDR, fromCIDR, toCIDRSet).",
           required="give the source's CIDR, e.g. 10.10.50.10/32", rule=syntax.cidr, fix="write it like 10.10.50.10/32"),
     Field("retire", "dict", "Retirement of the source after a soak period.", not_built="retire phase"),
+    *ha_fields.FIELDS,
     *rabbitmq_fields.FIELDS,
     *mongodb_fields.FIELDS,
 )

@@ -83,6 +83,8 @@ class MigrationContext:
     keep_privileged_roles: bool
     objects: types.MappingProxyType
     options: RunOptions
+    # ha: patroni: the labels of the pod that takes writes, which moves at a failover (else objects.primary_pod)
+    leader_selector: types.MappingProxyType | None = None
 
     @property
     def label(self):
@@ -144,7 +146,13 @@ def build(catalog, name, options, database=None, engines=("postgresql",), secret
         force=options.force, transport=migration["transport"], backup=migration["backup"],
         backup_dir=migration["backup_dir"], keep_privileged_roles=migration["keep_privileged_roles"],
         objects=types.MappingProxyType(dict(workload.get("objects") or names.object_names(workload))),
-        options=options)
+        options=options, leader_selector=_leader_selector(workload))
+
+
+def _leader_selector(workload):
+    if workload.get("ha") != "patroni":
+        return None
+    return types.MappingProxyType(dict(workload["selector"], role="primary"))
 
 
 def _databases(value):

@@ -32,6 +32,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides impor
     run_process,
     run_script,
 )
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.target_pod import leader_pod
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import StreamTransport
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import globals as pg_globals
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
@@ -43,7 +44,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
 
     def __init__(self, ctx, source, cluster):
         super().__init__(ctx, source, cluster)
-        self._target = PodSide(cluster, ctx.objects["primary_pod"], ctx.objects["container"], ctx.auth_user)
+        self._target = PodSide(cluster, leader_pod(cluster, ctx), ctx.objects["container"], ctx.auth_user)
         self._target_host = None
         self.restore_settings = dict(ctx.options.restore_settings or sql.RESTORE_SETTINGS)
         self.schema_path = "/tmp/stateshift-%s-schema.dump" % safe_name(ctx.database)

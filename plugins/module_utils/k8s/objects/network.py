@@ -66,6 +66,12 @@ def replication_egress(source):
     return rule
 
 
+def host_cidr(address):
+    """``10.0.0.1/32`` or ``fd00::1/128``; ValueError when ``address`` is not an IP address."""
+    parsed = ipaddress.ip_address(address)
+    return "%s/%d" % (parsed, parsed.max_prefixlen)
+
+
 def drain_egress(workload, addresses):
     """The NetworkPolicy that lets a broker's pods reach the old broker while rabbitmq_drain's shovels run (policies
     add up: this one opens only these addresses and ports); ``addresses``: [(host, port)], a host that is not an IP

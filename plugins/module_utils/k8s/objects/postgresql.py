@@ -8,7 +8,7 @@ objects read them from environment variables (see scripts.py).
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, restore, scripts, server
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, patroni, restore, scripts, server
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.workload import disruption_budget, namespace, service
 
@@ -16,12 +16,16 @@ PORT = 5432
 PORTS = {"postgresql": PORT}
 
 
-def postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None):
+def postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=None, namespace_labels=None, api_endpoints=None):
     """The objects of ``workload`` (a validated catalog entry), in the order they are applied.
 
     claim_size, backup_claim_size: the sizes to write into the claims (default: storage.size and
     backup.pvc_size); an existing claim keeps its size, which the caller reads from the cluster.
-    namespace_labels: the labels the namespace has now, if it exists (a stricter Pod Security level is kept)."""
+    namespace_labels: the labels the namespace has now, if it exists (a stricter Pod Security level is kept).
+    api_endpoints: [(ip, port)] of the API server, which a Patroni cluster's pods must reach (patroni.network_policy)."""
+    if workload["ha"] == "patroni":
+        return patroni.patroni_objects(workload, uid, claim_size or workload["storage"]["size"],
+                                       backup_claim_size or workload["backup"]["pvc_size"], namespace_labels, api_endpoints)
     return [
         namespace(workload, namespace_labels),
         settings_config_map(workload),

@@ -163,7 +163,9 @@ def test_derived_defaults_follow_the_workload():
                               "clients": [{"name": "app"}], "roles": ["reader"]}])[0]
     assert wiki["version"] == "15"
     assert wiki["image"] == "postgres:15-alpine"
-    assert wiki["auth"] == {"user": "my-wiki", "secret": "my-wiki-secrets", "password_key": "postgres-password"}
+    assert wiki["auth"] == {"user": "my-wiki", "secret": "my-wiki-secrets", "password_key": "postgres-password",
+                            "replication_password_key": "replication-password", "rewind_password_key": "rewind-password"}
+    assert wiki["ha"] == "none"
     assert wiki["backup"] == {"schedule": "0 3 * * *", "retention_days": 7, "pvc_size": "5Gi", "storage_class": "nfs"}
     assert wiki["databases"] == [{"name": "my_wiki"}]
     assert wiki["roles"] == [{"name": "reader", "login": True}]
@@ -392,3 +394,26 @@ def test_a_rabbitmq_workload_gets_its_defaults():
     assert filled["vhosts"] == [{"name": "/"}] and filled["users"] == []
     assert filled["auth"] == {"user": "mq", "secret": "mq-secrets", "password_key": "rabbitmq-password", "cookie_key": "erlang-cookie"}
     assert filled["image"] == "rabbitmq:3.10-management" and filled["objects"]["definitions_secret"] == "mq-rabbitmq-definitions"
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"replicas": 3}, "replicas = 3: a PostgreSQL StatefulSet without a high-availability manager would run that many independent "
+                      "primaries with diverging data; set ha: patroni"),
+    ({"replicas": 3, "ha": "patroni"}, "image: must be given with ha: patroni: the default postgres image has no Patroni"),
+    ({"ha": "cloudnative-pg", "image": "x:1"}, "ha = 'cloudnative-pg': is not built yet (only none and patroni); use ha: patroni"),
+    ({"ha": "patroni", "image": "x:1", "auth": {"replication_password_key": "postgres-password"}},
+     "auth.replication_password_key = 'postgres-password': is also auth.password_key; give each of the cluster's three users"),
+    ({"ha": "patroni", "image": "x:1", "secrets": {"invoicetron-secrets": {"postgres-password": {"value": "x"}}}},
+     "auth.replication_password_key = 'replication-password': refers to Secret key invoicetron-secrets/replication-password "
+     "that is not declared under secrets"),
+])
+def test_a_patroni_cluster_is_refused_with_the_field_to_fix(changes, expected):
+    errors = errors_of([dict(workload(), **changes)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_a_patroni_cluster_of_three_is_accepted():
+    keys = ("postgres-password", "replication-password", "rewind-password")
+    secrets = {"invoicetron-secrets": {key: {"op": "op://Lab/invoicetron/%s" % key, "generate": "hex32"} for key in keys}}
+    made = validate_catalog([dict(workload(), ha="patroni", replicas=3, image="registry.example.com/patroni:15", secrets=secrets)])[0]
+    assert (made["ha"], made["replicas"], made["objects"]["replica_service"]) == ("patroni", 3, "invoicetron-postgresql-replicas")

@@ -1,0 +1,64 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The catalog fields of a PostgreSQL workload run as a Patroni cluster (``ha: patroni``), and their rules."""
+
+from __future__ import annotations
+
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import syntax
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.errors import MISSING
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.field import Field
+
+POSTGRESQL = ("postgresql",)
+PATRONI = "patroni"
+SECRET_KEY_FIX = "use letters, digits, '-', '_' and '.' (at least one letter or digit)"
+PATRONI_IMAGE_FIX = ("set image: to an image with PostgreSQL and Patroni 4 whose command 'patroni' is on PATH (the lab builds "
+                     "stateshift-lab/patroni:15 from tests/lab/docker/patroni)")
+
+
+def is_patroni(workload):
+    return workload.get("engine") == "postgresql" and workload.get("ha") == PATRONI
+
+
+def password_keys(workload):
+    """[(field, Secret key)] of the passwords a Patroni cluster reads beside the superuser's; [] without ha: patroni."""
+    if not is_patroni(workload):
+        return []
+    auth = workload.get("auth") if isinstance(workload.get("auth"), dict) else {}
+    return [("auth.%s" % name, auth.get(name, default)) for name, default in KEY_DEFAULTS.items()]
+
+
+def image_given(workload):
+    """ha: patroni runs the command patroni: the default image (the postgres image) has none."""
+    if is_patroni(workload) and "image" not in workload:
+        yield ("image", MISSING, "must be given with ha: patroni: the default postgres image has no Patroni", PATRONI_IMAGE_FIX)
+
+
+def distinct_keys(workload):
+    """The three passwords of a Patroni cluster are three keys: a shared one would give replication the superuser's."""
+    keys = password_keys(workload)
+    if not keys:
+        return
+    auth = workload.get("auth") if isinstance(workload.get("auth"), dict) else {}
+    seen = {auth.get("password_key", "postgres-password"): "auth.password_key"}
+    for field, key in keys:
+        if key in seen:
+            yield (field, key, "is also %s" % seen[key], "give each of the cluster's three users its own key")
+        seen.setdefault(key, field)
+
+
+KEY_DEFAULTS = {"replication_password_key": "replication-password", "rewind_password_key": "rewind-password"}
+
+FIELDS = (
+    Field("ha", "str", "High availability: none (one server), or patroni (a Patroni cluster of replicas members, the Kubernetes API "
+          "its store: one leader the client Service selects, streaming replicas, synchronous commit to one of them; needs image: "
+          "with Patroni). See roles/postgresql/README.md.", default="none", choices=("none", PATRONI), planned=("cloudnative-pg",),
+          engines=POSTGRESQL, fix="use ha: patroni (a CloudNativePG Cluster is not rendered yet), or leave ha out for one server"),
+    Field("auth.replication_password_key", "str", "ha: patroni only: key in auth.secret of the password of the replication user "
+          "(replicator) the replicas stream as.", default=KEY_DEFAULTS["replication_password_key"], engines=POSTGRESQL,
+          rule=syntax.secret_key, fix=SECRET_KEY_FIX),
+    Field("auth.rewind_password_key", "str", "ha: patroni only: key in auth.secret of the password of the user pg_rewind connects "
+          "as (rewinder) when a former leader rejoins.", default=KEY_DEFAULTS["rewind_password_key"], engines=POSTGRESQL,
+          rule=syntax.secret_key, fix=SECRET_KEY_FIX),
+)
+
+RULES = (image_given, distinct_keys)
