@@ -126,6 +126,10 @@ replicas:
   description: The StatefulSet's replicas now (0 when it does not exist).
   returned: success
   type: int
+service_account:
+  description: The ServiceAccount its pods run as now (empty when none is named, or it does not exist).
+  returned: success
+  type: str
 recreate:
   description: Claims of O(claims) that are not bound yet and must be deleted before they are applied at their new size.
   returned: success
@@ -183,7 +187,8 @@ def main():
         module.fail_json(msg="; ".join(errors), exists=existing is not None, **result)
     module.exit_json(changed=False, exists=existing is not None, claim_size=result["claim_size"],
                      resize=result["resize"] + standalone["resize"], notes=result["notes"], claim_sizes=standalone["sizes"],
-                     recreate=standalone["recreate"], replicas=(existing or {}).get("spec", {}).get("replicas", 0))
+                     recreate=standalone["recreate"], replicas=(existing or {}).get("spec", {}).get("replicas", 0),
+                     service_account=(existing or {}).get("spec", {}).get("template", {}).get("spec", {}).get("serviceAccountName", ""))
 
 
 def check_secret(module, k8s):

@@ -40,7 +40,7 @@ class Cluster(Target):
         super().__init__(playbook, "gardenos", "invoicetron", migration={"transport": "stream", "backup": False})
         self.workload.update(ha="patroni", replicas=3, image=IMAGE)
 
-    def deploy(self, replicas=3):
+    def deploy(self, replicas=3, *extra):
         if kubectl("get", "namespace", self.namespace, check=False).returncode != 0:
             kubectl("create", "namespace", self.namespace)
             secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gardenos-secrets", "namespace": self.namespace},
@@ -48,7 +48,10 @@ class Cluster(Target):
                                      "rewind-password": self.password + "-rewind"}}
             subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(secret), text=True, check=True, capture_output=True)
         self.workload["replicas"] = replicas
-        return self.playbook.run(DATABASES, "-e", json.dumps({"stateshift_workloads": [self.workload]}))
+        return self.playbook.run(DATABASES, "-e", json.dumps({"stateshift_workloads": [self.workload]}), *extra)
+
+    def passwords(self):
+        return [self.password, self.password + "-replication", self.password + "-rewind"]
 
     def member_psql(self, pod, sql, database="postgres"):
         """psql in a member with the script on stdin (meta-commands such as \\gexec work)."""

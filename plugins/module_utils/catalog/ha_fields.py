@@ -27,6 +27,16 @@ def password_keys(workload):
     return [("auth.%s" % name, auth.get(name, default)) for name, default in KEY_DEFAULTS.items()]
 
 
+def patroni_members(value, workload):
+    """Docker container names, at least two, each once"""
+    if not value or len(value) < 2:
+        return "must list the cluster's member containers (two or more)"
+    bad = [name for name in value if syntax.container_name(name, workload)]
+    if bad:
+        return "names containers Docker cannot have: %s" % ", ".join(map(str, bad))
+    return "lists %s twice" % next(n for n in value if value.count(n) > 1) if len(set(value)) < len(value) else None
+
+
 def image_given(workload):
     """ha: patroni runs the command patroni: the default image (the postgres image) has none."""
     if is_patroni(workload) and "image" not in workload:
@@ -56,6 +66,11 @@ FIELDS = (
     Field("auth.replication_password_key", "str", "ha: patroni only: key in auth.secret of the password of the replication user "
           "(replicator) the replicas stream as.", default=KEY_DEFAULTS["replication_password_key"], engines=POSTGRESQL,
           rule=syntax.secret_key, fix=SECRET_KEY_FIX),
+    Field("source.patroni_members", "list", "A source run by Patroni in Docker (the gardenos runbook's): its member containers on "
+          "source.host, instead of source.container. The migration asks each member's Patroni (GET /patroni on port 8008, with "
+          "the container's python3) and reads from the one that leads, never a replica; no leader, or more than one, stops it "
+          "before anything is read.", elements="str", engines=POSTGRESQL, rule=patroni_members,
+          fix="list the member containers as 'docker ps' names them, e.g. [gardenos-postgres-1, gardenos-postgres-2]"),
     Field("auth.rewind_password_key", "str", "ha: patroni only: key in auth.secret of the password of the user pg_rewind connects "
           "as (rewinder) when a former leader rejoins.", default=KEY_DEFAULTS["rewind_password_key"], engines=POSTGRESQL,
           rule=syntax.secret_key, fix=SECRET_KEY_FIX),

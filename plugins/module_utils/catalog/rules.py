@@ -131,13 +131,17 @@ def broker_source_is_a_container(workload):
 
 
 def source_is_reachable(workload):
-    """A source has host, container and database (or databases), unless it has a dsn."""
+    """A source has host, container (or Patroni's member containers) and database (or databases), unless it has a dsn."""
     source = workload.get("source")
     if not isinstance(source, dict) or "dsn" in source or workload.get("engine") != "postgresql":
         return
-    for required in ("host", "container") if source.get("databases") else ("host", "container", "database"):
-        if not source.get(required):
-            yield ("source.%s" % required, MISSING, "is required",
+    if source.get("container") and source.get("patroni_members"):
+        yield ("source.patroni_members", source["patroni_members"], "is given with source.container",
+               "keep one: the container of a single server, or the members of a Patroni cluster")
+    required = ["host"] + ([] if source.get("patroni_members") else ["container"]) + ([] if source.get("databases") else ["database"])
+    for name in required:
+        if not source.get(name):
+            yield ("source.%s" % name, MISSING, "is required",
                    "set the inventory host, the container name and the database (or a dsn for a direct connection)")
 
 

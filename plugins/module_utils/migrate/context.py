@@ -36,6 +36,7 @@ class Source:
     sslmode: str | None = None  # PostgreSQL sources only (the catalog fills them in for those)
     require_auth: str | None = None
     databases: tuple | str | None = None  # source.databases: "all", the names, or None (source.database only)
+    patroni_members: tuple | None = None  # source.patroni_members: the containers of a Patroni cluster (instead of container)
 
     def network_env(self, libpq_major):
         """libpq's environment for a connection over the network: sslmode, and require_auth where libpq has it (16+)."""
@@ -140,7 +141,8 @@ def build(catalog, name, options, database=None, engines=("postgresql",), secret
         source=Source(host=source.get("host"), container=source.get("container"), database=source.get("database"),
                       user=source.get("user"), password=secrets.get("password"), dsn=secrets.get("dsn") or source.get("dsn"),
                       address=source.get("address"), sslmode=source.get("sslmode"), require_auth=source.get("require_auth"),
-                      databases=_databases(source.get("databases"))),
+                      databases=_databases(source.get("databases")),
+                      patroni_members=tuple(source["patroni_members"]) if source.get("patroni_members") else None),
         auth_user=auth["user"], auth_secret=auth["secret"], auth_password_key=auth["password_key"],
         mode=migration["mode"], jobs=migration["jobs"], part_bytes=migration["table_part_mib"] << 20, verify=migration["verify"],
         force=options.force, transport=migration["transport"], backup=migration["backup"],

@@ -22,7 +22,7 @@ import shlex
 import shutil
 import tempfile
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec, patroni_source
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import QUICK, Side, SideError, describe, run_process
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import dbname, explain_psql_error
 
@@ -88,7 +88,15 @@ def source_side(source, connection, inventory_name, container_side=None):
     control_dir = tempfile.mkdtemp(prefix="stateshift-ssh-")
     try:
         ssh = ssh_target(connection, inventory_name, control_dir)
-        yield (container_side or DockerOverSsh)(ssh, source.container, source.user, source.password, source.address)
+        side_class = container_side or DockerOverSsh
+
+        def side_of(container):
+            return side_class(ssh, container, source.user, source.password, source.address)
+
+        container = source.container
+        if source.patroni_members:
+            container = patroni_source.leader_container(source.patroni_members, side_of)
+        yield side_of(container)
     finally:
         shutil.rmtree(control_dir, ignore_errors=True)
 

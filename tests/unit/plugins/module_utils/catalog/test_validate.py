@@ -417,3 +417,22 @@ def test_a_patroni_cluster_of_three_is_accepted():
     secrets = {"invoicetron-secrets": {key: {"op": "op://Lab/invoicetron/%s" % key, "generate": "hex32"} for key in keys}}
     made = validate_catalog([dict(workload(), ha="patroni", replicas=3, image="registry.example.com/patroni:15", secrets=secrets)])[0]
     assert (made["ha"], made["replicas"], made["objects"]["replica_service"]) == ("patroni", 3, "invoicetron-postgresql-replicas")
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ({"patroni_members": ["db1"]}, "source.patroni_members = ['db1']: must list the cluster's member containers (two or more)"),
+    ({"patroni_members": ["db1", "db1"]}, "source.patroni_members = ['db1', 'db1']: lists db1 twice"),
+    ({"patroni_members": ["db 1", "db2"]}, "names containers Docker cannot have: db 1"),
+    ({"patroni_members": ["db1", "db2"], "container": "db1"}, "is given with source.container; keep one"),
+])
+def test_a_patroni_source_is_refused_with_the_field_to_fix(source, expected):
+    base = workload()
+    errors = errors_of([dict(base, source=dict(base["source"], **source))])
+    assert any(expected in error for error in errors), errors
+
+
+def test_a_patroni_source_needs_no_container():
+    base = workload()
+    given = {key: value for key, value in base["source"].items() if key != "container"}
+    made = validate_catalog([dict(base, source=dict(given, patroni_members=["db1", "db2", "db3"]))])[0]
+    assert made["source"]["patroni_members"] == ["db1", "db2", "db3"] and "container" not in made["source"]
