@@ -1,6 +1,7 @@
 """Write the benchmark figures into the README, from the newest results of `make bench` (never typed by hand).
 
     python -m bench.readme [--migration bench/results/migration-<date>.json] [--cutover bench/results/cutover-<date>.json]
+                           [--failover bench/results/failover-<date>.json]
 
 The README holds each block between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``; everything else is
 left as it is. A block whose results are missing is left as it is, and the command says so.
@@ -130,6 +131,17 @@ def cutover_block(rounds, name):
     return wrapped(text % figures)
 
 
+def failover_block(result, name):
+    stamp = re.search(r"failover-(\d{4})(\d\d)(\d\d)", name)
+    gaps = result["gaps"]
+    text = ("Failover of a `ha: patroni` cluster of three, from `bench/failover/run.py` on %s (the leader pod deleted %d "
+            "times under a writer committing one row per connection through the client Service): writes went "
+            "unacknowledged for %.2f s at p50 and %.2f s at most; %d writes acknowledged, %d of them lost."
+            % ("-".join(stamp.groups()) if stamp else name, len(gaps), statistics.median(gaps), max(gaps),
+               result["acknowledged"], result["lost"]))
+    return wrapped(text)
+
+
 def readiness_block(readiness, rerun):
     latency = readiness["readiness_latency"]
     text = ("Readiness, from `bench/readiness.py` (%d rounds): `statefulset_ready` returns %.2f s (median) after a "
@@ -154,6 +166,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--migration", type=Path, default=newest("migration-*.json"))
     parser.add_argument("--cutover", type=Path, default=newest("cutover-*.json"))
+    parser.add_argument("--failover", type=Path, default=newest("failover-*.json"))
     args = parser.parse_args(argv)
     text = README.read_text()
     if args.migration:
@@ -166,6 +179,11 @@ def main(argv=None):
         print("README: cutover figures from %s" % args.cutover)
     else:
         print("README: no bench/results/cutover-*.json, cutover figures left as they are")
+    if args.failover:
+        text = replace_block(text, "failover", failover_block(json.loads(args.failover.read_text()), args.failover.name))
+        print("README: failover figures from %s" % args.failover)
+    else:
+        print("README: no bench/results/failover-*.json, failover figures left as they are")
     readiness, rerun = RESULTS / "readiness.txt", RESULTS / "databases_rerun.txt"
     if readiness.exists():
         last_rerun = rerun.read_text().strip().splitlines()[-1] if rerun.exists() else ""

@@ -7,4 +7,5 @@ python3 bench/readiness.py --rounds "${BENCH_ROUNDS:-5}" | tee bench/results/rea
 bench/databases_rerun.sh | tee bench/results/databases_rerun.txt
 bench/migration/run.sh
 python3 -m bench.cutover.run --rounds "${BENCH_CUTOVER_ROUNDS:-5}"
+python3 -m bench.failover.run --rounds "${BENCH_FAILOVER_ROUNDS:-5}"
 python3 -m bench.readme

@@ -24,26 +24,13 @@ author:
 extends_documentation_fragment:
   - stateshift.k3s.k8s_connection
   - stateshift.k3s.kubectl
+  - stateshift.k3s.patroni_cluster
   - stateshift.k3s.k8s_read_only
-requirements:
-  - kubectl on the host that runs the module; python3 in the members' image (Patroni's own interpreter).
 options:
-  namespace:
-    description: Namespace of the cluster's pods.
-    type: str
-    required: true
-  selector:
-    description: Labels that select the cluster's pods (the catalog workload's C(selector)).
-    type: dict
-    required: true
   members:
     description: How many members the cluster must have (the catalog's C(replicas)).
     type: int
     required: true
-  container:
-    description: Container of the members' pods.
-    type: str
-    default: postgresql
   user:
     description: Superuser that reads the WAL positions over the pods' local socket (O(replayed)).
     type: str
@@ -128,7 +115,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import Pod
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_wait import PodNotReady
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import patroni_state
-from ansible_collections.stateshift.k3s.plugins.module_utils.pg.patroni_pods import PatroniPods, selector_text
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.patroni_pods import PATRONI_CLUSTER_ARG_SPEC, PatroniPods, selector_text
 
 PAUSE = 2.0
 
@@ -179,10 +166,8 @@ def _lsn(module, text):
 def main():
     module = AnsibleModule(
         argument_spec=connection_arg_spec(
-            namespace=dict(type="str", required=True),
-            selector=dict(type="dict", required=True),
+            **PATRONI_CLUSTER_ARG_SPEC,
             members=dict(type="int", required=True),
-            container=dict(type="str", default="postgresql"),
             user=dict(type="str", default="postgres"),
             account=dict(type="str", default="patroni"),
             max_lag_mib=dict(type="int", default=16),

@@ -23,6 +23,7 @@ author:
 extends_documentation_fragment:
   - stateshift.k3s.k8s_connection
   - stateshift.k3s.kubectl
+  - stateshift.k3s.patroni_cluster
 attributes:
   check_mode:
     support: full
@@ -30,25 +31,11 @@ attributes:
   diff_mode:
     support: full
     description: The leader before and after.
-requirements:
-  - kubectl on the host that runs the module; python3 in the members' image (Patroni's own interpreter).
 options:
-  namespace:
-    description: Namespace of the cluster's pods.
-    type: str
-    required: true
-  selector:
-    description: Labels that select the cluster's pods (the catalog workload's C(selector)).
-    type: dict
-    required: true
   candidate:
     description: The pod that is to lead.
     type: str
     required: true
-  container:
-    description: Container of the members' pods.
-    type: str
-    default: postgresql
   timeout:
     description: Seconds to wait for the candidate to become synchronous, and then to lead.
     type: int
@@ -83,7 +70,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import Pod
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_wait import PodNotReady
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import patroni_state
-from ansible_collections.stateshift.k3s.plugins.module_utils.pg.patroni_pods import PatroniPods
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.patroni_pods import PATRONI_CLUSTER_ARG_SPEC, PatroniPods
 
 PAUSE = 2.0
 SYNCHRONOUS = "sync_standby"
@@ -133,10 +120,8 @@ def switch_over(module, pods, leader, deadline):
 def main():
     module = AnsibleModule(
         argument_spec=connection_arg_spec(
-            namespace=dict(type="str", required=True),
-            selector=dict(type="dict", required=True),
+            **PATRONI_CLUSTER_ARG_SPEC,
             candidate=dict(type="str", required=True),
-            container=dict(type="str", default="postgresql"),
             timeout=dict(type="int", default=120),
             **KUBECTL_ARG_SPEC,
         ),

@@ -11,9 +11,9 @@ import pytest
 
 from .conftest import kubectl, nothing_changed
 from .migration_helpers import FINGERPRINT_SQL, source_fingerprint
-from .test_patroni_lab import IMAGE, Cluster, wait_for
+from .patroni_helpers import IMAGE, Cluster, wait_for
 
-pytestmark = [pytest.mark.lab, pytest.mark.serial]
+pytestmark = pytest.mark.lab  # no timing is measured: it runs beside the others
 
 
 @pytest.fixture(scope="module")

@@ -39,3 +39,10 @@ def test_only_the_block_between_its_markers_is_replaced():
     assert readme.replace_block(text, "cutover", "new") == "before\n<!-- bench:cutover -->\nnew\n<!-- /bench:cutover -->\nafter\n"
     empty = "<!-- bench:cutover -->\n<!-- /bench:cutover -->\n"
     assert readme.replace_block(empty, "cutover", "new") == "<!-- bench:cutover -->\nnew\n<!-- /bench:cutover -->\n"
+
+
+def test_the_failover_block_gives_the_median_the_maximum_and_the_writes_lost():
+    result = {"rounds": 3, "gaps": [2.3, 2.1, 4.0], "acknowledged": 812, "lost": 0}
+    prose = " ".join(readme.failover_block(result, "failover-20261203T131500.json").split())
+    assert "on 2026-12-03 (the leader pod deleted 3 times" in prose
+    assert "unacknowledged for 2.30 s at p50 and 4.00 s at most; 812 writes acknowledged, 0 of them lost." in prose

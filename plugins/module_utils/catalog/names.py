@@ -58,6 +58,9 @@ def object_names(workload):
         "patroni_scope": "%s-ha" % app,  # Patroni's ConfigMaps are <scope>-leader, -config, -sync, -failover
         "patroni_config_map": "%s-patroni" % app,
         "patroni_account": "%s-patroni" % app,
+        # ha: cloudnative-pg (the operator names its pods <app>-1, <app>-2, ...)
+        "cnpg_owner_secret": "%s-owner" % app,
+        "cnpg_import_secret": "%s-import-source" % app,
     }
 
 

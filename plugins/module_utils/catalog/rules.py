@@ -111,7 +111,7 @@ def single_replica(workload):
     """PostgreSQL runs replicas: 1 unless ha: patroni manages them; RabbitMQ runs replicas: 1 (no clustering yet)."""
     replicas = workload.get("replicas")
     why = SINGLE_REPLICA_WHY.get(workload.get("engine"))
-    if ha_fields.is_patroni(workload) or not why:
+    if ha_fields.is_patroni(workload) or ha_fields.is_cloudnative_pg(workload) or not why:
         return
     if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 1:
         fix = ("set ha: patroni (a Patroni cluster of that many members; image: one with Patroni), or replicas: 1"

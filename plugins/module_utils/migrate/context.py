@@ -130,6 +130,10 @@ def build(catalog, name, options, database=None, engines=("postgresql",), secret
         raise CatalogLookupError(field_error(workload_label(name, index), "engine", workload["engine"],
                                              "this migration handles %s workloads only" % ", ".join(engines),
                                              "move it with its engine's module: %s" % MOVED_BY.get(workload["engine"], "none is built")))
+    if workload.get("ha") == "cloudnative-pg":
+        raise CatalogLookupError(field_error(workload_label(name, index), "ha", workload["ha"], "imports its source at bootstrap: "
+                                             "the CloudNativePG operator copies it when the databases phase creates the Cluster",
+                                             "run the databases phase; this migration copies into a single server or ha: patroni"))
     if not workload.get("source"):
         raise CatalogLookupError(field_error(workload_label(name, index), "source", MISSING, "is not set, so there is nothing to migrate",
                                              "set source.host, source.container and source.database (or source.dsn)"))

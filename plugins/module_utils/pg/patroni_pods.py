@@ -10,6 +10,9 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import pod
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_wait import kubectl_json
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import patroni_state
 
+# the options of the stateshift.k3s.patroni_cluster doc fragment
+PATRONI_CLUSTER_ARG_SPEC = dict(namespace=dict(type="str", required=True), selector=dict(type="dict", required=True),
+                                container=dict(type="str", default="postgresql"))
 PSQL = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", "postgres"]
 
 

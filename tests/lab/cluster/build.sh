@@ -218,6 +218,26 @@ build_ferretdb() {
   stop_ticker
 }
 
+# CloudNativePG's Cluster CRD from its module's config/crd/bases (the Go module proxy, checked against the checksum
+# database), cached per version: no binary, so not a component.
+fetch_cnpg_crd() {
+  local file dir json src
+  file=$(cnpg_crd_file); dir=${file%/*}
+  if [ -f "$dir/.complete" ]; then
+    log "cloudnative-pg $CNPG_VERSION Cluster CRD: cached in $dir"
+    return 0
+  fi
+  json=$("$GO" mod download -json "github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION" 2>&1) \
+    || die "fetching CloudNativePG's CRD failed: 'go mod download github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION': $(tail -n 3 <<<"$json")"
+  src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$json")
+  [ -f "$src/config/crd/bases/${file##*/}" ] || die "fetching CloudNativePG's CRD failed: no config/crd/bases/${file##*/} in $src"
+  rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+  cp "$src/config/crd/bases/${file##*/}" "$dir.tmp/"
+  touch "$dir.tmp/.complete"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
+  log "cloudnative-pg $CNPG_VERSION Cluster CRD: fetched into $dir"
+}
+
 link_current() {
   local cur c b d
   cur=$(lab_path)
@@ -267,6 +287,7 @@ main() {
   [ "$need" -eq 0 ] || need_disk "$STATESHIFT_CACHE" 10000
   for c in "${comps[@]}"; do build_one "$c"; done
   link_current
+  [ $# -gt 0 ] || fetch_cnpg_crd
 }
 
 main "$@"; exit $?

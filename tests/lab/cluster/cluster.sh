@@ -198,6 +198,9 @@ cmd_up() {
     || die "applying manifests/never-pull.yaml (MutatingAdmissionPolicy) failed: is the control plane from an older kwokctl.yaml.in? run 'cluster.sh down && cluster.sh up'"
   kc apply -f "$CLUSTER_DIR/manifests/cilium-crds.yaml" >/dev/null \
     || die "applying manifests/cilium-crds.yaml (Cilium's policy CRDs) failed"
+  # server-side: the CRD is larger than the annotation a client-side apply keeps
+  kc apply --server-side --force-conflicts -f "$(cnpg_crd_file)" >/dev/null \
+    || die "applying CloudNativePG's Cluster CRD ($(cnpg_crd_file)) failed"
   if [ "$REAL_NODE" = 1 ]; then
     "$CLUSTER_DIR/node.sh" up
   fi

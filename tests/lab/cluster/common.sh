@@ -21,6 +21,10 @@ LAB_KUBECONFIG="$LAB_DIR/kubeconfig"
 LAB_LOGS="$LAB_DIR/logs"
 export LAB_DIR LAB_KUBECONFIG LAB_LOGS
 
+# cnpg_crd_file: CloudNativePG's Cluster CRD, as build.sh fetched it (the lab installs the CRD so the API server
+# validates the Cluster objects the collection renders; the operator does not run here).
+cnpg_crd_file() { printf '%s\n' "$STATESHIFT_CACHE/crds/cloudnative-pg-$CNPG_VERSION/postgresql.cnpg.io_clusters.yaml"; }
+
 # go_bin: the Go toolchain to build with (go on PATH, else /usr/local/go/bin/go).
 go_bin() {
   local g

@@ -8,7 +8,15 @@ objects read them from environment variables (see scripts.py).
 
 from __future__ import annotations
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import backup, network, patroni, restore, scripts, server
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects import (
+    backup,
+    cloudnative_pg,
+    network,
+    patroni,
+    restore,
+    scripts,
+    server,
+)
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.meta import namespaced
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.objects.workload import disruption_budget, namespace, service
 
@@ -23,6 +31,8 @@ def postgresql_objects(workload, uid=999, claim_size=None, backup_claim_size=Non
     backup.pvc_size); an existing claim keeps its size, which the caller reads from the cluster.
     namespace_labels: the labels the namespace has now, if it exists (a stricter Pod Security level is kept).
     api_endpoints: [(ip, port)] of the API server, which a Patroni cluster's pods must reach (patroni.network_policy)."""
+    if workload["ha"] == "cloudnative-pg":
+        return cloudnative_pg.cloudnative_pg_objects(workload, claim_size, namespace_labels)
     if workload["ha"] == "patroni":
         return patroni.patroni_objects(workload, uid, claim_size or workload["storage"]["size"],
                                        backup_claim_size or workload["backup"]["pvc_size"], namespace_labels, api_endpoints)

@@ -400,7 +400,7 @@ def test_a_rabbitmq_workload_gets_its_defaults():
     ({"replicas": 3}, "replicas = 3: a PostgreSQL StatefulSet without a high-availability manager would run that many independent "
                       "primaries with diverging data; set ha: patroni"),
     ({"replicas": 3, "ha": "patroni"}, "image: must be given with ha: patroni: the default postgres image has no Patroni"),
-    ({"ha": "cloudnative-pg", "image": "x:1"}, "ha = 'cloudnative-pg': is not built yet (only none and patroni); use ha: patroni"),
+    ({"ha": "stolon", "image": "x:1"}, "ha = 'stolon': is not one of none, patroni, cloudnative-pg"),
     ({"ha": "patroni", "image": "x:1", "auth": {"replication_password_key": "postgres-password"}},
      "auth.replication_password_key = 'postgres-password': is also auth.password_key; give each of the cluster's three users"),
     ({"ha": "patroni", "image": "x:1", "secrets": {"invoicetron-secrets": {"postgres-password": {"value": "x"}}}},
@@ -436,3 +436,23 @@ def test_a_patroni_source_needs_no_container():
     given = {key: value for key, value in base["source"].items() if key != "container"}
     made = validate_catalog([dict(base, source=dict(given, patroni_members=["db1", "db2", "db3"]))])[0]
     assert made["source"]["patroni_members"] == ["db1", "db2", "db3"] and "container" not in made["source"]
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"ha": "cloudnative-pg"}, "image: must be given with ha: cloudnative-pg: the operator runs its own operand images"),
+    ({"ha": "cloudnative-pg", "image": "x:1", "roles": ["reader"]}, "roles: are not created in a CloudNativePG Cluster"),
+    ({"ha": "cloudnative-pg", "image": "x:1", "databases": ["a", "b"]}, "databases = ['a', 'b']: lists more than one database"),
+    ({"ha": "cloudnative-pg", "image": "x:1"}, "backup: is the operator's with ha: cloudnative-pg"),
+    ({"ha": "cloudnative-pg", "image": "x:1", "backup": None},
+     "source.address: is required with ha: cloudnative-pg (the operator imports the source at bootstrap)"),
+])
+def test_a_cloudnative_pg_cluster_refuses_what_it_would_ignore(changes, expected):
+    errors = errors_of([workload(**changes)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_a_cloudnative_pg_cluster_of_three_is_accepted():
+    made = validate_catalog([workload(ha="cloudnative-pg", replicas=3, image="ghcr.io/cloudnative-pg/postgresql:15", backup=None,
+                                      databases=["invoicetron"],
+                                      source=dict(VALID["source"], address="192.0.2.10:5432", password="pw"))])[0]
+    assert (made["ha"], made["replicas"], made["objects"]["cnpg_owner_secret"]) == ("cloudnative-pg", 3, "invoicetron-postgresql-owner")
