@@ -13,7 +13,7 @@ from .conftest import kubectl, nothing_changed
 from .migration_helpers import FINGERPRINT_SQL, source_fingerprint
 from .patroni_helpers import IMAGE, Cluster, wait_for
 
-pytestmark = pytest.mark.lab  # no timing is measured: it runs beside the others
+pytestmark = [pytest.mark.lab, pytest.mark.serial]  # alone: its three members slow the parallel stage by minutes
 
 
 @pytest.fixture(scope="module")
