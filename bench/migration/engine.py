@@ -118,7 +118,10 @@ def main(argv):
                 engine = PostgresEngine(ctx, source, cluster)
                 if args.interrupt_at:
                     interrupt_at(engine, args.interrupt_at)
-                result = runbook.migrate(engine, run=run)
+                try:
+                    result = runbook.migrate(engine, run=run)
+                finally:
+                    engine.close()
             report = result["report"]
             outcome.update(ok=not result["failed"], msg=result["msg"], transport=result["transport"],
                            backup=result["backup"], verified=report["ok"], mismatches=report["mismatches"],

@@ -29,6 +29,7 @@ Every method may raise sides.SideError (a program failed) or errors.MigrationErr
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 
 
@@ -81,6 +82,10 @@ class Engine(abc.ABC):
 
     def close(self):  # noqa: B027 - an engine that opened nothing has nothing to close
         """Release what the engine opened (called once the task is done with it)."""
+
+    def quiet(self):
+        """A context in which the engine keeps no connection of its own open to the target (the copy's)."""
+        return contextlib.nullcontext()
 
     def for_database(self, name):
         """This engine's twin for another database of the same source, over the same sides, sharing ``shared``."""
@@ -162,6 +167,14 @@ class Engine(abc.ABC):
     def copy_table(self, transport, part, snapshot):
         """One part of plan_parts() (or a whole table): all of it or nothing, added to the record (record_parts) by the
         transaction that writes it."""
+
+    def copy_units(self, parts):
+        """What the copy starts, each a list of parts copied by copy_tables_together (one part: copy_table)."""
+        return [[part] for part in parts]
+
+    def copy_tables_together(self, transport, parts, snapshot):
+        """Several parts in one go (engines whose copy_units groups parts)."""
+        raise NotImplementedError
 
     def recopy_table(self, transport, table, snapshot):
         """A table that already has its indexes and constraints, its rows replaced all at once or not at all."""

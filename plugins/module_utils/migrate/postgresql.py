@@ -21,6 +21,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import post
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import Engine, Plan
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import PROGRESS_COPY_SQL
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.psql_session import Sessions
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import (
     LONG,
@@ -56,15 +57,33 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
 
     # -- psql on either side -------------------------------------------------------------------------
 
+    @property
+    def sessions(self):
+        """The task's psql sessions, shared by the engines of its databases (closed by close())."""
+        if "psql_sessions" not in self.shared:
+            self.shared["psql_sessions"] = Sessions(one_shot_psql, psql.FLAGS)
+        return self.shared["psql_sessions"]
+
+    def close(self):
+        sessions = self.shared.pop("psql_sessions", None)
+        if sessions is not None:
+            sessions.close()
+
+    def quiet(self):
+        return self.sessions.paused(self.target)
+
+    def source_psql(self, script, database=None, timeout=QUICK):
+        return self.sessions.run(self.source, database or self.ctx.database, script, timeout)
+
     def source_json(self, query, snapshot=None, database=None, what="the source"):
         script = "".join("%s;\n" % s for s in sql.snapshot_statements(snapshot)) + query.strip().rstrip(";") + ";\nCOMMIT;\n"
-        return sql.parse_json(run(self.source, "psql", psql.FLAGS, database or self.ctx.database, stdin=script.encode()), what)
+        return sql.parse_json(self.source_psql(script, database), what)
 
     def target_json(self, query, database, what="the target"):
-        return sql.parse_json(run(self.target, "psql", psql.FLAGS, database, stdin=query.encode()), what)
+        return sql.parse_json(self.sessions.run(self.target, database, query), what)
 
     def target_script(self, script, database, timeout=QUICK):
-        return run(self.target, "psql", psql.FLAGS, database, stdin=script.encode(), timeout=timeout)
+        return self.sessions.run(self.target, database, script, timeout)
 
     # -- 1. preflight --------------------------------------------------------------------------------
 
@@ -138,7 +157,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
         return psql.parse_database_list(self._list_source_databases())
 
     def _list_source_databases(self):
-        return run(self.source, "psql", psql.FLAGS, "postgres", stdin=(psql.LIST_DATABASES_SQL + ";").encode())
+        return self.source_psql(psql.LIST_DATABASES_SQL + ";", "postgres")
 
     def _check_source_tools(self, source_major):
         for program in ("pg_dump",):
@@ -176,7 +195,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
     # -- 5. copy -------------------------------------------------------------------------------------
 
     def copy_globals(self):
-        source = pg_globals.parse(run(self.source, "psql", psql.FLAGS, self.ctx.database, stdin=pg_globals.READ_SCRIPT.encode()))
+        source = pg_globals.parse(self.source_psql(pg_globals.READ_SCRIPT))
         existing = self.target_json(sql.ROLE_NAMES_SQL, "postgres")
         roles_sql, per_database, summary = pg_globals.generate(source, existing, keep_privileged=self.ctx.keep_privileged_roles)
         if summary["without_password"]:
@@ -190,6 +209,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
         per_database, roles = copied_globals
         database, facts = self.ctx.database, plan.source
         owner = facts["owner"] if facts["owner"] in roles else self.ctx.auth_user
+        self.sessions.close_database(self.target, database)  # DROP ... WITH (FORCE) would end it
         statements = (sql.drop_database_sql(database), sql.create_database_sql(database, owner, facts, plan.target_version))
         self.target_script("%s;\n%s;\n%s" % (*statements, per_database.get(database, "")), "postgres", timeout=self.long)
 
@@ -229,11 +249,11 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
 
     def verify_source(self, level, snapshot):
         script = pg_verify.side_script(level, snapshot)
-        return pg_verify.parse_side(run(self.source, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode(), timeout=self.long))
+        return pg_verify.parse_side(self.source_psql(script, timeout=self.long))
 
     def verify_target(self, level):
         script = pg_verify.side_script(level, sequences=True, fingerprint=True)
-        return pg_verify.parse_side(run(self.target, "psql", psql.FLAGS, self.ctx.database, stdin=script.encode(), timeout=self.long))
+        return pg_verify.parse_side(self.target_script(script, self.ctx.database, timeout=self.long))
 
     def compare(self, source_half, target_half, level):
         findings = pg_verify.sequence_findings(target_half.pop("sequences", []))
@@ -283,6 +303,11 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
             address = completed.stdout.decode().strip() if completed.returncode == 0 else ""
             self._target_host = address if re.fullmatch(r"[0-9a-fA-F.:]+", address) else service
         return self._target_host
+
+
+def one_shot_psql(side, database, script, timeout):
+    """psql started for one script (a session busy in another thread)."""
+    return run(side, "psql", psql.FLAGS, database, stdin=script.encode(), timeout=timeout)
 
 
 def tool_major(version_output):

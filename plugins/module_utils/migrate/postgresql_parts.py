@@ -25,6 +25,11 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.quote import quote_literal
 
 SCHEMA = "_stateshift_copy"
+# Whole tables under BATCH_TABLE_BYTES are copied several to a stream and a transaction: each stream costs a kubectl exec
+# and an ssh + docker exec (~0.3 s here), more than such a table's rows take.
+BATCH_TABLE_BYTES = 16 * 1024 * 1024
+BATCH_BYTES = 64 * 1024 * 1024
+BATCH_TABLES = 32  # the source's psql gets each table's COPY as an argument: the remote command line stays short
 MAX_PARTS = 64
 TID_RANGE_SCAN = 140000  # the first server version that reads a range of ctid without scanning the whole table
 
@@ -138,6 +143,28 @@ def where_clause(part):
     return " WHERE " + " AND ".join(bounds)
 
 
+def batches(parts, jobs):
+    """What the copy starts, each a list of parts: a part of a large table, or a whole table of BATCH_TABLE_BYTES or more,
+    alone; the smaller whole tables grouped in at least ``jobs`` batches of at most BATCH_TABLES tables and about
+    BATCH_BYTES, the largest table first into the lightest batch. The largest units come first."""
+    small = [part for part in parts if part["part"] is None and part["size_bytes"] < BATCH_TABLE_BYTES]
+    grouped = {id(part) for part in small}
+    units = [[part] for part in parts if id(part) not in grouped]
+    total = sum(part["size_bytes"] for part in small)
+    count = max(1, jobs, -(-total // BATCH_BYTES), -(-len(small) // BATCH_TABLES))
+    bins = [[] for _index in range(count)]
+    for part in sorted(small, key=lambda p: p["size_bytes"], reverse=True):
+        open_bins = [batch for batch in bins if len(batch) < BATCH_TABLES]
+        min(open_bins, key=lambda batch: sum(p["size_bytes"] for p in batch)).append(part)
+    units += [batch for batch in bins if batch]
+    return sorted(units, key=lambda unit: sum(part["size_bytes"] for part in unit), reverse=True)
+
+
+def text_literal(text):
+    """A literal whose backslashes stay backslashes whatever standard_conforming_strings is."""
+    return "E'%s'" % text.replace("\\", "\\\\").replace("'", "''")
+
+
 def _number(value):
     return "NULL" if value is None else "%d" % int(value)
 
@@ -172,6 +199,30 @@ class CopyInParts:
             if ALREADY_IN not in str(exc):
                 raise
 
+    def copy_units(self, parts):
+        return batches(parts, self.ctx.jobs)
+
+    def copy_tables_together(self, transport, parts, snapshot):
+        """Whole tables in one stream and one transaction: the source's psql writes, between two tables' rows, the end of
+        the first's COPY and the statements that start the next one's, so the target's psql reads one script. A batch
+        holding a table another run has put in since (ALREADY_IN) is copied again table by table."""
+        statements = [*sql.snapshot_statements(snapshot)]
+        for index, part in enumerate(parts):
+            if index:
+                statements.append("SELECT %s" % text_literal("\\.\n%s;" % ";\n".join(_load_statements(part))))
+            statements.append(sql.copy_out_sql(part["table"]))
+        statements.append("COMMIT")
+        source_args = psql.FLAGS + [piece for statement in statements for piece in ("-c", statement)]
+        prefix = "%s;\n" % ";\n".join([*sql.SESSION_SETTINGS, "BEGIN", *_load_statements(parts[0])])
+        try:
+            transport.pipe(("psql", source_args, self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
+                           prefix=prefix.encode(), commit=sql.copy_in_commit("".join(mark_done_sql(part) for part in parts)))
+        except SideError as exc:
+            if ALREADY_IN not in str(exc):
+                raise
+            for part in parts:
+                self.copy_table(transport, part, snapshot)
+
     def recopy_table(self, transport, table, snapshot):
         self._copy(transport, whole_table(table), snapshot, "replace", "", "")
 
@@ -181,3 +232,7 @@ class CopyInParts:
         source_args = psql.FLAGS + [piece for statement in statements for piece in ("-c", statement)]
         transport.pipe(("psql", source_args, self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
                        prefix=sql.copy_in_prefix(table, load, first), commit=sql.copy_in_commit(before_commit))
+
+
+def _load_statements(part):
+    return sql.copy_in_statements(part["table"], "whole", claim_sql(part))

@@ -31,6 +31,7 @@ class SideError(Exception):
 
 class Side:
     label = "side"
+    takes_database = True  # False: the side connects where its connection string says, whatever database is asked
 
     def argv(self, program, args, database):
         raise NotImplementedError

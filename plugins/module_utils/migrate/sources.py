@@ -246,6 +246,8 @@ class DockerOverSsh(SourceSide):
 class LocalDsn(SourceSide):
     """``user`` is only the role the Job logs in with; the programs here connect as the DSN says."""
 
+    takes_database = False
+
     def __init__(self, dsn, password=None, address=None, user="postgres", network_env=None):
         self.dsn, self.password, self.address, self.user = dsn, password, address, user
         self.network_env = dict(network_env or {})  # settings the DSN itself sets win over these

@@ -156,11 +156,16 @@ def copy_in_prefix(table, load="whole", first=""):
     The transaction is committed only by copy_in_commit(), sent after the source finished cleanly, so a
     cut stream rolls back instead of leaving part of a table (or of a part).
     """
+    return ("%s;\n" % ";\n".join([*SESSION_SETTINGS, "BEGIN", *copy_in_statements(table, load, first)])).encode()
+
+
+def copy_in_statements(table, load="whole", first=""):
+    """The statements of copy_in_prefix() that load one table (``first``, then emptying it, then its COPY)."""
     target, copy = qualified(table), "COPY %s (%s) FROM STDIN" % (qualified(table), column_list(table))
     statements = {"whole": ["TRUNCATE ONLY %s" % target, copy + " WITH (FREEZE)"],
                   "part": [copy],
                   "replace": ["SET LOCAL session_replication_role = replica", "DELETE FROM ONLY %s" % target, copy]}[load]
-    return ("%s;\n" % ";\n".join([*SESSION_SETTINGS, "BEGIN", *([first] if first else []), *statements])).encode()
+    return [*([first] if first else []), *statements]
 
 
 def copy_in_commit(before_commit=""):

@@ -49,7 +49,8 @@ def schema(run, engine, transport, snapshot):
 
 def tables(run, engine, transport, parts, snapshot):
     """Copy every part; prints progress lines while it runs and the last one at the end. Then the record is dropped."""
-    line = run.timed("data", _copy_tables, run, engine, transport, parts, snapshot)
+    with engine.quiet():
+        line = run.timed("data", _copy_tables, run, engine, transport, parts, snapshot)
     run.emit(line)
     engine.forget_parts()
     return line
@@ -60,12 +61,16 @@ def _copy_tables(run, engine, transport, parts, snapshot):
     progress = CopyProgress("copy %s" % ctx.label, parts, run.emit, poll=engine.copy_progress,
                             interval=ctx.options.progress_interval, describe=engine.progress_text)
 
-    def copy_one(part):
-        engine.copy_table(transport, part, snapshot)
-        progress.table_done(part["key"])
+    def copy_one(unit):
+        if len(unit) == 1:
+            engine.copy_table(transport, unit[0], snapshot)
+        else:
+            engine.copy_tables_together(transport, unit, snapshot)
+        for part in unit:
+            progress.table_done(part["key"])
 
     with progress, concurrent.futures.ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
-        futures = {pool.submit(copy_one, part): part for part in parts}
+        futures = {pool.submit(copy_one, unit): unit for unit in engine.copy_units(parts)}
         try:
             for future in concurrent.futures.as_completed(futures):
                 try:
@@ -81,7 +86,10 @@ def _copy_tables(run, engine, transport, parts, snapshot):
     return progress.line()
 
 
-def _named(part):
+def _named(unit):
+    if len(unit) > 1:
+        return "%s (copied together with %s)" % (_named(unit[:1]), ", ".join(part["key"] for part in unit[1:]))
+    part = unit[0]
     if part["part"] is None:
         return part["key"]
     return "%s (part %d, pages from %d)" % (part["table"]["key"], part["part"], part["first_block"])

@@ -17,12 +17,13 @@ import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import validate_catalog
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, credentials
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, credentials, postgresql_parts
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine, tool_major
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import LocalDsn
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import StreamTransport
 from tests.fixtures.postgres import LocalPostgres
 
 from .fakes import options
@@ -87,7 +88,20 @@ def engine_for(servers, tmp_path, force=False, database="shop", user="postgres",
     assert ctx.database == database  # the module's database option, which the catalog's rules do not check
     cluster = Kubectl("shop", {}, kubectl_bin=str(script))
     cluster.base[1:1] = [str(tmp_path / "maps.json"), target.socket_dir, str(target.port)]
-    return PostgresEngine(ctx, LocalDsn(ctx.source.dsn, user="postgres"), cluster)
+    engine = PostgresEngine(ctx, LocalDsn(ctx.source.dsn, user="postgres"), cluster)
+    OPENED.append(engine)
+    return engine
+
+
+OPENED = []
+
+
+@pytest.fixture(autouse=True)
+def engines_closed():
+    """The engines' psql sessions end with each test (opened_engine closes them in the action)."""
+    yield
+    while OPENED:
+        OPENED.pop().close()
 
 
 def dbname_pair(database):
@@ -378,3 +392,66 @@ def test_a_source_schema_named_like_the_copy_record_is_refused_before_any_write(
         runbook.migrate(parts_engine(parts_source, tmp_path))
     assert raised.value.phase == "preflight" and "rename that schema on the source first" in str(raised.value)
     assert target.psql("SELECT count(*) FROM pg_database WHERE datname = 'parts';").stdout.strip() == "0"
+
+
+BATCH_SCHEMA = '"b\\s ""q"""'
+BATCH_TABLE = BATCH_SCHEMA + '."t\\.1"'
+BATCH_SQL = "\n".join((
+    "CREATE SCHEMA %s;" % BATCH_SCHEMA,
+    "CREATE TABLE %s (id int PRIMARY KEY, body text);" % BATCH_TABLE,
+    r"INSERT INTO %s SELECT g, E'\\.\nline ' || g || E'\\N\t''' FROM generate_series(1, 300) g;" % BATCH_TABLE,
+    "CREATE TABLE empty_one (id int);",
+    "CREATE TABLE plain (id int, note text);",
+    "INSERT INTO plain SELECT g, NULL FROM generate_series(1, 50) g;",
+))
+
+
+@pytest.fixture()
+def batch_source(servers):
+    source, _target = servers
+    source.psql("DROP DATABASE IF EXISTS batchy;")
+    source.psql("CREATE DATABASE batchy;")
+    source.psql(BATCH_SQL, database="batchy")
+    yield servers
+    source.psql("DROP DATABASE batchy WITH (FORCE);")
+
+
+def test_small_tables_are_copied_together_in_one_stream_and_verified(batch_source, tmp_path, monkeypatch):
+    _source, target = batch_source
+    streams = []
+    pipe = StreamTransport.pipe
+
+    def counted(self, source_cmd, target_cmd, *args, **kwargs):
+        if any("TO STDOUT" in str(word) for word in source_cmd[1]):
+            streams.append(source_cmd)
+        return pipe(self, source_cmd, target_cmd, *args, **kwargs)
+
+    monkeypatch.setattr(StreamTransport, "pipe", counted)
+    result = runbook.migrate(engine_for(batch_source, tmp_path, force=True, database="batchy", jobs=1))
+    assert not result["failed"], result["msg"]
+    assert result["report"]["level"] == "checksum" and result["report"]["totals"]["rows_target"] == 350
+    assert len(streams) == 1, "three small tables, one job: one stream"
+    body = target.psql("SELECT body FROM %s WHERE id = 7;" % BATCH_TABLE, database="batchy").stdout
+    assert body == "\\.\nline 7\\N\t'\n", "a row that reads like the end of a COPY is data"
+    assert target.psql("SELECT count(*) FROM pg_namespace WHERE nspname = '_stateshift_copy';", database="batchy").stdout.strip() == "0"
+
+
+def test_a_batch_with_a_table_already_in_is_copied_table_by_table(batch_source, tmp_path, monkeypatch):
+    """Another run committing one of the batch's tables first makes the batch's claim fail (ALREADY_IN, as the claim
+    test of test_postgresql_parts shows against a real server); here the first batch fails so, and each table is then
+    copied alone."""
+    streams, pipe = [], StreamTransport.pipe
+
+    def first_batch_already_in(self, source_cmd, target_cmd, *args, **kwargs):
+        copies = sum("TO STDOUT" in str(word) for word in source_cmd[1])
+        if copies:
+            streams.append(copies)
+        if copies > 1 and streams.count(copies) == 1:
+            raise SideError("target pod: psql failed (rc=3): ERROR:  %s" % postgresql_parts.ALREADY_IN)
+        return pipe(self, source_cmd, target_cmd, *args, **kwargs)
+
+    monkeypatch.setattr(StreamTransport, "pipe", first_batch_already_in)
+    result = runbook.migrate(engine_for(batch_source, tmp_path, force=True, database="batchy", jobs=1))
+    assert not result["failed"], result["msg"]
+    assert streams == [3, 1, 1, 1]
+    assert result["report"]["totals"]["rows_target"] == 350

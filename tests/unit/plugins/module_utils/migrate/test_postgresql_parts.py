@@ -135,3 +135,32 @@ def test_a_second_load_of_a_part_waits_for_the_first_and_loads_only_if_it_did_no
 
 def test_preflight_looks_for_the_records_schema_by_its_name():
     assert "nspname = '%s'" % postgresql_parts.SCHEMA in sql.SOURCE_FACTS_SQL
+
+
+def _whole(key, mib):
+    return {"key": key, "table": {"key": key}, "part": None, "size_bytes": int(mib * 1024 * 1024), "rows_estimate": 1}
+
+
+def test_small_whole_tables_are_batched_over_the_jobs_and_large_ones_and_ranges_go_alone():
+    big = _whole("public.big", 40)
+    ranges = [dict(_whole("public.huge#%d" % index, 128), part=index) for index in range(2)]
+    small = [_whole("public.s%d" % index, index / 10) for index in range(10)]
+    units = postgresql_parts.batches([big, *ranges, *small], jobs=2)
+    assert [unit for unit in units if len(unit) == 1 and unit[0] in (big, *ranges)] == [[ranges[0]], [ranges[1]], [big]]
+    batched = [unit for unit in units if unit[0] in small]
+    assert len(batched) == 2 and sorted(part["key"] for unit in batched for part in unit) == sorted(p["key"] for p in small)
+    sizes = [sum(part["size_bytes"] for part in unit) for unit in batched]
+    assert max(sizes) - min(sizes) <= small[-1]["size_bytes"], "the batches are balanced"
+
+
+def test_batches_stay_under_their_table_count_and_size():
+    many = [_whole("public.t%d" % index, 0.01) for index in range(100)]
+    assert max(len(unit) for unit in postgresql_parts.batches(many, jobs=1)) <= postgresql_parts.BATCH_TABLES
+    heavy = [_whole("public.h%d" % index, 15) for index in range(12)]
+    units = postgresql_parts.batches(heavy, jobs=1)
+    assert len(units) == 3 and all(sum(part["size_bytes"] for part in unit) <= 64 * 1024 * 1024 for unit in units)
+    assert postgresql_parts.batches([], jobs=2) == []
+
+
+def test_a_literal_between_two_tables_keeps_its_backslashes():
+    assert postgresql_parts.text_literal("\\.\nCOPY \"it's\"") == "E'\\\\.\nCOPY \"it''s\"'"
