@@ -18,8 +18,10 @@ import re
 import shlex
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import postgresql_parts, postgresql_snapshot
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.background import Background
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import Engine, Plan
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql_job import JobSides
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import PROGRESS_COPY_SQL
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.psql_session import Sessions
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
@@ -28,9 +30,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides impor
     QUICK,
     PodSide,
     SideError,
-    WorkerSide,
     run,
-    run_process,
     run_script,
 )
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.target_pod import leader_pod
@@ -40,7 +40,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql, sql
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import verify as pg_verify
 
 
-class PostgresEngine(postgresql_parts.CopyInParts, Engine):
+class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
     name = "postgresql"
 
     def __init__(self, ctx, source, cluster):
@@ -49,6 +49,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
         self._target_host = None
         self.restore_settings = dict(ctx.options.restore_settings or sql.RESTORE_SETTINGS)
         self.schema_path = "/tmp/stateshift-%s-schema.dump" % safe_name(ctx.database)
+        self._schema_removed = False
         self.long = ctx.options.timeout or LONG  # the deadline of a step that reads or writes all the data
 
     @property
@@ -89,6 +90,8 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
 
     def inspect(self):
         ctx = self.ctx
+        # the target's session starts while the source's answers (the query below reports a failure)
+        warming = Background(self.target_script, "SELECT 1;", "postgres").begin()
         facts = self._source_facts()
         self._refuse_unreadable(facts)
         tables = self.source_json(sql.TABLES_SQL, what="the table list")
@@ -98,6 +101,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
             raise MigrationError("%s: the source has a schema named %s, the name this migration keeps its record of copied "
                                  "parts under in the target database; rename that schema on the source first"
                                  % (ctx.label, postgresql_parts.SCHEMA), "preflight")
+        warming.join()
         try:
             server = self.target_json(sql.TARGET_SERVER_SQL.format(
                 name=sql.quote_literal(ctx.database), provider=sql.quote_literal(facts["locale_provider"]),
@@ -217,15 +221,19 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
         # The sections, not --schema-only: only then does the archive refresh materialized views after the data. The source's
         # own pg_dump writes it, whatever the transport (the few bytes then pass the controller): a newer one, the Job's, also
         # writes column options only the source's build knows (Debian's 15 keeps pg_attver), which the target refuses.
+        # The pre-data is restored by the same exec that writes the archive.
         dump = ["-Fc", "--section=pre-data", "--section=post-data", "--snapshot=%s" % snapshot]
-        StreamTransport(self.source, transport.data_target, self.long).pipe(
-            ("pg_dump", dump, self.ctx.database), ("sh", ["-c", "umask 077 && cat > %s" % shlex.quote(self.schema_path)], None))
+        target = transport.data_target
+        write = "umask 077 && cat > %s" % shlex.quote(self.schema_path)
         if restore:
-            run(transport.data_target, "pg_restore", ["--section=pre-data", "--single-transaction", "--exit-on-error",
-                                                      self.schema_path], self.ctx.database, timeout=self.long)
+            write += " && " + target.shell("pg_restore", ["--section=pre-data", "--single-transaction", "--exit-on-error",
+                                                          self.schema_path], self.ctx.database)
+        self._schema_removed = False
+        StreamTransport(self.source, target, self.long).pipe(("pg_dump", dump, self.ctx.database), ("sh", ["-c", write], None))
 
     def remove_temporary(self, transport):
-        run(transport.data_target, "rm", ["-f", self.schema_path], None, timeout=60)
+        if not self._schema_removed:  # build_indexes removes it when it succeeds
+            run(transport.data_target, "rm", ["-f", self.schema_path], None, timeout=60)
 
     def copy_progress(self):
         return self.target_json(PROGRESS_COPY_SQL, self.ctx.database, what="copy progress")
@@ -244,6 +252,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
             target.shell("vacuumdb", ["--analyze-only", "-j", jobs, "-q"], database),
             target.shell("rm", ["-f", self.schema_path], None))), "pg_restore --section=post-data, vacuumdb --analyze-only",
             timeout=self.long)
+        self._schema_removed = True
 
     # -- 7. verification -----------------------------------------------------------------------------
 
@@ -267,42 +276,6 @@ class PostgresEngine(postgresql_parts.CopyInParts, Engine):
 
     def markdown(self, report, title):
         return pg_verify.markdown(report, title)
-
-    # -- 8. the Job transport ------------------------------------------------------------------------
-
-    def worker_network_env(self):
-        """The Job's pod runs the target's image: its libpq is the workload's major version."""
-        major = re.match(r"\d+", self.ctx.version)
-        return self.ctx.source.network_env(int(major.group()) if major else None)
-
-    def reach_script(self, candidates):
-        user = self.source.user
-        settings = " ".join("%s=%s" % (name, shlex.quote(value)) for name, value in sorted(self.worker_network_env().items()))
-        tries = []
-        for host, port in candidates:
-            env = "PGHOST=%s PGPORT=%d PGUSER=%s %s PGPASSWORD=\"$SRC_PASSWORD\" PGCONNECT_TIMEOUT=5" % (
-                shlex.quote(host), port, shlex.quote(user), settings)
-            tries.append("if %s psql -X -A -t -d %s -c 'SELECT 1' >/dev/null 2>&1; then echo %s; exit 0; fi"
-                         % (env, shlex.quote(self.ctx.database), shlex.quote("%s:%d" % (host, port))))
-        target_check = ("PGHOST=%s PGUSER=%s PGPASSWORD=\"$TGT_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -A -t -d postgres "
-                        "-c 'SELECT 1' >/dev/null || { echo 'the migration pod cannot log in to the target' >&2; exit 3; }"
-                        % (shlex.quote(self.target_host()), shlex.quote(self.ctx.auth_user)))
-        return target_check + "\n" + "\n".join(tries) + "\nexit 1"
-
-    def job_sides(self, cluster, pod, address):
-        return (WorkerSide(cluster, pod, "SRC", address[0], address[1], self.source.user, self.worker_network_env()),
-                WorkerSide(cluster, pod, "TGT", self.target_host(), 5432, self.ctx.auth_user))
-
-    def target_host(self):
-        """The target Service's cluster IP, so the Job's pod needs no DNS lookup (a busy cluster's DNS can time out
-        in the middle of a copy); the Service's name if the IP cannot be read."""
-        if self._target_host is None:
-            service = self.ctx.objects["service"]
-            completed = run_process(self.cluster("get", "service", service, "-o", "jsonpath={.spec.clusterIP}"),
-                                    what="kubectl get service %s" % service)
-            address = completed.stdout.decode().strip() if completed.returncode == 0 else ""
-            self._target_host = address if re.fullmatch(r"[0-9a-fA-F.:]+", address) else service
-        return self._target_host
 
 
 def one_shot_psql(side, database, script, timeout):

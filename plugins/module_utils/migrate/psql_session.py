@@ -3,14 +3,16 @@
 """One psql kept open on a side for a run's short statements.
 
 A migration sends a few dozen small scripts to each side (facts, role names, settings, setval...). Started one by one,
-each pays a ``kubectl exec`` or ``ssh`` + ``docker exec`` and a login; a session pays them once per side and database.
+each pays a ``kubectl exec`` or ``ssh`` + ``docker exec`` and a login; a session pays them once per side. It moves
+between databases with ``\\connect``. One session per side, not per database: each ``kubectl exec`` held open is a Go
+process of ~50 MB on the controller.
 
 Each request is the script, ``RESET ALL`` (so its SET statements do not outlive it), then ``COPY (SELECT <token>,
-<in a transaction?>) TO STDOUT``: psql flushes its output after a COPY, so the token's line ends the request's output. ON_ERROR_STOP stays on, as for a one-shot psql: a failed
-statement ends the session, its error is read to the end and raised like a one-shot's, and the next request starts a
-new session. A script that leaves a transaction open is rolled back and refused, so nothing leaks into the next one.
-A session busy in another thread is not waited for: the caller runs its script one-shot. One session per side (not per
-database) keeps one ``kubectl exec`` open, not one per database: each is a Go process of ~50 MB on the controller.
+<in a transaction?>) TO STDOUT``: psql flushes its output after a COPY, so the token's line ends the request's output.
+ON_ERROR_STOP stays on, as for a one-shot psql: a failed statement ends the session, its error is read to the end and
+raised like a one-shot's, and the next request starts a new session. A script that leaves a transaction open is rolled
+back and refused, so nothing leaks into the next one. A session busy in another thread is not waited for: the caller
+runs its script one-shot.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import time
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import QUICK, SideError, describe, spawn
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import kill
-
 
 PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")  # a database name \\connect takes unquoted
 
@@ -100,11 +101,9 @@ class PsqlSession:
         with self._changed:  # what an earlier request left (its notices) is not this one's
             del self._stdout.data[:]
             del self._stderr.data[:]
-        try:
+        with contextlib.suppress(OSError):  # the session ended: its error is read below
             self._process.stdin.write(request.encode())
             self._process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass  # the session ended; its error is read below
         output, ended = self._wait(token.encode(), timeout)
         if ended is None:
             return output.decode("utf-8", "replace")
@@ -147,19 +146,15 @@ class PsqlSession:
         self._stdout.start()
         self._stderr.start()
         self._process = process
-        try:
+        with contextlib.suppress(OSError):
             process.stdin.write(self.side.stdin_prefix())
-        except (BrokenPipeError, OSError):
-            pass
 
     def _end(self):
         process, self._process = self._process, None
         if process is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             process.stdin.close()
-        except OSError:
-            pass
         try:
             process.wait(5)
         except subprocess.TimeoutExpired:
