@@ -350,6 +350,7 @@ def summarize(argv):
         "environment": dict(tool_versions(), **(meta.get("environment") or {})),
         "settings": meta.get("settings") or {},
         "source_unchanged": meta.get("source_unchanged") or {},
+        "relay": meta.get("relay") or {},
         "datasets": datasets,
         "links": compare_links(datasets),
         "growth": growth(datasets),
@@ -491,7 +492,24 @@ def render(result):
         lines.append("load average (1 min) at the start/end of the runs: %.2f .. %.2f (%d CPUs)" % (
             min(loads), max(loads), result["environment"].get("cpus") or 0))
     lines.append("source unchanged: %s" % json.dumps(result["source_unchanged"], sort_keys=True))
+    lines += render_relay(result)
     return "\n".join(lines) + "\n"
+
+
+def render_relay(result):
+    """The stream transport's ceiling and the rate of its data phase beside it."""
+    relay = result.get("relay") or {}
+    if not relay:
+        return []
+    lines = ["stream transport ceiling (zeros: ssh | controller | kubectl exec): %s MiB/s with one stream, %s MiB/s with two"
+             % (relay.get("one_stream_mib_s"), relay.get("two_streams_mib_s"))]
+    for dataset, entry in sorted(result["datasets"].items()):
+        info, size = entry["methods"].get("ours_stream"), entry.get("size_bytes")
+        data_s = ((info or {}).get("phases_median_s") or {}).get("data")
+        if data_s and size:
+            lines.append("  %s: ours_stream's data phase %.1f MiB/s (%s MiB on the source in %s s)" % (
+                dataset, size / 2**20 / data_s, round(size / 2**20), data_s))
+    return lines
 
 
 def main(argv):

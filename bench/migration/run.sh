@@ -10,6 +10,7 @@
 #   ours_job     our engine (pg_migration.Migration), transport job, jobs 2, backup on, verify checksum
 #   ours_lean    the same with backup off and verify count (against pgcopydb clone alone)
 #   ours_stream  the same with transport stream (the data passes through the controller)
+#   (with ours_stream: the relay's ceiling, zeros through ssh, the controller and kubectl exec, 1 and 2 streams)
 #   ours_resume  the re-run of ours_job, with tables over 2 x BENCH_MIGRATION_RESUME_PART_MIB (default 128) copied in
 #                parts of that size, after such a run was interrupted once half the bytes were in (untimed)
 #   before_job, before_stream   the same two, with the engine of an earlier revision: set BENCH_MIGRATION_BEFORE to
@@ -376,6 +377,25 @@ if [ -f "$WORK/backups" ]; then
   done <"$WORK/backups"
 fi
 echo "settings.total_bench_s=$((SECONDS - started))" >>"$META"
+
+# The stream transport's ceiling on this machine: bytes of nothing but zeros through the same path as its data (ssh
+# from the legacy host, relayed by the controller into kubectl exec), one and two streams at once, on the last link.
+relay_mib_s() {
+  local streams=$1 mib=$2 t
+  t=$(now)
+  for _ in $(seq "$streams"); do
+    (legacy "head -c ${mib}M /dev/zero" | kubectl -n "$NS" exec -i "$POD" -c "$CONTAINER" -- sh -c 'cat > /dev/null') &
+  done
+  wait
+  echo "scale=1; $streams * $mib / ($(now) - $t)" | bc
+}
+if [[ " ${METHODS[*]} " == *" ours_stream "* ]]; then
+  log "the stream transport's ceiling: zeros relayed from the legacy host into the target pod"
+  {
+    echo "relay.one_stream_mib_s=$(relay_mib_s 1 512)"
+    echo "relay.two_streams_mib_s=$(relay_mib_s 2 512)"
+  } >>"$META"
+fi
 
 date=$(date -u +%F)
 python3 "$HERE/measure.py" summarize --records "$WORK/records" --meta-file "$META" \
