@@ -109,7 +109,23 @@ def migration_block(result):
     if ratios:
         notes.append("On the shaped link (1 Gbit/s, +0.5 ms) every method took %.2f\N{EN DASH}%.2f of its loopback time."
                      % (min(ratios), max(ratios)))
+    notes += relay_notes(result, entries)
     return "\n".join([*lines, wrapped(" ".join(notes))])
+
+
+def relay_notes(result, entries):
+    """The stream transport's ceiling beside the rate of its data phase on the largest dataset."""
+    relay = result.get("relay") or {}
+    if not relay:
+        return []
+    note = ("The stream transport's path alone (zeros from the legacy host through ssh, the controller and `kubectl exec`) "
+            "carried %s MiB/s with one stream and %s MiB/s with two" % (relay.get("one_stream_mib_s"), relay.get("two_streams_mib_s")))
+    for entry in entries:
+        data_s = (((entry["methods"].get("ours_stream") or {}).get("phases_median_s")) or {}).get("data")
+        if data_s and entry.get("size_bytes"):
+            note += "; ours, stream, copied %s at %.0f MiB/s" % (entry["dataset"], entry["size_bytes"] / 2**20 / data_s)
+            break
+    return [note + "."]
 
 
 def cutover_block(rounds, name):

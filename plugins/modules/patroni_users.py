@@ -69,9 +69,8 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.connection impo
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.exec import PodExecError, pod_exec
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import KUBECTL_ARG_SPEC, Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import patroni_users
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.patroni_pods import PSQL
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg.psql import POSTGRES_POD_ARG_SPEC
-
-PSQL = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", "postgres"]
 
 
 def run_psql(module, kubectl, extra, script=None):

@@ -34,6 +34,17 @@ def test_the_migration_table_has_one_column_per_loopback_dataset_and_says_which_
     assert "took 1.20\N{EN DASH}1.20 of its loopback time" in prose
 
 
+def test_the_stream_transports_ceiling_is_said_beside_its_data_rate():
+    result = dict(RESULT, relay={"one_stream_mib_s": 93.6, "two_streams_mib_s": 100.6})
+    result["datasets"] = dict(RESULT["datasets"])
+    small = dict(result["datasets"]["small @ loopback"])
+    small["methods"] = dict(small["methods"], ours_stream=dict(method(3.0, 1.0), phases_median_s={"data": 0.7}))
+    result["datasets"]["small @ loopback"] = small
+    prose = " ".join(readme.migration_block(result).split())
+    assert "carried 93.6 MiB/s with one stream and 100.6 MiB/s with two; ours, stream, copied small at 20 MiB/s." in prose
+    assert "carried" not in " ".join(readme.migration_block(RESULT).split())
+
+
 def test_only_the_block_between_its_markers_is_replaced():
     text = "before\n<!-- bench:cutover -->\nold figures\n<!-- /bench:cutover -->\nafter\n"
     assert readme.replace_block(text, "cutover", "new") == "before\n<!-- bench:cutover -->\nnew\n<!-- /bench:cutover -->\nafter\n"

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import run_process
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.patroni_pods import selector_text
 
 
 def leader_pod(cluster, ctx):
     """The pod that takes writes: the single server's, or the Patroni leader's (its role label) when ha: patroni."""
     if ctx.leader_selector is None:
         return ctx.objects["primary_pod"]
-    selector = ",".join("%s=%s" % item for item in sorted(ctx.leader_selector.items()))
+    selector = selector_text(ctx.leader_selector)
     completed = run_process(cluster("get", "pods", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}"),
                             what="kubectl get pods -l %s" % selector)
     leaders = completed.stdout.decode().split() if completed.returncode == 0 else []
