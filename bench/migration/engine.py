@@ -79,23 +79,31 @@ def migration_context(args):
 
 
 def interrupt_at(engine, share):
-    """engine.copy_table refuses to start a part once parts of ``share`` of the planned bytes were started."""
-    planned, copy_table, started = [], engine.copy_table, {"bytes": 0}
-    plan_parts = engine.plan_parts
+    """engine.copy_table and copy_tables_together refuse to start a part (or a batch of small tables) once parts of
+    ``share`` of the planned bytes were started."""
+    planned, started = [], {"bytes": 0}
+    plan_parts, copy_table, copy_together = engine.plan_parts, engine.copy_table, engine.copy_tables_together
 
     def planning(plan):
         planned[:] = plan_parts(plan)
         return planned
 
-    def copy_until(transport, part, snapshot):
+    def starting(parts):
         # counted when a part starts: the parts in flight at the interruption still commit (in the Job's pod they would
         # after a real kill too), so about ``share`` of the bytes are in when the re-run starts
         if started["bytes"] >= share * sum(p["size_bytes"] for p in planned):
             raise MigrationError("interrupted by the benchmark at %d%% of the bytes" % (100 * share), "copy")
-        started["bytes"] += part["size_bytes"]
+        started["bytes"] += sum(part["size_bytes"] for part in parts)
+
+    def copy_until(transport, part, snapshot):
+        starting([part])
         copy_table(transport, part, snapshot)
 
-    engine.plan_parts, engine.copy_table = planning, copy_until
+    def copy_together_until(transport, parts, snapshot):
+        starting(parts)
+        copy_together(transport, parts, snapshot)
+
+    engine.plan_parts, engine.copy_table, engine.copy_tables_together = planning, copy_until, copy_together_until
 
 
 def main(argv):

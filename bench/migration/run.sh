@@ -85,7 +85,9 @@ step() { printf '%s %s\n' "$1" "$(echo "$(now) - $2" | bc)" >>"$RUNDIR/steps"; }
 
 # pgcopydb_clone DB: the pgcopydb baseline, source DB into the scratch database, fresh --dir each run
 pgcopydb_clone() {
-  PGPASSFILE="$WORK/pgpass" pgcopydb clone --table-jobs 2 --index-jobs 2 --dir "$RUNDIR/pgcopydb" \
+  # its own session: when it crashes (a segfault after the target's server was OOM-killed at 3 GB) it signals its whole
+  # process group, which would otherwise be this benchmark
+  PGPASSFILE="$WORK/pgpass" setsid --wait pgcopydb clone --table-jobs 2 --index-jobs 2 --dir "$RUNDIR/pgcopydb" \
     --source "postgres://$DB_USER@$SOURCE_IP:5432/$1" \
     --target "postgres://$DB_USER@$TARGET_IP:5432/$SCRATCH_DB" >"$RUNDIR/pgcopydb.log" 2>&1
 }
@@ -275,6 +277,15 @@ forget_marker() {
   fi
 }
 
+wait_for_target() {
+  local tries=0
+  until target_sql 'SELECT 1' >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 120 ] || die "the target's server did not answer for 2 minutes after a failed run"
+    sleep 1
+  done
+}
+
 # run_one LINK ROUND DATABASE METHOD: prepare the target, run and measure, check the copy, clean up
 run_one() {
   local link=$1 round=$2 db=$3 method=$4 rundir record target_db rc=0 match errors backup
@@ -305,6 +316,9 @@ run_one() {
   python3 "$HERE/measure.py" run --out "$record" --steps "$rundir/steps" --engine "$rundir/engine.json" \
     --meta dataset="$db" method="$method" round="$round" link="$link" -- "$HERE/run.sh" _method "$method" "$db" "$rundir" \
     >"$rundir/output.log" 2>&1 || rc=$?
+  # a method that failed may have left the target's server restarting (pgcopydb's index builds at 3 GB get it
+  # OOM-killed by its pod's memory limit): wait until it answers again
+  [ "$rc" -eq 0 ] || wait_for_target
   if target_fingerprint "$target_db" >"$WORK/fingerprints/$db.$method.$round" 2>"$rundir/fingerprint.err" \
     && cmp -s "$WORK/fingerprints/$db.source" "$WORK/fingerprints/$db.$method.$round"; then
     match=true
