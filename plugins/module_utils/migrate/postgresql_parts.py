@@ -212,11 +212,10 @@ class CopyInParts:
                 statements.append("SELECT %s" % text_literal("\\.\n%s;" % ";\n".join(_load_statements(part))))
             statements.append(sql.copy_out_sql(part["table"]))
         statements.append("COMMIT")
-        source_args = psql.FLAGS + [piece for statement in statements for piece in ("-c", statement)]
-        prefix = "%s;\n" % ";\n".join([*sql.SESSION_SETTINGS, "BEGIN", *_load_statements(parts[0])])
         try:
-            transport.pipe(("psql", source_args, self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
-                           prefix=prefix.encode(), commit=sql.copy_in_commit("".join(mark_done_sql(part) for part in parts)))
+            transport.pipe(("psql", _commands(statements), self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
+                           prefix=sql.copy_in_prefix(parts[0]["table"], "whole", claim_sql(parts[0])),
+                           commit=sql.copy_in_commit("".join(mark_done_sql(part) for part in parts)))
         except SideError as exc:
             if ALREADY_IN not in str(exc):
                 raise
@@ -229,10 +228,14 @@ class CopyInParts:
     def _copy(self, transport, part, snapshot, load, first, before_commit):
         table = part["table"]
         statements = [*sql.snapshot_statements(snapshot), sql.copy_out_sql(table, where_clause(part)), "COMMIT"]
-        source_args = psql.FLAGS + [piece for statement in statements for piece in ("-c", statement)]
-        transport.pipe(("psql", source_args, self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
+        transport.pipe(("psql", _commands(statements), self.ctx.database), ("psql", psql.COPY_IN_FLAGS, self.ctx.database),
                        prefix=sql.copy_in_prefix(table, load, first), commit=sql.copy_in_commit(before_commit))
 
 
 def _load_statements(part):
     return sql.copy_in_statements(part["table"], "whole", claim_sql(part))
+
+
+def _commands(statements):
+    """psql's arguments that run the statements one after another."""
+    return psql.FLAGS + [piece for statement in statements for piece in ("-c", statement)]
