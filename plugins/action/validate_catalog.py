@@ -33,7 +33,22 @@ class ActionModule(ActionBase):
         except CatalogError as exc:
             result.update(failed=True, msg=str(exc), errors=exc.errors)
             return result
+        only = args["only"] if args["only"] is not None else _names(task_vars.get("workloads"))
+        if only:
+            unknown = sorted(set(only) - {w["name"] for w in catalog})
+            if unknown:
+                result.update(failed=True, msg="workloads names %s, not in the catalog (it has: %s): fix the names given with "
+                                               "-e workloads=" % (", ".join(unknown), ", ".join(w["name"] for w in catalog)))
+                return result
+            catalog = [workload for workload in catalog if workload["name"] in only]
         fact_name = args["fact_name"]
         result.update(changed=False, catalog=catalog, ansible_facts={fact_name: catalog},
                       msg="%d workload(s) valid: %s" % (len(catalog), ", ".join(w["name"] for w in catalog)))
         return result
+
+
+def _names(value):
+    """The workload names of ``-e workloads=a,b`` (or a YAML list); None when it is not given."""
+    if value in (None, "", []):
+        return None
+    return [name.strip() for name in (value.split(",") if isinstance(value, str) else value) if str(name).strip()]

@@ -11,9 +11,10 @@ short_description: Read or advance a workload's cutover ledger
 version_added: 0.2.0
 description:
   - "Runs on the controller (action plugin). The ledger is one ConfigMap per workload (C(objects.ledger), in its
-    namespace): C(state) (C(none), C(cutting_over), C(cut_over), C(rolling_back), C(rolled_back)), a C(history) of
-    events with their times, and what the C(cutover) and C(rollback) phases recorded (the final sync's LSN, row counts
-    and checksums, versions, the backup and its sha256, the clients switched, the rules removed)."
+    namespace): C(state) (C(none), C(cutting_over), C(cut_over), C(rolling_back), C(rolled_back), C(retiring), C(retired)), a
+    C(history) of events with their times, and what the C(cutover), C(rollback) and C(retire) phases recorded (the final
+    sync's LSN, row counts and checksums, versions, the backup and its sha256, the clients switched, the rules removed,
+    the containers stopped and the archives of their volumes)."
   - Without O(event), reads it. With one, checks that the event may follow the current state (a rollback of a workload
     that was never cut over is refused, naming the playbook to run) and records it with O(record).
   - Recording the event that was already the last one changes nothing unless O(record) adds something.
@@ -30,7 +31,7 @@ options:
   event:
     description: The event to record; omitted, the ledger is only read.
     type: str
-    choices: [cutover_started, cutover_finished, rollback_started, rollback_finished]
+    choices: [cutover_started, cutover_finished, rollback_started, rollback_finished, retire_started, retire_finished]
   record:
     description: What to keep with the event (merged into the phase's section). Never put a secret here.
     type: dict

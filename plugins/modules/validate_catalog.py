@@ -41,6 +41,13 @@ options:
     description: The catalog to check. Defaults to the variable C(stateshift_workloads).
     type: list
     elements: dict
+  only:
+    description:
+      - The names of the workloads this run acts on; the whole catalog is validated, and only these go into the fact.
+      - Defaults to the variable C(workloads) (C(-e workloads=invoicetron,shop) or a YAML list), else every workload.
+      - A name that is not in the catalog is an error.
+    type: list
+    elements: str
   fact_name:
     description: Name of the fact that receives the validated catalog.
     type: str

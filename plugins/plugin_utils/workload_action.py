@@ -25,6 +25,7 @@ class WorkloadAction(ActionBase):
     module_name = None
     engines = ("postgresql",)  # the catalog engines the module moves
     read_only = False  # the module never writes: it runs as in check mode whatever the task says
+    per_database = True  # work() runs for each database of source.databases; False: once, for the source server
 
     def work(self, engine, args, emit):
         raise NotImplementedError
@@ -50,8 +51,8 @@ class WorkloadAction(ActionBase):
         try:
             ctx = migration_task.migration_context(self._templar, task_vars, args, options, self.engines)
             with run.opened_engine(ctx, self._connection, host) as engine:
-                outcome = databases.each(engine, databases.names(engine, args.get("database")),
-                                         lambda one: self.work(one, args, emit), failure)
+                names = databases.names(engine, args.get("database")) if self.per_database else [engine.ctx.database]
+                outcome = databases.each(engine, names, lambda one: self.work(one, args, emit), failure)
         except Exception as exc:  # every failure is reported as a result, never as a traceback
             result.update(failure(exc))
             return result

@@ -16,7 +16,8 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import name
 # role -> the option of its meta/argument_specs.yml that takes the validated catalog
 WORKLOAD_OPTIONS = {"postgresql": "postgresql_workloads", "rabbitmq": "rabbitmq_workloads", "mongodb": "mongodb_workloads",
                     "secrets": "secrets_workloads",
-                    "data_migration": "data_migration_workloads", "cutover": "cutover_workloads"}
+                    "data_migration": "data_migration_workloads", "cutover": "cutover_workloads",
+                    "retirement": "retirement_workloads"}
 _TYPES = {"quantity": "raw", "version": "str", "names": "raw"}
 
 

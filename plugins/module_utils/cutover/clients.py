@@ -74,8 +74,7 @@ def _apply(cluster, workload, plan, emit):
         emit("%s: %s %s/%s key %s switched" % (workload["name"], setting["kind"], client["namespace"], setting["name"],
                                                setting["key"]))
     for policy, key, specs, _record_of in plan.rules:
-        policy = dict(policy, **({"specs": specs} if key == "specs" else {"spec": specs[0]}))
-        cluster.replace(policy)
+        cluster.replace(switch.reduced_policy(policy, key, specs))
     for change in plan.changes:
         emit("%s: %s" % (workload["name"], change))
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ledger: one ConfigMap per workload (``objects.ledger``) that says where its clients are and how they got there.
 
-``state`` is one of STATES; ``cutover`` and ``rollback`` hold what each phase recorded (timestamps, the final sync's
+``state`` is one of STATES; ``cutover``, ``rollback`` and ``retire`` hold what each phase recorded (timestamps, the final sync's
 LSN, row counts and checksums, versions, the backup and its sha256, what was switched and removed); ``history`` lists
 every event with its time. The rollback phase reads it, and the retire phase counts the soak time from ``cutover_finished_at``.
 """
@@ -15,16 +15,20 @@ import json
 from ansible_collections.stateshift.k3s.plugins.module_utils.cutover.cluster import FIELD_MANAGER
 
 NONE, CUTTING_OVER, CUT_OVER, ROLLING_BACK, ROLLED_BACK = "none", "cutting_over", "cut_over", "rolling_back", "rolled_back"
-STATES = (NONE, CUTTING_OVER, CUT_OVER, ROLLING_BACK, ROLLED_BACK)
+RETIRING, RETIRED = "retiring", "retired"
+STATES = (NONE, CUTTING_OVER, CUT_OVER, ROLLING_BACK, ROLLED_BACK, RETIRING, RETIRED)
 # event -> (the states it may follow, the state it leaves)
 EVENTS = {
     "cutover_started": ((NONE, CUTTING_OVER, ROLLED_BACK), CUTTING_OVER),
     "cutover_finished": ((CUTTING_OVER,), CUT_OVER),
     "rollback_started": ((CUTTING_OVER, CUT_OVER, ROLLING_BACK), ROLLING_BACK),
     "rollback_finished": ((ROLLING_BACK,), ROLLED_BACK),
+    "retire_started": ((CUT_OVER, RETIRING), RETIRING),
+    "retire_finished": ((RETIRING,), RETIRED),
 }
 PHASE_OF = {"cutover_started": "cutover", "cutover_finished": "cutover", "rollback_started": "rollback",
-            "rollback_finished": "rollback"}
+            "rollback_finished": "rollback",
+            "retire_started": "retire", "retire_finished": "retire"}
 
 
 class LedgerError(Exception):
@@ -56,7 +60,7 @@ def advanced(ledger, event, record=None, at=None):
         section = ledger.get(phase) or {}
         return ledger if all(section.get(k) == v for k, v in record.items()) else dict(ledger, **{phase: dict(section, **record)})
     if ledger["state"] not in follows:
-        raise LedgerError("the ledger says %s, and %s cannot follow it: %s" % (ledger["state"], event, _what_to_run(ledger["state"])))
+        raise LedgerError("the ledger says %s, and %s cannot follow it: %s" % (ledger["state"], event, what_to_run(ledger["state"])))
     at = at or utc_now()
     fresh = event.endswith("_started") and ledger["state"] != state
     section = dict(record if fresh else dict(ledger.get(phase) or {}, **record))
@@ -64,12 +68,14 @@ def advanced(ledger, event, record=None, at=None):
     return dict(ledger, state=state, history=[*ledger["history"], {"event": event, "at": at}], **{phase: section})
 
 
-def _what_to_run(state):
+def what_to_run(state):
     return {CUT_OVER: "the workload is cut over; roll back with the rollback playbook, or go on to retire",
             ROLLING_BACK: "a rollback did not finish; run the rollback playbook again",
             ROLLED_BACK: "the workload is rolled back; run the cutover playbook to cut over again",
             CUTTING_OVER: "a cutover did not finish; run the cutover playbook again, or the rollback playbook",
-            NONE: "nothing was cut over yet; run the cutover playbook"}[state]
+            NONE: "nothing was cut over yet; run the cutover playbook",
+            RETIRING: "a retirement did not finish (its source may be stopped already); run the retire playbook again",
+            RETIRED: "the source was retired: its containers are stopped and archived, there is nothing to go back to"}[state]
 
 
 def write(cluster, workload, ledger):

@@ -47,6 +47,11 @@ class Plan:
         return bool(self.changes)
 
 
+def reduced_policy(policy, key, specs):
+    """The policy as read, with its spec (or Cilium's specs) replaced by the reduced ones, ready for cluster.replace."""
+    return dict(policy, **({"specs": specs} if key == "specs" else {"spec": specs[0]}))
+
+
 def plan_service(cluster, workload, to):
     """The part of the plan that moves ``cutover.service`` alone (the switch applies it first)."""
     result = Plan(to)
@@ -69,7 +74,7 @@ def plan(cluster, workload, ledger, to, service=True):
         _plan_service(cluster, workload, result)
     if to == "target":
         for rule in workload["cutover"]["remove_rules"]:
-            _plan_rule_removal(cluster, rule, result)
+            plan_rule_removal(cluster, rule, result)
     else:
         for record in (ledger.get("cutover") or {}).get("removed_rules", []):
             _plan_rule_restore(cluster, record, result)
@@ -134,7 +139,7 @@ def _plan_service(cluster, workload, result):
             " (%s of its selector deleted)" % ", ".join(named) if named else ""))
 
 
-def _plan_rule_removal(cluster, rule, result):
+def plan_rule_removal(cluster, rule, result):
     where = "%s %s/%s" % (rule["kind"], rule["namespace"], rule["name"])
     if not cluster.resource_known(rule["kind"]):
         raise SwitchError("%s: the cluster does not serve %s (is its CRD installed?); remove this entry from cutover.remove_rules"

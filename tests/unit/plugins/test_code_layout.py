@@ -11,7 +11,7 @@ PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
 MODULE_UTILS = PLUGINS / "module_utils"
 MAX_MODULE_UTILS_LINES = 300
 MAX_FUNCTION_LINES = 60
-SUBPACKAGES = {"catalog", "k8s", "pg", "migrate", "secrets", "cutover", "rabbitmq", "mongodb", "storage"}
+SUBPACKAGES = {"catalog", "k8s", "pg", "migrate", "secrets", "cutover", "rabbitmq", "mongodb", "storage", "retire"}
 
 
 def python_files(root):

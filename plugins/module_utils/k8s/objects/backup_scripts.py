@@ -5,7 +5,8 @@ download from the bucket, and restore with verification.
 
 They read every value from their environment (BACKUP_DIR, DATABASES, ...), never from their own text.
 A backup is ``<database>-<UTC stamp>.dump`` beside ``<database>-<UTC stamp>.counts`` (one line per user table,
-``<schema>.<table><TAB><rows>``, counted in the snapshot pg_dump used); a file is renamed from .partial only
+``<schema>.<table><TAB><rows>``, counted in the snapshot pg_dump used) and ``<database>-<UTC stamp>.sha256`` (the dump's
+sha256, checked by every restore and drill); a file is renamed from .partial only
 after it is complete and, for a dump, read back by pg_restore --list.
 """
 
@@ -75,12 +76,15 @@ for db in $DATABASES; do
   exec 3>&-
   wait "$holder" || { echo "counting the rows of $db failed" >&2; exit 1; }
   pg_restore --list "$base.dump.partial" > /dev/null
+  sha256sum < "$base.dump.partial" | cut -d ' ' -f 1 > "$base.sha256.partial"
   mv "$base.counts.partial" "$base.counts"
+  mv "$base.sha256.partial" "$base.sha256"
   mv "$base.dump.partial" "$base.dump"
-  echo "backed up $db to $db-$stamp.dump ($(wc -c < "$base.dump") bytes, $(wc -l < "$base.counts") tables counted)"
+  echo "backed up $db to $db-$stamp.dump ($(wc -c < "$base.dump") bytes, sha256 $(cat "$base.sha256")," \\
+    "$(wc -l < "$base.counts") tables counted)"
 done
 rm -rf "$session"
-find "$BACKUP_DIR" \\( -name '*.dump' -o -name '*.counts' \\) -mtime "+$RETENTION_DAYS" -print -delete
+find "$BACKUP_DIR" \\( -name '*.dump' -o -name '*.counts' -o -name '*.sha256' \\) -mtime "+$RETENTION_DAYS" -print -delete
 find "$BACKUP_DIR" -name '*.partial' -mmin +60 -delete
 """
 
@@ -121,6 +125,14 @@ fail() { echo "restore of $DATABASE failed: $1" >&2; exit 1; }
 chosen=$(ls "$BACKUP_DIR" | pick) || exit 1
 dump="$BACKUP_DIR/$chosen"
 counts="${dump%.dump}.counts"
+sums="${dump%.dump}.sha256"
+if [ -f "$sums" ]; then
+  [ "$(sha256sum < "$dump" | cut -d ' ' -f 1)" = "$(cat "$sums")" ] \\
+    || fail "backup $chosen does not match the sha256 recorded when it was written ($(cat "$sums")): it changed since"
+  summed="sha256 matches; "
+else
+  summed=""
+fi
 pg_restore --list "$dump" > /dev/null || fail "backup $chosen is unreadable (pg_restore --list)"
 run_sql() {
   PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d postgres -v into="$INTO" -v database="$DATABASE" \\
@@ -148,9 +160,9 @@ if [ -f "$counts" ]; then
     diff "$counts" /tmp/restored.counts >&2 || true
     fail "backup $chosen restores other rows than it recorded"
   fi
-  checked="row counts of $(wc -l < "$counts") tables match the backup's"
+  checked="${summed}row counts of $(wc -l < "$counts") tables match the backup's"
 else
-  checked="read by pg_restore --list only: no row counts were recorded with this backup"
+  checked="${summed}read by pg_restore --list only: no row counts were recorded with this backup"
 fi
 case "$MODE" in
   drill)

@@ -173,7 +173,7 @@ def test_derived_defaults_follow_the_workload():
     assert wiki["migration"] == {"mode": "offline", "jobs": 2, "table_part_mib": 1024, "verify": "checksum", "transport": "auto",
                                  "backup": True, "backup_dir": "/var/backups/stateshift", "keep_privileged_roles": False}
     assert wiki["network"] == {"allow_from": [], "restrict_egress": True}
-    assert "retire" not in wiki
+    assert wiki["retire"] == {"soak_days": 7, "watch_seconds": 60, "archive_dir": "/var/backups/stateshift/retired"}
 
 
 @pytest.mark.parametrize(
@@ -181,7 +181,8 @@ def test_derived_defaults_follow_the_workload():
     [
         ({"engine": "mongodb", "databases": None, "backup": None, "source": {"host": "vm", "container": "db", "databases": "all"}},
          "source.databases = 'all': is only used by the postgresql engine; remove it"),
-        ({"retire": {"soak_days": 7}}, "retire = {'soak_days': 7}: is not built yet: the retire phase does not exist"),
+        ({"retire": {"vm": {"vmid": 101}}}, "retire.vm = {'vmid': 101}: is not built yet: the Proxmox step of the retire phase does "
+                                            "not exist"),
         ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, databases, user"),
     ],
 )

@@ -33,3 +33,27 @@ def test_an_event_out_of_order_is_refused_with_what_to_run(event, state):
     with pytest.raises(ledger.LedgerError) as raised:
         ledger.advanced(dict(EMPTY, state=state), event)
     assert "playbook" in str(raised.value)
+
+
+def test_a_retirement_follows_a_cutover_and_nothing_follows_it():
+    done = ledger.advanced(ledger.advanced(EMPTY, "cutover_started", at="t1"), "cutover_finished", at="t2")
+    retiring = ledger.advanced(done, "retire_started", {"gates": [{"name": "soak period", "passed": True}]}, at="t3")
+    assert retiring["state"] == ledger.RETIRING and retiring["retire"]["retire_started_at"] == "t3"
+    assert ledger.advanced(retiring, "retire_started") is retiring, "a re-run of a retirement that started records nothing new"
+    retired = ledger.advanced(retiring, "retire_finished", {"containers": ["shop-db"]}, at="t4")
+    assert retired["state"] == ledger.RETIRED and retired["retire"]["containers"] == ["shop-db"]
+    assert retired["retire"]["gates"] == [{"name": "soak period", "passed": True}] and retired["cutover"] == done["cutover"]
+    for event in ("rollback_started", "cutover_started", "retire_started"):
+        with pytest.raises(ledger.LedgerError, match="the source was retired"):
+            ledger.advanced(retired, event)
+
+
+@pytest.mark.parametrize("state", [ledger.NONE, ledger.CUTTING_OVER, ledger.ROLLING_BACK, ledger.ROLLED_BACK])
+def test_only_a_cut_over_workload_starts_a_retirement(state):
+    with pytest.raises(ledger.LedgerError):
+        ledger.advanced(dict(EMPTY, state=state), "retire_started")
+
+
+def test_a_retirement_under_way_is_not_rolled_back():
+    with pytest.raises(ledger.LedgerError, match="run the retire playbook again"):
+        ledger.advanced(dict(EMPTY, state=ledger.RETIRING), "rollback_started")

@@ -4,6 +4,7 @@ fail the restore, and MODE=replace puts the backup in place of the database whil
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 
@@ -48,7 +49,7 @@ def test_the_dump_records_the_row_counts_of_its_own_snapshot_and_a_restore_match
     assert dump.with_suffix(".counts").read_text() == '"Odd Schema"."line items"\t40\npublic.orders\t250\n'
     restored = run(shop, backup_scripts.RESTORE_SCRIPT, tmp_path)
     assert restored.returncode == 0, restored.stderr
-    assert "restored %s into bkp_scratch (row counts of 2 tables match the backup's)" % dump.name in restored.stdout
+    assert "restored %s into bkp_scratch (sha256 matches; row counts of 2 tables match the backup's)" % dump.name in restored.stdout
     assert shop.psql("SELECT count(*) FROM orders", database="bkp_scratch").stdout.strip() == "250"
 
 
@@ -68,6 +69,22 @@ def test_a_damaged_dump_is_refused_before_anything_is_restored(shop, tmp_path):
     restored = run(shop, backup_scripts.RESTORE_SCRIPT, tmp_path, MODE="drill")
     assert restored.returncode != 0
     assert "restore of %s failed" % DATABASE in restored.stderr
+
+
+def test_the_dump_records_its_sha256_and_a_drill_refuses_a_dump_changed_since(shop, tmp_path):
+    dump = backed_up(shop, tmp_path)
+    recorded = dump.with_suffix(".sha256").read_text().strip()
+    assert recorded == hashlib.sha256(dump.read_bytes()).hexdigest()
+    drilled = run(shop, backup_scripts.RESTORE_SCRIPT, tmp_path, MODE="drill")
+    assert drilled.returncode == 0, drilled.stderr
+    assert "restore drill passed: %s restored and verified (sha256 matches; " % dump.name in drilled.stdout
+
+    with dump.open("ab") as handle:
+        handle.write(b"\0")  # pg_restore --list still reads it: only the sha256 tells
+    refused = run(shop, backup_scripts.RESTORE_SCRIPT, tmp_path, MODE="drill")
+    assert refused.returncode != 0
+    assert "does not match the sha256 recorded when it was written (%s)" % recorded in refused.stderr
+    assert shop.psql("SELECT count(*) FROM pg_database WHERE datname = 'bkp_scratch'").stdout.strip() == "0"
 
 
 def test_replace_puts_the_backup_in_place_and_keeps_the_database_as_it_was(shop, tmp_path):

@@ -1,0 +1,126 @@
+# Copyright: stateshift maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The source's containers retired, on the Docker host (module source_retire): every container of the database
+container's Compose project (or the database container alone) kept from starting again, stopped, and each volume they
+mount archived with its sha256.
+
+``run(argv)`` returns (rc, stdout, stderr), as AnsibleModule.run_command does. The archive is ``docker cp``'s tar of the
+mount as the stopped container sees it, so named volumes and bind mounts alike are read through the Docker daemon,
+wherever it keeps them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+
+PROJECT_LABEL = "com.docker.compose.project"
+CHUNK = 1 << 20
+STOP_SECONDS = 30
+
+
+class StackError(Exception):
+    pass
+
+
+def _checked(run, argv, what):
+    rc, out, err = run(argv)
+    if rc != 0:
+        raise StackError("%s failed: %s" % (what, (err or out).strip()[-500:]))
+    return out
+
+
+def containers(run, docker_bin, database_container):
+    """The inspected containers to retire: the database container's Compose project, else the container alone."""
+    rc, out, err = run([docker_bin, "inspect", "-f", '{{ index .Config.Labels "%s" }}' % PROJECT_LABEL, database_container])
+    if rc != 0:
+        raise StackError("source.container %s is not a container on this host (%s): name the database's container as "
+                         "docker ps -a shows it" % (database_container, (err or out).strip()[-200:]))
+    project = out.strip()
+    names = [database_container]
+    if project:
+        listed = _checked(run, [docker_bin, "ps", "-a", "--filter", "label=%s=%s" % (PROJECT_LABEL, project), "--format",
+                                "{{.Names}}"], "docker ps of Compose project %s" % project)
+        names = sorted({name.strip() for name in listed.splitlines() if name.strip()} | {database_container})
+    return project or None, json.loads(_checked(run, [docker_bin, "inspect", *names], "docker inspect"))
+
+
+def archive_name(workload, mount, container):
+    """``<workload>-<volume>.tar`` for a named volume, ``<workload>-<container>-<mount point>.tar`` for a bind mount."""
+    named = mount.get("Type") == "volume" and mount.get("Name")
+    stem = mount["Name"] if named else "%s-%s" % (container, mount["Destination"].strip("/"))
+    return "%s-%s.tar" % (workload, re.sub(r"[^A-Za-z0-9_.-]+", "_", stem))
+
+
+def plan(workload, inspected, archive_dir):
+    """What retiring takes: the containers whose restart policy would start them again, those running, and one archive
+    per volume or bind mount (the first container that mounts it reads it; a bound socket holds no data)."""
+    restarting = [c["Name"].lstrip("/") for c in inspected
+                  if (c["HostConfig"].get("RestartPolicy") or {}).get("Name") not in ("", "no", None)]
+    running = [c["Name"].lstrip("/") for c in inspected if c["State"].get("Running")]
+    archives, seen = [], set()
+    for container in inspected:
+        name = container["Name"].lstrip("/")
+        for mount in container.get("Mounts") or []:
+            key = (mount.get("Type"), mount.get("Name") or mount.get("Source"))
+            if mount.get("Type") not in ("volume", "bind") or key in seen or (mount.get("Source") or "").endswith(".sock"):
+                continue
+            seen.add(key)
+            archives.append({"container": name, "destination": mount["Destination"], "volume": mount.get("Name") or mount.get("Source"),
+                             "path": os.path.join(archive_dir, archive_name(workload, mount, name))})
+    return {"restart_disabled": restarting, "stopped": running, "archives": archives}
+
+
+def disable_and_stop(run, docker_bin, restarting, running):
+    if restarting:
+        _checked(run, [docker_bin, "update", "--restart", "no", *restarting], "docker update --restart no")
+    if running:
+        _checked(run, [docker_bin, "stop", "-t", str(STOP_SECONDS), *running], "docker stop")
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def recorded(path):
+    """(sha256, bytes) of an archive that is complete and still matches its .sha256 file, else None."""
+    try:
+        with open(path + ".sha256", encoding="ascii") as handle:
+            wanted = handle.read().split()[0]
+    except (OSError, IndexError):
+        return None
+    if not os.path.isfile(path) or sha256_of(path) != wanted:
+        return None
+    return wanted, os.path.getsize(path)
+
+
+def archive(docker_bin, archive_item):
+    """``docker cp`` of the mount into ``path``.partial (0600), hashed while it is written, then renamed beside its
+    .sha256; returns (sha256, bytes)."""
+    path = archive_item["path"]
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    partial, digest, size = path + ".partial", hashlib.sha256(), 0
+    source = "%s:%s" % (archive_item["container"], archive_item["destination"])
+    with subprocess.Popen([docker_bin, "cp", source, "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as copy:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in iter(lambda: copy.stdout.read(CHUNK), b""):
+                digest.update(chunk)
+                handle.write(chunk)
+                size += len(chunk)
+        error = copy.stderr.read().decode(errors="replace")
+    if copy.returncode != 0:
+        os.unlink(partial)
+        raise StackError("docker cp %s failed: %s" % (source, error.strip()[-500:]))
+    with open(path + ".sha256.partial", "w", encoding="ascii") as handle:
+        handle.write("%s  %s\n" % (digest.hexdigest(), os.path.basename(path)))
+    os.replace(partial, path)
+    os.replace(path + ".sha256.partial", path + ".sha256")
+    return digest.hexdigest(), size
