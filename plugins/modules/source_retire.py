@@ -19,8 +19,8 @@ description:
     its sha256 in C(<archive>.sha256). The archive is C(docker cp)'s tar of the stopped container's mount, read through
     the Docker daemon."
   - Containers, images and volumes are kept; delete them by hand once the archives are copied where they belong.
-  - Idempotent. An archive that exists and still matches its C(.sha256) is kept; a missing or changed one is made
-    again. A run killed midway leaves at most a C(.partial) file, which the next run replaces.
+  - Idempotent. An archive that exists, was made since O(since) and still matches its C(.sha256) is kept; a missing,
+    older or changed one is made again. A run killed midway leaves at most a C(.partial) file, which the next run replaces.
   - Uses the Docker CLI rather than M(community.docker.docker_compose_v2), which needs Compose v2; many of the VMs this
     collection empties still run v1.
 author:
@@ -38,6 +38,11 @@ options:
     description: Where the archives go on this host (catalog C(retire.archive_dir)).
     type: path
     required: true
+  since:
+    description:
+      - When this retirement started (the ledger's C(retire.retire_started_at), UTC, ISO 8601). An archive already at the
+        path but made before it belongs to an earlier retirement and is made again.
+    type: str
   docker_bin:
     description: The Docker CLI.
     type: str
@@ -87,6 +92,8 @@ archives:
   elements: dict
 """
 
+import datetime
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.retire import stack
@@ -95,23 +102,25 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.retire import stack
 def main():
     module = AnsibleModule(argument_spec=dict(
         workload=dict(type="str", required=True), database_container=dict(type="str", required=True),
-        archive_dir=dict(type="path", required=True), docker_bin=dict(type="str", default="docker")), supports_check_mode=True)
+        archive_dir=dict(type="path", required=True), since=dict(type="str"), docker_bin=dict(type="str", default="docker")),
+        supports_check_mode=True)
     params = module.params
     docker = params["docker_bin"]
     try:
+        since = _epoch(params["since"]) if params["since"] else None
         project, inspected = stack.containers(module.run_command, docker, params["database_container"])
         planned = stack.plan(params["workload"], inspected, params["archive_dir"])
         archives = []
         if not module.check_mode:
             stack.disable_and_stop(module.run_command, docker, planned["restart_disabled"], planned["stopped"])
         for item in planned["archives"]:
-            found = stack.recorded(item["path"])
+            found = stack.recorded(item["path"], since)
             if found is None and not module.check_mode:
                 made = stack.archive(docker, item)
                 archives.append(dict(item, sha256=made[0], bytes=made[1], made=True))
             else:
                 archives.append(dict(item, sha256=found[0] if found else None, bytes=found[1] if found else None, made=found is None))
-    except (stack.StackError, OSError) as exc:
+    except (stack.StackError, OSError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     changed = bool(planned["restart_disabled"] or planned["stopped"] or any(item["made"] for item in archives))
     done = ["%s: %s" % (what, ", ".join(names)) for what, names in (("restart disabled", planned["restart_disabled"]),
@@ -121,6 +130,11 @@ def main():
                      restart_disabled=planned["restart_disabled"], stopped=planned["stopped"],
                      archives=archives, msg="; ".join(done) if done else "nothing to do: every container is stopped and disabled, "
                                                                           "every volume archived")
+
+
+def _epoch(text):
+    stamp = datetime.datetime.strptime(text.rstrip("Z").split(".")[0], "%Y-%m-%dT%H:%M:%S")
+    return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 if __name__ == "__main__":

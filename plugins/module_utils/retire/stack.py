@@ -20,6 +20,7 @@ import subprocess
 PROJECT_LABEL = "com.docker.compose.project"
 CHUNK = 1 << 20
 STOP_SECONDS = 30
+ANONYMOUS = re.compile(r"[0-9a-f]{64}")  # the name Docker gives a volume an image declares
 
 
 class StackError(Exception):
@@ -49,8 +50,9 @@ def containers(run, docker_bin, database_container):
 
 
 def archive_name(workload, mount, container):
-    """``<workload>-<volume>.tar`` for a named volume, ``<workload>-<container>-<mount point>.tar`` for a bind mount."""
-    named = mount.get("Type") == "volume" and mount.get("Name")
+    """``<workload>-<volume>.tar`` for a named volume, ``<workload>-<container>-<mount point>.tar`` for a bind mount or an
+    anonymous volume."""
+    named = mount.get("Type") == "volume" and mount.get("Name") and not ANONYMOUS.fullmatch(mount["Name"])
     stem = mount["Name"] if named else "%s-%s" % (container, mount["Destination"].strip("/"))
     return "%s-%s.tar" % (workload, re.sub(r"[^A-Za-z0-9_.-]+", "_", stem))
 
@@ -89,14 +91,15 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def recorded(path):
-    """(sha256, bytes) of an archive that is complete and still matches its .sha256 file, else None."""
+def recorded(path, since=None):
+    """(sha256, bytes) of an archive that is complete, still matches its .sha256 file and (``since``: seconds since the
+    epoch) was made after ``since``, else None."""
     try:
         with open(path + ".sha256", encoding="ascii") as handle:
             wanted = handle.read().split()[0]
     except (OSError, IndexError):
         return None
-    if not os.path.isfile(path) or sha256_of(path) != wanted:
+    if not os.path.isfile(path) or (since is not None and os.path.getmtime(path) < since) or sha256_of(path) != wanted:
         return None
     return wanted, os.path.getsize(path)
 

@@ -4,6 +4,8 @@
 #   legacy.sh up [--scale small|large] [--pg-major N]
 #                                        start it (idempotent; data loaded once)
 #   legacy.sh down                       remove its containers, volume and network (keeps key and password)
+#   legacy.sh fresh [--scale ..]         the Invoicetron stack and its data anew from the seed, then 'up' (the demo,
+#                                        after an earlier demo cut it over and retired it)
 #   legacy.sh status                     print what is running
 #   legacy.sh broker-up                  also start the old message broker (after 'up'; idempotent)
 #   legacy.sh mongo-up                   also start the old document store (after 'up'; idempotent)
@@ -211,6 +213,11 @@ cmd_up() {
     docker network create --label org.stateshift.lab=legacy "$NETWORK" >/dev/null
   }
   ensure_vm
+  if exists "$DB" && [ "$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' "$DB")" = no ]; then
+    # the retire phase (make demo) kept it from starting again: the stack and its data start over from the seed
+    log "$DB was retired (restart policy no): docker-compose down -v in $VM:$COMPOSE_DIR, then a fresh stack"
+    ssh_vm "cd $COMPOSE_DIR && docker-compose down -v" >&2 || die "docker-compose down failed on $VM"
+  fi
   log "docker-compose up -d in $VM:$COMPOSE_DIR"
   ssh_vm "cd $COMPOSE_DIR && docker-compose up -d --quiet-pull" >&2 \
     || die "docker-compose up failed on $VM"
@@ -285,6 +292,15 @@ cmd_down() {
   log "legacy stack removed (kept: $KEY, $PASSWORD_FILE)"
 }
 
+cmd_fresh() {
+  need_root "legacy.sh fresh"
+  if running "$VM" && [ -s "$KEY" ] && [ -s "$KNOWN_HOSTS" ]; then
+    log "docker-compose down -v in $VM:$COMPOSE_DIR"
+    ssh_vm "cd $COMPOSE_DIR && docker-compose down -v" >&2 || die "docker-compose down failed on $VM"
+  fi
+  cmd_up "$@"
+}
+
 cmd_status() {
   local c rc=0
   if ! docker info >/dev/null 2>&1; then
@@ -331,6 +347,7 @@ case "$cmd" in
   broker-up) cmd_broker_up ;;
   mongo-up) cmd_mongo_up ;;
   down) cmd_down ;;
+  fresh) cmd_fresh "$scale" "$major" ;;
   status) cmd_status ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -38,6 +38,12 @@ def test_a_retired_stack_plans_nothing_to_stop_and_a_bound_socket_is_no_volume()
     assert [item["path"] for item in planned["archives"]] == ["/a/shop-shop-db-app_uploads.tar"]
 
 
+def test_an_anonymous_volume_is_named_by_its_container_and_mount_point():
+    anonymous = {"Type": "volume", "Name": "6576b4bc" * 8, "Destination": "/var/lib/postgresql/data"}
+    planned = stack.plan("shop", [container("shop-app", mounts=[anonymous])], "/a")
+    assert planned["archives"][0]["path"] == "/a/shop-shop-app-var_lib_postgresql_data.tar"
+
+
 def test_an_archive_counts_only_while_it_matches_its_sha256(tmp_path):
     path = tmp_path / "shop-shop_shopdata.tar"
     assert stack.recorded(str(path)) is None
@@ -46,5 +52,8 @@ def test_an_archive_counts_only_while_it_matches_its_sha256(tmp_path):
     digest = hashlib.sha256(b"tar bytes").hexdigest()
     (tmp_path / "shop-shop_shopdata.tar.sha256").write_text("%s  shop-shop_shopdata.tar\n" % digest)
     assert stack.recorded(str(path)) == (digest, 9)
+    made = path.stat().st_mtime
+    assert stack.recorded(str(path), since=made - 60) == (digest, 9)
+    assert stack.recorded(str(path), since=made + 60) is None, "an archive of an earlier retirement is made again"
     path.write_bytes(b"tar bytez")
     assert stack.recorded(str(path)) is None, "a changed archive is made again"
