@@ -196,7 +196,9 @@ def main():
     try:
         backend = onepassword.backend_from(params, run=run)
     except onepassword.OnePasswordError as exc:
-        module.fail_json(msg=str(exc))
+        if onepassword.references_1password(params["workloads"]):
+            module.fail_json(msg=str(exc))
+        backend = onepassword.NoBackend(str(exc))
     client = onepassword.Client(backend, retries=params["retries"], backoff=params["backoff"])
     try:
         result = secret_sync.sync(params["workloads"], client, rotate=params["rotate"], check_mode=module.check_mode,

@@ -1,9 +1,14 @@
 """The retire phase end to end on the lab: a Compose project of its own on the legacy host (a PostgreSQL with a named
-volume and an application writing to it, both restarting unless stopped), migrated, backed up, cut over, then retired.
-Each gate is refused once with nothing stopped - the newest backup from before the cutover; the soak period and a
-client session held open on the source, in one run - then --check shows what would go, the retirement stops and
-disables the containers, archives the volume with its sha256 and removes a temporary rule that came back; a re-run
-changes nothing, rollback is refused, and the migrate phase leaves the retired workload out."""
+volume and an application writing to it, both restarting unless stopped), made afresh for each test.
+
+The phase alone: migrated, backed up, cut over, then each gate refused once with nothing stopped - the newest backup
+from before the cutover; the soak period and a client session held open on the source, in one run - then --check
+shows what would go, the retirement stops and disables the containers, archives the volume with its sha256 and
+removes a temporary rule that came back; a re-run changes nothing, rollback is refused, migrate leaves it out.
+
+The site playbook: every phase, refused at retire (soak period, no backup since the cutover); again with nothing
+changed; a rollback before the retirement; site again with a backup taken by the retire phase: cut over again and
+retired; and once more with nothing changed."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import uuid
 
 import pytest
 
-from .conftest import REPO, nothing_changed
+from .conftest import REPO, nothing_changed, recap
 from .cutover_helpers import apply, get, ledger
 from .migration_helpers import DATABASES, Target, legacy_ssh
 
@@ -23,6 +28,7 @@ pytestmark = pytest.mark.lab
 
 CUTOVER = REPO / "playbooks" / "cutover.yml"
 RETIRE = REPO / "playbooks" / "retire.yml"
+SITE = REPO / "playbooks" / "site.yml"
 ROLLBACK = REPO / "playbooks" / "rollback.yml"
 PROJECT_DIR = "/home/app/retiree"
 CONTAINER, APP, VOLUME = "retiree-db", "retiree-app", "retiree_retireedata"
@@ -58,7 +64,7 @@ def inspect(name, template):
     return subprocess.run(["docker", "inspect", "-f", template, name], capture_output=True, text=True, check=False).stdout.strip()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def source_ip(cluster):
     env = "POSTGRES_PASSWORD=%s\nAPP_PASSWORD=%s\n" % (OWNER_PASSWORD, CLIENT_PASSWORD)
     script = ("set -e; mkdir -p {d}; cd {d}; docker-compose down -v >/dev/null 2>&1 || true; "
@@ -186,3 +192,34 @@ def assert_retired(target, retired, source_ip):
         [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "postgresql"}}}]]
     assert [gate["name"] for gate in record["retire"]["gates"]] == [
         "cut over", "soak period", "verified backup", "target healthy", "no clients"]
+
+
+def refusal(stdout):
+    return next(line for line in stdout.splitlines() if "is not retired, nothing was stopped:" in line)
+
+
+def test_site_refuses_at_retire_runs_again_unchanged_rolls_back_and_then_retires(playbook, target):
+    first = phase(target, SITE, retire={"soak_days": 1}, check=False)
+    assert first.returncode != 0 and ledger(target)["state"] == "cut_over", first.stdout[-3000:]
+    assert "soak period: cut over " in refusal(first.stdout)
+    assert "verified backup: the restore drill did not pass for shop (the drill said: " in refusal(first.stdout)
+    assert inspect(CONTAINER, "{{.State.Status}}") == "running" and inspect(APP, "{{.State.Status}}") == "exited"
+
+    again = phase(target, SITE, retire={"soak_days": 1}, check=False)
+    counts = recap(again.stdout)
+    assert all(host["changed"] == 0 for host in counts.values()), counts
+    assert sum(host["failed"] for host in counts.values()) == 1 and "soak period: cut over " in refusal(again.stdout)
+    assert "its ledger says cut_over, so this phase leaves it out" in again.stdout
+
+    phase(target, ROLLBACK)
+    assert ledger(target)["state"] == "rolled_back" and inspect(APP, "{{.State.Status}}") == "running"
+
+    retired = phase(target, SITE, "-e", "retirement_backup_now=true")
+    record = ledger(target)
+    assert record["state"] == "retired" and [event["event"] for event in record["history"]][-4:] == [
+        "cutover_started", "cutover_finished", "retire_started", "retire_finished"], retired.stdout[-3000:]
+    assert inspect(CONTAINER, "{{.State.Status}} {{.HostConfig.RestartPolicy.Name}}") == "exited no"
+
+    last = phase(target, SITE)
+    assert nothing_changed(last.stdout), last.stdout[-3000:]
+    assert "its ledger says retired, so this phase leaves it out" in last.stdout and "was retired at" in last.stdout

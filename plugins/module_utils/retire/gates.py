@@ -104,8 +104,10 @@ def backups(drill_lines, databases, ledger, check_mode=False):
         else:
             checked.append(found.group("backup"))
     if problems:
-        return Gate("verified backup", False, "; ".join(problems) + ": let the backup CronJob run after the cutover (or run the "
-                                                                    "databases phase with -e postgresql_backup_now=true), then retire")
+        said = [line.strip() for line in drill_lines if line.strip() and not DRILL_PASSED.match(line.strip())]
+        return Gate("verified backup", False, "; ".join(problems) + (" (the drill said: %s)" % said[-1][-400:] if said else "")
+                    + ": let the backup CronJob run after the cutover (or run the databases phase with "
+                      "-e postgresql_backup_now=true, or this one with -e retirement_backup_now=true), then retire")
     return Gate("verified backup", True, "restored, sha256 and row counts checked: %s" % ", ".join(checked))
 
 

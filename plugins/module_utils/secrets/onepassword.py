@@ -134,3 +134,22 @@ def backend_from(params, run=None, transport=urls_transport):
         raise OnePasswordError("the op CLI backend needs a command runner")
     return OpCli(run=run, op_bin=params.get("op_bin") or "op", token=params.get("service_account_token"),
                  account=params.get("account"))
+
+
+class NoBackend:
+    """Stands in for a backend when no credentials are set and the catalog references nothing in 1Password: nothing
+    calls it then, and any call is the missing credentials' error."""
+
+    calls = 0
+
+    def __init__(self, why):
+        self.why = why
+
+    def __getattr__(self, name):
+        raise OnePasswordError(self.why, "auth")
+
+
+def references_1password(workloads):
+    """Whether any key of any workload's ``secrets`` is an ``op://`` reference."""
+    return any(isinstance(spec, dict) and spec.get("op") for workload in workloads or [] if isinstance(workload, dict)
+               for keys in (workload.get("secrets") or {}).values() if isinstance(keys, dict) for spec in keys.values())

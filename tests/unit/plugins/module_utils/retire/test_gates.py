@@ -47,6 +47,13 @@ def test_a_backup_that_is_missing_old_or_unsummed_is_refused(lines, expected):
     assert not gate.passed and expected in gate.detail and "postgresql_backup_now=true" in gate.detail
 
 
+def test_a_failed_drill_is_refused_with_what_it_said():
+    lines = ["Job invoicetron/x failed: no backup of shop matches (backup: latest, before: any time)"]
+    gate = gates.backups(lines, ["shop"], CUT_OVER)
+    assert not gate.passed
+    assert "the restore drill did not pass for shop (the drill said: Job invoicetron/x failed: no backup of shop matches" in gate.detail
+
+
 def test_without_the_drill_only_check_mode_passes_the_backup_gate():
     assert gates.backups(None, ["shop"], CUT_OVER, check_mode=True).passed
     refused = gates.backups(None, ["shop"], CUT_OVER)

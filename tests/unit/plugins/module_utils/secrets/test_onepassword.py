@@ -198,3 +198,13 @@ def test_sections_are_matched_and_created(vault):
     item = next(i for i in vault.read()["vaults"][0]["items"] if i["title"] == "Sectioned")
     assert item["sections"] == [{"id": "admin", "label": "Admin"}]
     assert item["fields"][0]["reference"] == "op://Kubernetes/Sectioned/Admin/password"
+
+
+def test_a_catalog_without_1password_references_needs_no_credentials():
+    literal = [{"name": "shop", "secrets": {"shop-secrets": {"postgres-password": {"value": "x"}}}}, {"name": "plain"}]
+    assert not onepassword.references_1password(literal)
+    assert onepassword.references_1password(literal + [{"name": "app", "secrets": {"s": {"k": {"op": "op://V/I/f"}}}}])
+    client = onepassword.Client(onepassword.NoBackend("no 1Password credentials"))
+    assert client.resolve([]) == {} and client.calls == 0
+    with pytest.raises(onepassword.OnePasswordError, match="no 1Password credentials"):
+        client.resolve(["op://Vault/Item/field"])
