@@ -59,8 +59,8 @@ def render(workload, ledger, marker, timings, total):
     lines.append("copied, then verified again at the cutover (%s):" % ("checksums match" if verified else "NOT verified"))
     for database, tables in databases.items():
         rows = sum(table.get("rows") or 0 for table in tables)
-        lines.append("  %-22s %3d tables %10s rows, %d checksums compared" % (database or workload, len(tables), format(rows, ","),
-                                                                            sum(1 for table in tables if table.get("checksum"))))
+        summed = sum(1 for table in tables if table.get("checksum"))
+        lines.append("  %-22s %3d tables %10s rows, %d checksums compared" % (database or workload, len(tables), format(rows, ","), summed))
     stopped = downtime(ledger, marker)
     if stopped:
         lines.append("writes stopped for %.1f s at the cutover (source blocked %s, cutover finished %s)" % stopped)
@@ -70,8 +70,8 @@ def render(workload, ledger, marker, timings, total):
         for archive in retire.get("archives") or []:
             mib = (archive["bytes"] or 0) / 1048576
             volume = "an anonymous volume" if ANONYMOUS.fullmatch(archive["volume"]) else archive["volume"]
-            lines.append("  archived %s: %s, %.1f MiB, sha256 %s" % (volume, archive["path"], mib,
-                                                                  (archive["sha256"] or "")[:16]))
+            digest = (archive["sha256"] or "")[:16]
+            lines.append("  archived %s: %s, %.1f MiB, sha256 %s" % (volume, archive["path"], mib, digest))
         lines.append("  after these gates passed: %s" % ", ".join(gate["name"] for gate in retire.get("gates") or []))
     return "\n".join(lines)
 

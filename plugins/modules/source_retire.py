@@ -116,7 +116,7 @@ def main():
         for item in planned["archives"]:
             found = stack.recorded(item["path"], since)
             if found is None and not module.check_mode:
-                made = stack.archive(docker, item)
+                made = stack.archive(lambda command: module.run_command(command, use_unsafe_shell=True), docker, item)
                 archives.append(dict(item, sha256=made[0], bytes=made[1], made=True))
             else:
                 archives.append(dict(item, sha256=found[0] if found else None, bytes=found[1] if found else None, made=found is None))
@@ -126,10 +126,10 @@ def main():
     done = ["%s: %s" % (what, ", ".join(names)) for what, names in (("restart disabled", planned["restart_disabled"]),
                                                                     ("stopped", planned["stopped"])) if names]
     done += ["archived %s to %s" % (item["volume"], item["path"]) for item in archives if item["made"]]
+    nothing = "nothing to do: every container is stopped and disabled, every volume archived"
     module.exit_json(changed=changed, project=project, containers=sorted(c["Name"].lstrip("/") for c in inspected),
-                     restart_disabled=planned["restart_disabled"], stopped=planned["stopped"],
-                     archives=archives, msg="; ".join(done) if done else "nothing to do: every container is stopped and disabled, "
-                                                                          "every volume archived")
+                     restart_disabled=planned["restart_disabled"], stopped=planned["stopped"], archives=archives,
+                     msg="; ".join(done) if done else nothing)
 
 
 def _epoch(text):

@@ -161,7 +161,7 @@ def test_each_gate_refuses_then_the_source_is_retired_once(playbook, target, sou
     assert "rules naming %s/32 removed" % source_ip in checked.stdout
     assert untouched() and ledger(target)["state"] == "cut_over" and len(get(target, "networkpolicy", "dmz")["spec"]["egress"]) == 2
 
-    retired = phase(target, RETIRE, "-v")
+    retired = phase(target, RETIRE, "-vvv")
     assert_retired(target, retired, source_ip)
 
     again = phase(target, RETIRE)

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import re
-import subprocess
+import shlex
 
 PROJECT_LABEL = "com.docker.compose.project"
 CHUNK = 1 << 20
@@ -104,26 +104,22 @@ def recorded(path, since=None):
     return wanted, os.path.getsize(path)
 
 
-def archive(docker_bin, archive_item):
-    """``docker cp`` of the mount into ``path``.partial (0600), hashed while it is written, then renamed beside its
-    .sha256; returns (sha256, bytes)."""
+def archive(run_shell, docker_bin, archive_item):
+    """``docker cp`` of the mount into ``path``.partial (0600), then hashed and renamed beside its .sha256; returns
+    (sha256, bytes). ``run_shell(command)`` runs a shell command line (the tar goes straight to the file, never through
+    this process's memory)."""
     path = archive_item["path"]
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    partial, digest, size = path + ".partial", hashlib.sha256(), 0
+    partial = path + ".partial"
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     source = "%s:%s" % (archive_item["container"], archive_item["destination"])
-    with subprocess.Popen([docker_bin, "cp", source, "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as copy:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in iter(lambda: copy.stdout.read(CHUNK), b""):
-                digest.update(chunk)
-                handle.write(chunk)
-                size += len(chunk)
-        error = copy.stderr.read().decode(errors="replace")
-    if copy.returncode != 0:
+    rc, out, err = run_shell("%s cp %s - > %s" % (shlex.quote(docker_bin), shlex.quote(source), shlex.quote(partial)))
+    if rc != 0:
         os.unlink(partial)
-        raise StackError("docker cp %s failed: %s" % (source, error.strip()[-500:]))
+        raise StackError("docker cp %s failed: %s" % (source, (err or out).strip()[-500:]))
+    digest = sha256_of(partial)
     with open(path + ".sha256.partial", "w", encoding="ascii") as handle:
-        handle.write("%s  %s\n" % (digest.hexdigest(), os.path.basename(path)))
+        handle.write("%s  %s\n" % (digest, os.path.basename(path)))
     os.replace(partial, path)
     os.replace(path + ".sha256.partial", path + ".sha256")
-    return digest.hexdigest(), size
+    return digest, os.path.getsize(path)

@@ -203,7 +203,7 @@ def test_sections_are_matched_and_created(vault):
 def test_a_catalog_without_1password_references_needs_no_credentials():
     literal = [{"name": "shop", "secrets": {"shop-secrets": {"postgres-password": {"value": "x"}}}}, {"name": "plain"}]
     assert not onepassword.references_1password(literal)
-    assert onepassword.references_1password(literal + [{"name": "app", "secrets": {"s": {"k": {"op": "op://V/I/f"}}}}])
+    assert onepassword.references_1password([*literal, {"name": "app", "secrets": {"s": {"k": {"op": "op://V/I/f"}}}}])
     client = onepassword.Client(onepassword.NoBackend("no 1Password credentials"))
     assert client.resolve([]) == {} and client.calls == 0
     with pytest.raises(onepassword.OnePasswordError, match="no 1Password credentials"):
