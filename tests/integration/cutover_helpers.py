@@ -62,29 +62,36 @@ def container_state(name):
                           check=False).stdout.strip()
 
 
-def start_project():
-    """The project up, with its schema; returns the database container's IP on the legacy network."""
-    env = "POSTGRES_PASSWORD=%s\nAPP_PASSWORD=%s\n" % (OWNER_PASSWORD, CLIENT_PASSWORD)
+def project_up(project_dir, compose, env, psql, setup_sql, container):
+    """A Compose project made anew on the legacy host: its ``db`` service up and answering ``psql``, ``setup_sql`` run,
+    then its ``app`` service; returns the database container's IP on the legacy network."""
     script = ("set -e; mkdir -p {d}; cd {d}; docker-compose down -v >/dev/null 2>&1 || true; "
               "cat > docker-compose.yml <<'EOF'\n{compose}\nEOF\numask 077; printf '%s' '{env}' > .env; docker-compose up -d db"
-              ).format(d=PROJECT_DIR, compose=json.dumps(COMPOSE, indent=1), env=env)
+              ).format(d=project_dir, compose=json.dumps(compose, indent=1), env=env)
     done = legacy_ssh(script)
     assert done.returncode == 0, done.stderr
     for _attempt in range(120):
-        if source_psql("SELECT 1;", check=False) == "1":
+        if psql("SELECT 1;", check=False) == "1":
             break
         time.sleep(1)
-    source_psql("CREATE ROLE %s LOGIN PASSWORD '%s';\n"
-                "CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL, price numeric(10, 2));\n"
-                "INSERT INTO items (name, price) SELECT 'item ' || g, g * 0.25 FROM generate_series(1, 5000) g;\n"
-                "CREATE TABLE app_writes (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());\n"
-                "CREATE TABLE probe (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), note text);\n"
-                "GRANT CONNECT ON DATABASE shop TO %s;\n"
-                "GRANT ALL ON app_writes, app_writes_id_seq, probe, probe_id_seq TO %s;" % (CLIENT, CLIENT_PASSWORD, CLIENT, CLIENT))
-    done = legacy_ssh("cd %s && docker-compose up -d app" % PROJECT_DIR)
+    psql(setup_sql)
+    done = legacy_ssh("cd %s && docker-compose up -d app" % project_dir)
     assert done.returncode == 0, done.stderr
     return subprocess.run(["docker", "inspect", "-f", '{{ (index .NetworkSettings.Networks "stateshift-legacy").IPAddress }}',
-                           CONTAINER], capture_output=True, text=True, check=True).stdout.strip()
+                           container], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def start_project():
+    """The project up, with its schema; returns the database container's IP on the legacy network."""
+    return project_up(PROJECT_DIR, COMPOSE, "POSTGRES_PASSWORD=%s\nAPP_PASSWORD=%s\n" % (OWNER_PASSWORD, CLIENT_PASSWORD), source_psql,
+                      "CREATE ROLE %s LOGIN PASSWORD '%s';\n"
+                      "CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL, price numeric(10, 2));\n"
+                      "INSERT INTO items (name, price) SELECT 'item ' || g, g * 0.25 FROM generate_series(1, 5000) g;\n"
+                      "CREATE TABLE app_writes (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());\n"
+                      "CREATE TABLE probe (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), note text);\n"
+                      "GRANT CONNECT ON DATABASE shop TO %s;\n"
+                      "GRANT ALL ON app_writes, app_writes_id_seq, probe, probe_id_seq TO %s;" % (CLIENT, CLIENT_PASSWORD, CLIENT, CLIENT),
+                      CONTAINER)
 
 
 def stop_project():

@@ -21,7 +21,7 @@ import uuid
 import pytest
 
 from .conftest import REPO, nothing_changed, recap
-from .cutover_helpers import apply, get, ledger
+from .cutover_helpers import apply, get, ledger, project_up
 from .migration_helpers import DATABASES, Target, legacy_ssh
 
 pytestmark = pytest.mark.lab
@@ -66,25 +66,13 @@ def inspect(name, template):
 
 @pytest.fixture
 def source_ip(cluster):
-    env = "POSTGRES_PASSWORD=%s\nAPP_PASSWORD=%s\n" % (OWNER_PASSWORD, CLIENT_PASSWORD)
-    script = ("set -e; mkdir -p {d}; cd {d}; docker-compose down -v >/dev/null 2>&1 || true; "
-              "cat > docker-compose.yml <<'EOF'\n{compose}\nEOF\numask 077; printf '%s' '{env}' > .env; docker-compose up -d db"
-              ).format(d=PROJECT_DIR, compose=json.dumps(COMPOSE, indent=1), env=env)
-    done = legacy_ssh(script)
-    assert done.returncode == 0, done.stderr
-    for _attempt in range(120):
-        if source_psql("SELECT 1;", check=False) == "1":
-            break
-        time.sleep(1)
-    source_psql("CREATE ROLE %s LOGIN PASSWORD '%s';\n"
-                "CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL);\n"
-                "INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 2000) g;\n"
-                "CREATE TABLE app_writes (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());\n"
-                "GRANT CONNECT ON DATABASE shop TO %s;\n"
-                "GRANT ALL ON app_writes, app_writes_id_seq TO %s;" % (CLIENT, CLIENT_PASSWORD, CLIENT, CLIENT))
-    done = legacy_ssh("cd %s && docker-compose up -d app" % PROJECT_DIR)
-    assert done.returncode == 0, done.stderr
-    yield inspect(CONTAINER, '{{ (index .NetworkSettings.Networks "stateshift-legacy").IPAddress }}')
+    yield project_up(PROJECT_DIR, COMPOSE, "POSTGRES_PASSWORD=%s\nAPP_PASSWORD=%s\n" % (OWNER_PASSWORD, CLIENT_PASSWORD), source_psql,
+                     "CREATE ROLE %s LOGIN PASSWORD '%s';\n"
+                     "CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL);\n"
+                     "INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 2000) g;\n"
+                     "CREATE TABLE app_writes (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());\n"
+                     "GRANT CONNECT ON DATABASE shop TO %s;\n"
+                     "GRANT ALL ON app_writes, app_writes_id_seq TO %s;" % (CLIENT, CLIENT_PASSWORD, CLIENT, CLIENT), CONTAINER)
     legacy_ssh("cd %s && docker-compose down -v; rm -rf %s %s" % (PROJECT_DIR, PROJECT_DIR, ARCHIVE_DIR))
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s import pod_wait
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
+from tests.unit.plugins.module_utils.fake_clock import FakeClock
 
 
 def pod(name, ready=False, waiting=None):
@@ -39,20 +40,11 @@ class FakeKubectl:
         return subprocess.CompletedProcess(argv, 0, json.dumps({"items": items}).encode(), b"")
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock()
 
 
 def test_returns_the_ready_pod_once_it_is_ready(monkeypatch, clock):

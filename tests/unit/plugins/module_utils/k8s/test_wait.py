@@ -6,17 +6,7 @@ from __future__ import annotations
 from urllib3.exceptions import ProtocolError
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.wait import wait_for
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from tests.unit.plugins.module_utils.fake_clock import FakeClock
 
 
 class ScriptedResource:

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import progress as migration_progress
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import CopyProgress, human_bytes, human_seconds
+from tests.unit.plugins.module_utils.fake_clock import FakeClock
 
 MIB = 1 << 20
 TABLES = [
@@ -15,12 +16,6 @@ TABLES = [
 ]
 
 
-class FakeClock:
-    def __init__(self, now=1000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 def progress(clock, tables=None, **kwargs):
@@ -46,14 +41,14 @@ def test_human_seconds(seconds, text):
 
 
 def test_line_before_anything_is_copied():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     copy = progress(clock)
     clock.now += 3
     assert copy.line() == "copy invoicetron: 0/3 tables, 0 B of 1.0 GiB (0%), 0 B/s, 3s elapsed, ETA -"
 
 
 def test_line_after_one_table_gives_percent_rate_and_eta():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     copy = progress(clock)
     copy.table_done("public.customers")
     clock.now += 10
@@ -61,7 +56,7 @@ def test_line_after_one_table_gives_percent_rate_and_eta():
 
 
 def test_a_table_in_flight_counts_by_its_share_of_rows():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     copy = progress(clock)
     copy.table_done("public.customers")
     copy.update_in_flight({"public.invoices": 500, "billing.ledger": 100})
@@ -73,7 +68,7 @@ def test_a_table_in_flight_counts_by_its_share_of_rows():
 
 
 def test_in_flight_share_is_capped_at_the_whole_table():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     copy = progress(clock)
     copy.update_in_flight({"public.invoices": 50000})
     assert copy.bytes_done() == 512 * MIB
@@ -82,7 +77,7 @@ def test_in_flight_share_is_capped_at_the_whole_table():
 
 
 def test_in_flight_ignores_unknown_done_and_never_analyzed_tables():
-    copy = progress(FakeClock())
+    copy = progress(FakeClock(1000.0))
     copy.table_done("billing.ledger")
     copy.update_in_flight({"public.other": 10, "billing.ledger": 200, "public.customers": 10**6})
     assert copy.in_flight == {"public.customers": 10**6}
@@ -90,7 +85,7 @@ def test_in_flight_ignores_unknown_done_and_never_analyzed_tables():
 
 
 def test_a_finished_table_leaves_the_in_flight_set():
-    copy = progress(FakeClock())
+    copy = progress(FakeClock(1000.0))
     copy.update_in_flight({"public.invoices": 250})
     assert copy.bytes_done() == 128 * MIB
     copy.table_done("public.invoices")
@@ -99,7 +94,7 @@ def test_a_finished_table_leaves_the_in_flight_set():
 
 
 def test_line_when_everything_is_done():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     copy = progress(clock)
     for table in TABLES:
         copy.table_done(table["key"])
@@ -108,7 +103,7 @@ def test_line_when_everything_is_done():
 
 
 def test_line_with_no_bytes_at_all_is_complete():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     copy = progress(clock, tables=[{"key": "public.t", "size_bytes": 0, "rows_estimate": 0}])
     assert copy.line() == "copy invoicetron: 0/1 tables, 0 B of 0 B (100%), 0 B/s, 0s elapsed, ETA -"
 

@@ -2,17 +2,7 @@ from __future__ import annotations
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.retire import watch
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from tests.unit.plugins.module_utils.fake_clock import FakeClock
 
 
 class Source:
@@ -28,12 +18,12 @@ class Source:
 
 
 def test_the_sessions_are_looked_at_every_interval_until_the_window_ends():
-    clock, engine = Clock(), Source([[], [{"pid": 7}]])
+    clock, engine = FakeClock(), Source([[], [{"pid": 7}]])
     samples = watch.source_sessions(engine, 5, interval=1.0, clock=clock, sleep=clock.sleep)
     assert len(samples) == 6 and samples[1] == [{"pid": 7}] and clock.now == 5.0
 
 
 def test_a_source_that_stops_answering_gives_the_error():
-    clock = Clock()
+    clock = FakeClock()
     engine = Source([[], SideError("ssh legacy-vm: docker exec shop-db: no such container")])
     assert "no such container" in watch.source_sessions(engine, 5, clock=clock, sleep=clock.sleep)
