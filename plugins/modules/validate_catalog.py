@@ -20,7 +20,7 @@ description:
     network settings, the C(secrets), that every Secret key referenced is declared, that no two
     workloads claim the same namespace/name or declare one Secret key differently, and that a
     PostgreSQL workload is not given several replicas without a high-availability manager.
-  - "Refuses what is not built yet, naming the field, the value and what to do: C(retire)."
+  - "Refuses what is not built yet, naming the field, the value and what to do (C(docs/catalog.md) lists it)."
   - On success returns the catalog with defaults filled in, and with every workload's object names
     (C(objects), e.g. C(objects.statefulset), C(objects.primary_pod)), C(labels), C(backup_labels)
     and C(selector) added, and sets it as a fact. Roles and modules read object names from there.

@@ -18,6 +18,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import (
     mongodb_fields,
     names,
     rabbitmq_fields,
+    retire_fields,
     rules,
     syntax,
 )
@@ -234,16 +235,7 @@ FIELDS = (
           fix="use the name shown by 'kubectl get networkpolicy' (a DNS-1123 subdomain)"),
     Field("cutover.remove_rules[].cidr", "str", "The CIDR whose rules are removed (ipBlock.cidr, toCIDR, fromCIDR, toCIDRSet).",
           required="give the source's CIDR, e.g. 10.10.50.10/32", rule=syntax.cidr, fix="write it like 10.10.50.10/32"),
-    Field("retire", "dict", "Retirement of the source after a soak period (see roles/retirement/README.md).", default={},
-          engines=POSTGRESQL),
-    Field("retire.soak_days", "int", "Days the workload runs in the cluster after the cutover before its source may be retired.",
-          default=7, minimum=0, maximum=3650),
-    Field("retire.watch_seconds", "int", "Seconds the source's client sessions are watched before retiring: any session but the "
-          "phase's own refuses the retirement, and who it is gets listed.", default=60, minimum=1, maximum=3600),
-    Field("retire.archive_dir", "str", "Directory on source.host that receives a tar archive (with its sha256) of every volume of "
-          "the retired containers.", default="/var/backups/stateshift/retired", rule=syntax.absolute_path,
-          fix="give a directory on the source host, like /var/backups/stateshift/retired"),
-    Field("retire.vm", "dict", "The source VM stopped or deleted through Proxmox.", not_built="Proxmox step of the retire phase"),
+    *retire_fields.FIELDS,
     *ha_fields.FIELDS,
     *rabbitmq_fields.FIELDS,
     *mongodb_fields.FIELDS,

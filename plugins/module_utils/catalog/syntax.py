@@ -9,6 +9,7 @@ schema gives the fix). A value that passes cannot hold a newline, a quote, ``{{`
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 
@@ -23,6 +24,7 @@ _SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]*$")
 _CONTAINER = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
 _INVENTORY_HOST = re.compile(r"^[A-Za-z0-9_\[]([A-Za-z0-9_.:@\[\]-]{0,252})$")
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:[0-9]{1,5})?$")
+_HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
 _COMPOSE_SERVICE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
 _VERSION = re.compile(r"^[0-9][0-9A-Za-z.]{0,15}$")
@@ -97,6 +99,17 @@ def host_port(value, workload):
         return "is not host[:port]"
     port = value.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in value.rsplit("]", 1)[-1] else None
     return "has a port outside 1-65535" if port is not None and not 1 <= int(port) <= 65535 else None
+
+
+def host_name(value, workload):
+    """host name or IPv4/IPv6 address, without scheme, port or path"""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            ipaddress.ip_address(value)
+            return None
+    if _matches(_HOST_NAME, value, 253):
+        return None
+    return "is not a host name or IP address (no scheme, port, path or spaces)"
 
 
 def cidr(value, workload):

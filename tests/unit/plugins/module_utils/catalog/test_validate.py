@@ -4,6 +4,8 @@ import copy
 
 import pytest
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import schema
+from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.field import Field
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog.validate import CatalogError, validate_catalog
 
 VALID = {
@@ -181,13 +183,53 @@ def test_derived_defaults_follow_the_workload():
     [
         ({"engine": "mongodb", "databases": None, "backup": None, "source": {"host": "vm", "container": "db", "databases": "all"}},
          "source.databases = 'all': is only used by the postgresql engine; remove it"),
-        ({"retire": {"vm": {"vmid": 101}}}, "retire.vm = {'vmid': 101}: is not built yet: the Proxmox step of the retire phase does "
-                                            "not exist"),
         ({"source": dict(VALID["source"], port=5432)}, "source.port: unknown field; allowed: host, container, database, databases, user"),
     ],
 )
 def test_what_is_not_built_is_refused_not_ignored(changes, expected):
     errors = errors_of([workload(**changes)])
+    assert any(expected in error for error in errors), errors
+
+
+def test_a_field_whose_feature_is_not_built_is_refused_with_the_feature_named(monkeypatch):
+    unbuilt = Field("retire.teleport", "bool", "Not built.", engines=("postgresql",), not_built="teleporter step of the retire phase")
+    monkeypatch.setattr(schema, "FIELDS", (*schema.FIELDS, unbuilt))
+    errors = errors_of([workload(retire={"teleport": True})])
+    assert errors == ["workload 'invoicetron' (stateshift_workloads[0]): retire.teleport = True: is not built yet: the teleporter step "
+                      "of the retire phase does not exist, so nothing would act on it; remove it until the teleporter step of the "
+                      "retire phase is built (see the issues); nothing would act on it"]
+
+
+PROXMOX_VM = {"api_host": "pve1.example.com", "api_user": "root@pam", "api_token_id": "stateshift", "node": "pve1", "vmid": 101}
+
+
+def test_a_proxmox_vm_gets_its_defaults_and_no_vm_means_no_vm_step():
+    retired, kept = validate_catalog([workload(retire={"vm": PROXMOX_VM}), workload(name="wiki", namespace="wiki")])
+    assert retired["retire"]["vm"] == dict(PROXMOX_VM, api_port=8006, token_secret_env="PROXMOX_TOKEN_SECRET", action="stop",
+                                           validate_certs=True)
+    assert "vm" not in kept["retire"]
+
+
+@pytest.mark.parametrize(("vm", "expected"), [
+    (dict(PROXMOX_VM, api_host="https://pve1.example.com:8006"), "retire.vm.api_host = 'https://pve1.example.com:8006': is not a "
+     "host name or IP address (no scheme, port, path or spaces); write only the host name or IP address, like pve1.example.com "
+     "or 192.0.2.5 (the port goes in api_port)"),
+    (dict(PROXMOX_VM, api_host="pve1 .example.com"), "retire.vm.api_host = 'pve1 .example.com': is not a host name or IP address"),
+    (dict(PROXMOX_VM, api_host="pve1:8006"), "retire.vm.api_host = 'pve1:8006': is not a host name or IP address"),
+    (dict(PROXMOX_VM, vmid=99), "retire.vm.vmid = 99: must be a whole number from 100 to 999999999; set a number from 100 to 999999999"),
+    (dict(PROXMOX_VM, action="destroy"), "retire.vm.action = 'destroy': is not one of stop, delete; use one of them"),
+    (dict(PROXMOX_VM, api_port=0), "retire.vm.api_port = 0: must be a whole number from 1 to 65535"),
+    (dict(PROXMOX_VM, api_user="root"), "retire.vm.api_user = 'root': is not a Proxmox user like root@pam; write it like root@pam"),
+    (dict(PROXMOX_VM, api_token_id="root@pam!stateshift"), "retire.vm.api_token_id = 'root@pam!stateshift': is not a Proxmox API "
+     "token ID"),
+    (dict(PROXMOX_VM, token_secret_env="PROXMOX-SECRET"), "retire.vm.token_secret_env = 'PROXMOX-SECRET': is not an environment "
+     "variable name"),
+    (dict(PROXMOX_VM, token_secret="abc"), "retire.vm.token_secret: unknown field; did you mean 'token_secret_env'?"),
+    ({key: value for key, value in PROXMOX_VM.items() if key != "vmid"}, "retire.vm.vmid: is required; give the VM's ID, e.g. vmid: 101"),
+    ({key: value for key, value in PROXMOX_VM.items() if key != "node"}, "retire.vm.node: is required"),
+])
+def test_a_proxmox_vm_is_refused_with_the_field_to_fix(vm, expected):
+    errors = errors_of([workload(retire={"vm": vm})])
     assert any(expected in error for error in errors), errors
 
 
