@@ -86,11 +86,11 @@ class ProxmoxDouble:
             return status, data
 
     def authenticate(self, authorization):
-        scheme, _, credentials = (authorization or "").partition("=")
+        scheme, _equals, credentials = (authorization or "").partition("=")
         if scheme != "PVEAPIToken" or "!" not in credentials or "=" not in credentials:
             raise ApiError(401, "No ticket")
-        token, _, secret = credentials.partition("=")
-        user, _, token_id = token.partition("!")
+        token, _equals, secret = credentials.partition("=")
+        user, _bang, token_id = token.partition("!")
         if token not in self.tokens:
             raise ApiError(401, "no such token '%s' for user '%s'" % (token_id, user))
         if secret != self.tokens[token]:

@@ -40,8 +40,6 @@ class FakeKubectl:
         return subprocess.CompletedProcess(argv, 0, json.dumps({"items": items}).encode(), b"")
 
 
-
-
 @pytest.fixture
 def clock():
     return FakeClock()

@@ -16,8 +16,6 @@ TABLES = [
 ]
 
 
-
-
 def progress(clock, tables=None, **kwargs):
     tables = TABLES if tables is None else tables
     return CopyProgress("copy invoicetron", tables, emit=lambda line: None, clock=clock, **kwargs)
