@@ -71,7 +71,8 @@ def test_backups_are_copied_off_site_checked_and_expired_and_a_missing_bucket_fa
     new = [key for key in keys if key.startswith("lab/vault/") and "2026113" not in key and "20250101" not in key]
     names = [key.split("/")[-1] for key in new]
     assert sorted((name.split("-")[0], name.rsplit(".", 1)[1]) for name in names) == [
-        ("vault", "counts"), ("vault", "dump"), ("vault_reports", "counts"), ("vault_reports", "dump")], keys
+        ("vault", "counts"), ("vault", "dump"), ("vault", "sha256"), ("vault_reports", "counts"), ("vault_reports", "dump"),
+        ("vault_reports", "sha256")], keys
     assert "lab/vault/vault-20250101T030000Z.dump" not in keys, "the bucket's retention did not delete an expired backup"
     assert "lab/vault/vault-20261130T030000Z.dump" in keys, "retention deleted a backup younger than retention_days"
     assert "elsewhere/other-20250101T030000Z.dump" in keys, "retention reached outside the workload's prefix"
@@ -87,7 +88,7 @@ def test_backups_are_copied_off_site_checked_and_expired_and_a_missing_bucket_fa
         cwd=REPO, capture_output=True, text=True, check=False, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert "downloaded vault_reports-" in restored.stdout and "from bucket offsite" in restored.stdout
-    assert "into stateshift_restore (row counts of 0 tables match the backup's)" in restored.stdout
+    assert "into stateshift_restore (sha256 matches; row counts of 0 tables match the backup's)" in restored.stdout
 
     failed = deploy_and_back_up(offsite_namespace, s3, "missing-bucket")
     assert failed.returncode != 0

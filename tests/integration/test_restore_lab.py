@@ -63,7 +63,7 @@ def test_restore_and_drill_verify_backups_and_a_damaged_backup_fails_the_drill(r
 
     restored = play("restore.yml", {"stateshift_workloads": catalog, "restore_workload": "drillshop"})
     assert restored.returncode == 0, restored.stdout[-3000:]
-    assert "into stateshift_restore (row counts of 1 tables match the backup's)" in restored.stdout
+    assert "into stateshift_restore (sha256 matches; row counts of 1 tables match the backup's)" in restored.stdout
     assert psql(restore_namespace, "stateshift_restore", "SELECT count(*) FROM invoices") == "1234"
 
     deadline = time.monotonic() + 180

@@ -88,7 +88,7 @@ find "$BACKUP_DIR" \\( -name '*.dump' -o -name '*.counts' -o -name '*.sha256' \\
 find "$BACKUP_DIR" -name '*.partial' -mmin +60 -delete
 """
 
-# The off-site copy: every checked dump younger than the bucket's retention is uploaded with its counts,
+# The off-site copy: every checked dump younger than the bucket's retention is uploaded with its counts and sha256,
 # checked there against the volume's copy (size and MD5), then the bucket's older files are deleted.
 # A missing bucket is an error, never created.
 UPLOAD_SCRIPT = """\
@@ -96,24 +96,26 @@ UPLOAD_SCRIPT = """\
 where="bucket $S3_BUCKET at $RCLONE_CONFIG_OFFSITE_ENDPOINT"
 fail() { echo "off-site copy failed: $1 ($where, prefix $S3_PREFIX); check backup.s3 and the keys of auth.secret" >&2; exit 1; }
 target="offsite:$S3_BUCKET/$S3_PREFIX"
-rclone copy "$BACKUP_DIR" "$target" --max-depth 1 --include '*.{dump,counts}' --max-age "${S3_RETENTION_DAYS}d" --retries 2 \\
+rclone copy "$BACKUP_DIR" "$target" --max-depth 1 --include '*.{dump,counts,sha256}' --max-age "${S3_RETENTION_DAYS}d" --retries 2 \\
   --low-level-retries 2 --contimeout 10s --timeout 120s || fail "upload"
-rclone check "$BACKUP_DIR" "$target" --one-way --max-depth 1 --include '*.{dump,counts}' --max-age "${S3_RETENTION_DAYS}d" \\
+rclone check "$BACKUP_DIR" "$target" --one-way --max-depth 1 --include '*.{dump,counts,sha256}' --max-age "${S3_RETENTION_DAYS}d" \\
   || fail "a copy in the bucket differs from the volume's"
-rclone delete "$target" --max-depth 1 --include '*.{dump,counts}' --min-age "${S3_RETENTION_DAYS}d" -v || fail "retention"
+rclone delete "$target" --max-depth 1 --include '*.{dump,counts,sha256}' --min-age "${S3_RETENTION_DAYS}d" -v || fail "retention"
 echo "off-site: $(rclone lsf "$target" --max-depth 1 --include '*.dump' | wc -l) backup(s) in $where, prefix $S3_PREFIX"
 """
 
-# The restore's first step when the backup comes from the bucket: the chosen dump and its counts, into $BACKUP_DIR.
+# The restore's first step when the backup comes from the bucket: the chosen dump, its counts and its sha256, into
+# $BACKUP_DIR.
 DOWNLOAD_SCRIPT = PICK + """\
 : > "$RCLONE_CONFIG"
 source="offsite:$S3_BUCKET/$S3_PREFIX"
-listed=$(rclone lsf "$source" --max-depth 1 --include '*.{dump,counts}' --contimeout 10s --timeout 60s) \\
+listed=$(rclone lsf "$source" --max-depth 1 --include '*.{dump,counts,sha256}' --contimeout 10s --timeout 60s) \\
   || { echo "cannot list bucket $S3_BUCKET at $RCLONE_CONFIG_OFFSITE_ENDPOINT (prefix $S3_PREFIX)" >&2; exit 1; }
 chosen=$(printf '%s\\n' "$listed" | pick)
 rclone copyto "$source/$chosen" "$BACKUP_DIR/$chosen"
-counts="${chosen%.dump}.counts"
-if printf '%s\\n' "$listed" | grep -qxF "$counts"; then rclone copyto "$source/$counts" "$BACKUP_DIR/$counts"; fi
+for kept in "${chosen%.dump}.counts" "${chosen%.dump}.sha256"; do
+  if printf '%s\\n' "$listed" | grep -qxF "$kept"; then rclone copyto "$source/$kept" "$BACKUP_DIR/$kept"; fi
+done
 echo "downloaded $chosen from bucket $S3_BUCKET"
 """
 
