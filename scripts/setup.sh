@@ -23,7 +23,7 @@ find_python() {
 }
 
 setup_packages() {
-  apt_install git make rsync openssh-client postgresql-15 postgresql-client-15 jq ca-certificates shellcheck bc libnfs13
+  apt_install git make rsync openssh-client postgresql-15 postgresql-client-15 jq ca-certificates openssl shellcheck bc libnfs13
 }
 
 setup_venv() {

@@ -92,11 +92,9 @@ archives:
   elements: dict
 """
 
-import datetime
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.retire import stack
+from ansible_collections.stateshift.k3s.plugins.module_utils.retire import gates, stack
 
 
 def main():
@@ -107,7 +105,7 @@ def main():
     params = module.params
     docker = params["docker_bin"]
     try:
-        since = _epoch(params["since"]) if params["since"] else None
+        since = gates.parse_time(params["since"]).timestamp() if params["since"] else None
         project, inspected = stack.containers(module.run_command, docker, params["database_container"])
         planned = stack.plan(params["workload"], inspected, params["archive_dir"])
         archives = []
@@ -130,11 +128,6 @@ def main():
     module.exit_json(changed=changed, project=project, containers=sorted(c["Name"].lstrip("/") for c in inspected),
                      restart_disabled=planned["restart_disabled"], stopped=planned["stopped"], archives=archives,
                      msg="; ".join(done) if done else nothing)
-
-
-def _epoch(text):
-    stamp = datetime.datetime.strptime(text.rstrip("Z").split(".")[0], "%Y-%m-%dT%H:%M:%S")
-    return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 if __name__ == "__main__":
