@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The main job in the local lab: bring the lab up, then the whole journey of the lab's workload
-# against it - preflight, secrets, databases, migrate, cutover, retire (after a backup) - and a report a
-# person reads in ten seconds. A second run starts the journey again from a fresh legacy stack.
+# against it - storage, preflight, secrets, databases, migrate, cutover, retire (after a backup) - and a
+# report a person reads in ten seconds. A second run starts the journey again from a fresh legacy stack.
+#
+# The storage phase exports /srv/k3s on the lab's NFS server and makes the StorageClass nfs-lab; the lab's
+# workload stays on local-path, because the lab node's kernel has no NFS client
+# (inventories/lab/group_vars/all/storage.yml).
 #
 # 1Password cannot run here: the secrets phase talks to tests/doubles/op, a test double of the
 # `op` CLI, whose vault lives in a 0600 file under the cache. With a real account, drop the
@@ -52,6 +56,7 @@ run_phase() {
   ansible-playbook "${inventory[@]}" "stateshift.k3s.$phase" "$@"
   printf '%s\t%s\n' "$label" "$((SECONDS - t0))" >>"$timings"
 }
+run_phase storage storage
 run_phase preflight preflight
 run_phase secrets secrets
 run_phase databases databases

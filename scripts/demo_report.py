@@ -1,6 +1,7 @@
 # Copyright: stateshift maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The demo's last words: what the journey did to the lab's workload, read from its ledger and migration marker.
+"""The demo's last words: what the journey did to the lab's workload, read from its ledger and migration marker, and
+the NFS StorageClasses the storage phase made, read from the cluster.
 
     python3 scripts/demo_report.py --timings <label TAB seconds per line> --total <seconds> [--namespace invoicetron]
 """
@@ -22,6 +23,29 @@ def kubectl_json(kind, name, namespace):
     if done.returncode != 0:
         raise SystemExit("cannot read %s %s/%s: %s" % (kind, namespace, name, done.stderr.strip()))
     return {key: json.loads(value) for key, value in (json.loads(done.stdout).get("data") or {}).items()}
+
+
+def kubectl_items(*argv):
+    done = subprocess.run(["kubectl", "get", *argv, "-o", "json"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit("cannot read %s: %s" % (" ".join(argv), done.stderr.strip()))
+    return json.loads(done.stdout)["items"]
+
+
+def nfs_classes(classes, deployments):
+    """[{name, reclaim, server, path}] of the StorageClasses the storage phase made, each with the NFS export its
+    provisioner (the Deployment whose PROVISIONER_NAME is the class's provisioner) mounts."""
+    exports = {}
+    for deployment in deployments:
+        spec = deployment["spec"]["template"]["spec"]
+        env = {item["name"]: item.get("value") for container in spec["containers"] for item in container.get("env") or []}
+        mounted = [volume["nfs"] for volume in spec.get("volumes") or [] if "nfs" in volume]
+        if env.get("PROVISIONER_NAME") and mounted:
+            exports[env["PROVISIONER_NAME"]] = mounted[0]
+    return [{"name": item["metadata"]["name"], "reclaim": item.get("reclaimPolicy"), **exports[item["provisioner"]]}
+            for item in classes
+            if (item["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") == "stateshift"
+            and item["provisioner"] in exports]
 
 
 def when(text):
@@ -49,9 +73,14 @@ def downtime(ledger, marker):
     return (when(finished) - when(blocked[0])).total_seconds(), blocked[0], finished
 
 
-def render(workload, ledger, marker, timings, total):
+def render(workload, ledger, marker, timings, total, storage=(), workload_classes=()):
     lines = ["== %s: the whole journey in %s, ledger state %s ==" % (workload, span(total), ledger.get("state"))]
     lines += ["  %-28s %6s" % ("phase", "s")] + ["  %-28s %6s" % (label, seconds) for label, seconds in timings]
+    for made in storage:
+        lines.append("storage: StorageClass %s (reclaim %s) on NFS %s:%s, export checked" % (
+            made["name"], made["reclaim"], made["server"], made["path"]))
+    if storage and workload_classes:
+        lines.append("  %s's volumes use: %s" % (workload, ", ".join(sorted(set(workload_classes)))))
     final_sync = ledger.get("cutover", {}).get("final_sync") or {}
     databases = per_database(final_sync)
     verified = final_sync.get("verified") or (bool(final_sync.get("databases")) and all(
@@ -87,7 +116,11 @@ def main(argv=None):
         timings = [line.rstrip("\n").split("\t") for line in handle if line.strip()]
     ledger = kubectl_json("configmap", "%s-ledger" % args.app, args.namespace)
     marker = kubectl_json("configmap", "%s-migration" % args.app, args.namespace)
-    print(render(args.namespace, ledger, marker, timings, args.total))
+    storage = nfs_classes(kubectl_items("storageclass"), kubectl_items("deployment", "-A", "-l",
+                                                                        "app.kubernetes.io/name=nfs-subdir-external-provisioner"))
+    workload_classes = [claim["spec"].get("storageClassName") or "(default)"
+                        for claim in kubectl_items("persistentvolumeclaim", "-n", args.namespace)]
+    print(render(args.namespace, ledger, marker, timings, args.total, storage, workload_classes))
     return 0
 
 

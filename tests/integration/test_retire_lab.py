@@ -6,9 +6,10 @@ from before the cutover; the soak period and a client session held open on the s
 shows what would go, the retirement stops and disables the containers, archives the volume with its sha256 and
 removes a temporary rule that came back; a re-run changes nothing, rollback is refused, migrate leaves it out.
 
-The site playbook: every phase, refused at retire (soak period, no backup since the cutover); again with nothing
-changed; a rollback before the retirement; site again with a backup taken by the retire phase: cut over again and
-retired; and once more with nothing changed."""
+The site playbook on the lab's inventory: every phase (storage: the lab's NFS server's export checked, the
+StorageClass nfs-lab), refused at retire (soak period, no backup since the cutover); again with nothing changed; a
+rollback before the retirement; site again with a backup taken by the retire phase: cut over again and retired; and
+once more with nothing changed."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import uuid
 
 import pytest
 
-from .conftest import REPO, nothing_changed, recap
+from .conftest import REPO, kubectl, nothing_changed, recap
 from .cutover_helpers import apply, get, ledger, project_up
 from .migration_helpers import DATABASES, Target, legacy_ssh
 
@@ -192,6 +193,9 @@ def test_site_refuses_at_retire_runs_again_unchanged_rolls_back_and_then_retires
     assert "soak period: cut over " in refusal(first.stdout)
     assert "verified backup: the restore drill did not pass for shop (the drill said: " in refusal(first.stdout)
     assert inspect(CONTAINER, "{{.State.Status}}") == "running" and inspect(APP, "{{.State.Status}}") == "exited"
+    checked = first.stdout.split("Check each export from every node", 1)[1].split("TASK [", 1)[0]
+    assert "ok: [localhost] => (item=lab-nfs from localhost)" in checked, checked
+    assert kubectl("get", "storageclass", "nfs-lab", "-o", "jsonpath={.reclaimPolicy}").stdout == "Retain"
 
     again = phase(target, SITE, retire={"soak_days": 1}, check=False)
     counts = recap(again.stdout)

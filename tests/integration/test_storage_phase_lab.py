@@ -27,7 +27,8 @@ def storage(url, suffix):
 
 
 def run(playbook, catalog, *extra, check=True):
-    variables = {"stateshift_storage": catalog, "nfs_storage_wait_timeout": 0}
+    # no node checks the export: the NAS double's address serves no NFS (the lab inventory checks from the controller)
+    variables = {"stateshift_storage": catalog, "nfs_storage_wait_timeout": 0, "nfs_storage_probe_hosts": []}
     return playbook.run(REPO / "playbooks" / "storage.yml", "-e", json.dumps(variables), *extra, check=check)
 
 

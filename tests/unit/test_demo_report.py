@@ -44,3 +44,23 @@ def test_an_unverified_sync_and_a_journey_not_retired_say_so():
     text = demo_report.render("shop", ledger, {}, [], 30)
     assert "(NOT verified)" in text and "  shop                     1 tables          1 rows, 0 checksums compared" in text
     assert "retired" not in text and "writes stopped" not in text
+
+
+def provisioner(name, server, path):
+    return {"spec": {"template": {"spec": {
+        "containers": [{"env": [{"name": "PROVISIONER_NAME", "value": name}, {"name": "NFS_SERVER", "value": server}]}],
+        "volumes": [{"name": "nfs-client-root", "nfs": {"server": server, "path": path}}]}}}}
+
+
+def test_the_storage_phase_s_classes_are_listed_with_the_export_their_provisioner_mounts():
+    classes = [{"metadata": {"name": "nfs-lab", "labels": {"app.kubernetes.io/managed-by": "stateshift"}},
+                "provisioner": "stateshift.k3s/nfs-lab-nfs", "reclaimPolicy": "Retain"},
+               {"metadata": {"name": "local-path"}, "provisioner": "rancher.io/local-path", "reclaimPolicy": "Delete"},
+               {"metadata": {"name": "orphan", "labels": {"app.kubernetes.io/managed-by": "stateshift"}},
+                "provisioner": "stateshift.k3s/nfs-gone", "reclaimPolicy": "Retain"}]
+    storage = demo_report.nfs_classes(classes, [provisioner("stateshift.k3s/nfs-lab-nfs", "172.18.0.5", "/srv/k3s")])
+    assert storage == [{"name": "nfs-lab", "reclaim": "Retain", "server": "172.18.0.5", "path": "/srv/k3s"}]
+    text = demo_report.render("invoicetron", LEDGER, MARKER, [], 60, storage, ["local-path", "local-path"])
+    assert "storage: StorageClass nfs-lab (reclaim Retain) on NFS 172.18.0.5:/srv/k3s, export checked" in text
+    assert "  invoicetron's volumes use: local-path" in text
+    assert "storage:" not in demo_report.render("invoicetron", LEDGER, MARKER, [], 60, [], ["local-path"])

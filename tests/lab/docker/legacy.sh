@@ -22,14 +22,18 @@
 #              rabbitmq:3.10-management (= stateshift-lab/rabbitmq:3.10), node rabbit@bowmark-broker, named volume
 #              bowmark_mqdata, not published (reached at its IP on stateshift-legacy), and bowmark-worker, the
 #              project's application service; both empty until a test declares its vhosts and publishes
+#   lab-nfs    stateshift-lab/nfs-server:bookworm: the "Linux NFS server" of the storage phase (nfs-ganesha, rpcbind,
+#              sshd; root, key only), reached at its address on stateshift-legacy; exports under /srv (volume
+#              stateshift-lab-nfs); the storage phase writes them (inventories/lab/group_vars/all/storage.yml)
 #   vinylvault-db  started by 'mongo-up' with 'docker-compose up -d' in /home/app/vinylvault on legacy-vm:
 #              ferretdb/ferretdb:1.24 (= stateshift-lab/ferretdb:1.24: FerretDB on SQLite with mongodump and
 #              mongorestore; no MongoDB server can run here), volume vinylvault_state, not published (reached at its
 #              IP on stateshift-legacy), and vinylvault-api, the project's application service
 # and under $STATESHIFT_CACHE/lab/:
-#   ssh/id_ed25519, ssh/known_hosts       the key legacy-vm accepts, its host key
+#   ssh/id_ed25519, ssh/known_hosts       the key legacy-vm and lab-nfs accept, legacy-vm's host key
+#   ssh/nfs_known_hosts                   lab-nfs's host key
 #   legacy/postgres-password              the database password (0600, never printed)
-#   inventory/legacy.yml                  an Ansible inventory for legacy-vm
+#   inventory/legacy.yml                  an Ansible inventory for legacy-vm and lab-nfs
 #
 # --pg-major N (or LEGACY_PG_MAJOR=N; default 15) runs invoicetron-db on postgres:N instead, for N in
 # 14-18 (see image-map.txt): the compose file's image line says postgres:N. A data volume is tied to
@@ -67,6 +71,10 @@ MONGO=vinylvault-db
 MONGO_APP=vinylvault-api
 MONGO_VOLUME=vinylvault_state
 DEFAULT_PG_MAJOR=15
+NFS=lab-nfs
+NFS_IMAGE=stateshift-lab/nfs-server:bookworm
+NFS_VOLUME=stateshift-lab-nfs
+NFS_KNOWN_HOSTS="$SSH_DIR/nfs_known_hosts"
 
 ssh_vm() {
   ssh -i "$KEY" -p "$SSH_PORT" -o BatchMode=yes -o StrictHostKeyChecking=yes \
@@ -150,7 +158,46 @@ ensure_vm() {
   ssh_vm true || die "ssh root@127.0.0.1 -p $SSH_PORT with $KEY failed"
 }
 
+nfs_answering() { docker exec "$NFS" sh -c "rpcinfo -t 127.0.0.1 nfs 4 && bash -c '</dev/tcp/127.0.0.1/22'"; }
+
+# The lab's NFS server. ganesha's VFS FSAL needs open_by_handle_at: CAP_DAC_READ_SEARCH and a seccomp profile that
+# allows it, on a volume. A container that does not answer after a restart of the engine is made anew (its exports are
+# the storage phase's to write again).
+ensure_nfs_server() {
+  local waited=0 address keys
+  if exists "$NFS" && [ "$(docker inspect -f '{{.Image}}' "$NFS")" != "$(docker image inspect -f '{{.Id}}' "$NFS_IMAGE")" ]; then
+    log "$NFS runs an older $NFS_IMAGE: recreating it"
+    docker rm -f "$NFS" >/dev/null
+  fi
+  if exists "$NFS" && ! running "$NFS"; then docker start "$NFS" >/dev/null || docker rm -f "$NFS" >/dev/null; fi
+  if exists "$NFS"; then
+    until nfs_answering >/dev/null 2>&1 || [ "$waited" -ge 20 ]; do sleep 1; waited=$((waited + 1)); done
+    if ! nfs_answering >/dev/null 2>&1; then
+      log "$NFS does not serve NFS: recreating it"
+      docker rm -f "$NFS" >/dev/null
+    fi
+    waited=0
+  fi
+  if ! exists "$NFS"; then
+    log "starting $NFS (nfs-ganesha, sshd)"
+    docker run -d --name "$NFS" --hostname "$NFS" --network "$NETWORK" --restart unless-stopped \
+      --label org.stateshift.lab=legacy --cap-add DAC_READ_SEARCH --security-opt seccomp=unconfined \
+      -v "$NFS_VOLUME:/srv" -e SSH_AUTHORIZED_KEYS="$(cat "$KEY.pub")" "$NFS_IMAGE" >/dev/null
+    wait_answering "$NFS" 60 "serve NFS and ssh" nfs_answering
+  fi
+  address=$(container_ip "$NFS")
+  until keys=$(ssh-keyscan -T 2 "$address" 2>/dev/null) && [ -n "$keys" ]; do
+    [ "$waited" -lt 30 ] || die "sshd of $NFS did not answer on $address:22 within 30s"
+    sleep 1; waited=$((waited + 1))
+  done
+  printf '%s\n' "$keys" | sort >"$NFS_KNOWN_HOSTS.tmp"
+  mv "$NFS_KNOWN_HOSTS.tmp" "$NFS_KNOWN_HOSTS"
+  chmod 600 "$NFS_KNOWN_HOSTS"
+}
+
 write_inventory() {
+  local nfs_address
+  nfs_address=$(container_ip "$NFS")
   install -d -m 700 "$(dirname "$INVENTORY")"
   cat >"$INVENTORY.tmp" <<EOF
 # Written by tests/lab/docker/legacy.sh: the lab's legacy Docker host (a container standing in for a VM).
@@ -179,6 +226,14 @@ all:
             volume: $DB_VOLUME
             direct_host: 127.0.0.1
             direct_port: $PG_PORT
+    nfs_servers:
+      hosts:
+        $NFS:
+          ansible_host: $nfs_address
+          ansible_user: root
+          ansible_ssh_private_key_file: $KEY
+          ansible_ssh_common_args: "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=$NFS_KNOWN_HOSTS"
+          ansible_python_interpreter: /usr/bin/python3
 EOF
   mv "$INVENTORY.tmp" "$INVENTORY"
 }
@@ -202,7 +257,7 @@ cmd_up() {
   exec 8>"$STATE/.lock"
   flock 8
   "$HERE/engine.sh" ensure
-  "$HERE/images.sh" build "$(pg_image "$major")" legacy-host
+  "$HERE/images.sh" build "$(pg_image "$major")" legacy-host nfs-server
   "$HERE/images.sh" alias
   command -v ssh >/dev/null 2>&1 || apt_install openssh-client
   ensure_key
@@ -222,6 +277,7 @@ cmd_up() {
   ssh_vm "cd $COMPOSE_DIR && docker-compose up -d --quiet-pull" >&2 \
     || die "docker-compose up failed on $VM"
   "$HERE/../sampledata/load.sh" --container "$DB" --user invoicetron --db invoicetron --scale "$scale"
+  ensure_nfs_server
   write_inventory
   [ "$major" = "$DEFAULT_PG_MAJOR" ] || log "invoicetron-db runs postgres:$major"
   log "legacy stack up in $((SECONDS - t0))s: ssh -i $KEY -p $SSH_PORT root@127.0.0.1; postgres on 127.0.0.1:$PG_PORT; inventory $INVENTORY"
@@ -281,14 +337,14 @@ cmd_down() {
     ssh_vm "cd $COMPOSE_DIR && docker-compose down -v" >&2 || log "docker-compose down failed: removing by hand"
   fi
   local c
-  for c in "$MONGO_APP" "$MONGO" "$BROKER_APP" "$BROKER" "$APP" "$DB" "$VM"; do
+  for c in "$MONGO_APP" "$MONGO" "$BROKER_APP" "$BROKER" "$APP" "$DB" "$VM" "$NFS"; do
     if exists "$c"; then log "removing container $c"; docker rm -f "$c" >/dev/null; fi
   done
-  for c in "$DB_VOLUME" "$BROKER_VOLUME" "$MONGO_VOLUME"; do
+  for c in "$DB_VOLUME" "$BROKER_VOLUME" "$MONGO_VOLUME" "$NFS_VOLUME"; do
     if docker volume inspect "$c" >/dev/null 2>&1; then log "removing volume $c"; docker volume rm "$c" >/dev/null; fi
   done
   if docker network inspect "$NETWORK" >/dev/null 2>&1; then log "removing network $NETWORK"; docker network rm "$NETWORK" >/dev/null; fi
-  rm -f "$KNOWN_HOSTS" "$INVENTORY"
+  rm -f "$KNOWN_HOSTS" "$NFS_KNOWN_HOSTS" "$INVENTORY"
   log "legacy stack removed (kept: $KEY, $PASSWORD_FILE)"
 }
 
@@ -310,7 +366,7 @@ cmd_status() {
     echo "docker engine: not running"; return 3
   fi
   if docker network inspect "$NETWORK" >/dev/null 2>&1; then echo "network $NETWORK: present"; else echo "network $NETWORK: absent"; rc=3; fi
-  for c in "$VM" "$DB"; do
+  for c in "$VM" "$DB" "$NFS"; do
     if exists "$c"; then
       echo "container $c: $(docker inspect -f '{{.State.Status}}{{if .State.Health}} ({{.State.Health.Status}}){{end}}, image {{.Config.Image}}' "$c")"
     else
