@@ -116,8 +116,8 @@ def main(argv=None):
         timings = [line.rstrip("\n").split("\t") for line in handle if line.strip()]
     ledger = kubectl_json("configmap", "%s-ledger" % args.app, args.namespace)
     marker = kubectl_json("configmap", "%s-migration" % args.app, args.namespace)
-    storage = nfs_classes(kubectl_items("storageclass"), kubectl_items("deployment", "-A", "-l",
-                                                                        "app.kubernetes.io/name=nfs-subdir-external-provisioner"))
+    provisioners = kubectl_items("deployment", "-A", "-l", "app.kubernetes.io/name=nfs-subdir-external-provisioner")
+    storage = nfs_classes(kubectl_items("storageclass"), provisioners)
     workload_classes = [claim["spec"].get("storageClassName") or "(default)"
                         for claim in kubectl_items("persistentvolumeclaim", "-n", args.namespace)]
     print(render(args.namespace, ledger, marker, timings, args.total, storage, workload_classes))

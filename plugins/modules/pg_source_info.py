@@ -22,9 +22,17 @@ author:
   - stateshift maintainers (@stateshift)
 options:
   container:
-    description: Name or ID of the container that runs PostgreSQL.
+    description:
+      - Name or ID of the container that runs PostgreSQL.
+      - Exactly one of O(container) and O(patroni_members) is required.
     type: str
-    required: true
+  patroni_members:
+    description:
+      - The member containers of a Patroni cluster in Docker, instead of O(container).
+      - Each member's Patroni is asked C(GET /patroni) inside its container; the one that leads is inventoried.
+        No member leading, or more than one, fails before any database is read.
+    type: list
+    elements: str
   database:
     description: Database to inventory.
     type: str
@@ -68,12 +76,22 @@ EXAMPLES = r"""
     exact_counts: true
   register: source
 
+- name: Inventory the leader of a Patroni cluster in Docker
+  stateshift.k3s.pg_source_info:
+    patroni_members: [gardenos-postgres-1-dev, gardenos-postgres-2-dev, gardenos-postgres-3-dev]
+    database: gardenos
+
 - name: Print the biggest tables
   ansible.builtin.debug:
     msg: "{{ source.inventory.tables | sort(attribute='size_bytes', reverse=true) | first }}"
 """
 
 RETURN = r"""
+container:
+  description: The container that was inventoried (with O(patroni_members), the leader's).
+  returned: success
+  type: str
+  sample: gardenos-postgres-2-dev
 inventory:
   description: What the database holds.
   returned: success
@@ -140,7 +158,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import docker_exec
 from ansible_collections.stateshift.k3s.plugins.module_utils.pg import inventory as pg_inventory
-from ansible_collections.stateshift.k3s.plugins.module_utils.pg import psql
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg import patroni_member, psql
 
 
 def run_psql(module, database, sql):
@@ -150,6 +168,16 @@ def run_psql(module, database, sql):
                                  docker_bin=params["docker_bin"], env_names=env_names)
     environ = {"PGPASSWORD": params["password"]} if params["password"] else None
     return module.run_command(argv, environ_update=environ)
+
+
+def leader(module, members):
+    """The member container whose Patroni leads."""
+    def status(member):
+        argv = docker_exec.exec_argv(member, ["python3", *patroni_member.STATUS_ARGS], docker_bin=module.params["docker_bin"])
+        rc, stdout, stderr = module.run_command(argv)
+        return patroni_member.status_from(rc, stdout, stderr, lambda code, text: docker_exec.explain_failure(member, code, text))
+
+    return patroni_member.leader_of({member: status(member) for member in members})
 
 
 def list_databases(module):
@@ -172,15 +200,23 @@ def fail_with_reason(module, rc, stderr):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            container=dict(type="str", required=True),
+            container=dict(type="str"),
+            patroni_members=dict(type="list", elements="str"),
             database=dict(type="str", required=True),
             user=dict(type="str", default="postgres"),
             password=dict(type="str", no_log=True),
             exact_counts=dict(type="bool", default=False),
             docker_bin=dict(type="str", default="docker"),
         ),
+        mutually_exclusive=[("container", "patroni_members")],
+        required_one_of=[("container", "patroni_members")],
         supports_check_mode=True,
     )
+    if module.params["patroni_members"]:
+        try:
+            module.params["container"] = leader(module, module.params["patroni_members"])
+        except patroni_member.NoSingleLeader as exc:
+            module.fail_json(msg=str(exc))
     sql = pg_inventory.inventory_sql(exact_counts=module.params["exact_counts"])
     rc, stdout, stderr = run_psql(module, module.params["database"], sql)
     if rc != 0:
@@ -189,7 +225,7 @@ def main():
         inventory = pg_inventory.parse_inventory(stdout)
     except pg_inventory.InventoryError as exc:
         module.fail_json(msg=str(exc), stdout=stdout, stderr=stderr)
-    module.exit_json(changed=False, inventory=inventory)
+    module.exit_json(changed=False, container=module.params["container"], inventory=inventory)
 
 
 if __name__ == "__main__":

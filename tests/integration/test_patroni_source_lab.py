@@ -1,13 +1,16 @@
 """A source run by Patroni in Docker (the gardenos runbook's: three members and etcd, see docker_patroni.py), named in
-the catalog by source.patroni_members: the migrate playbook asks each member's Patroni which leads and reads from it.
+the catalog by source.patroni_members: the preflight and migrate playbooks ask each member's Patroni which leads and
+read from it.
 The replicas' replay is paused after more rows went to the leader, so a read from a replica would miss them; the
 target gets the leader's data. Listing only the replicas stops the run before anything is written."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from .conftest import kubectl
+from .conftest import REPO, kubectl
 from .docker_patroni import DockerPatroni
 from .migration_helpers import FINGERPRINT_SQL, Target
 
@@ -61,6 +64,13 @@ def test_only_replicas_listed_stops_before_anything_is_written(source, target):
     marker = kubectl("get", "configmap", "gdock-postgresql-migration", "-n", target.namespace, "--ignore-not-found").stdout
     assert not marker.strip() and target.table_count() == 0
     assert cluster  # the cluster stays up for the next test
+
+
+def test_preflight_inventories_the_leader_not_a_lagging_replica(source, target):
+    _cluster, leader, _replicas = source
+    result = target.playbook.run(REPO / "playbooks" / "preflight.yml", "-e", json.dumps({"stateshift_workloads": [target.workload]}))
+    assert "gdock: PostgreSQL 15" in result.stdout and "database gardenos in %s (" % leader in result.stdout, result.stdout[-3000:]
+    assert "1 tables, 5700 rows" in result.stdout
 
 
 def test_the_migration_reads_from_the_leader_never_a_lagging_replica(source, target):
