@@ -17,12 +17,11 @@ from __future__ import annotations
 import re
 import shlex
 
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import postgresql_parts, postgresql_snapshot
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import postgresql_parts, postgresql_snapshot, progress
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.background import Background
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.interface import Engine, Plan
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql_job import JobSides
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress import PROGRESS_COPY_SQL
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.psql_session import Sessions
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import (
@@ -51,6 +50,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
         self.schema_path = "/tmp/stateshift-%s-schema.dump" % safe_name(ctx.database)
         self._schema_removed = False
         self.long = ctx.options.timeout or LONG  # the deadline of a step that reads or writes all the data
+        self.source_version_num = 0  # known after inspect(): where the copy's progress is read
 
     @property
     def target(self):
@@ -93,6 +93,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
         # the target's session starts while the source's answers (the query below reports a failure)
         warming = Background(self.target_script, "SELECT 1;", "postgres").begin()
         facts = self._source_facts()
+        self.source_version_num = facts["version_num"]
         self._refuse_unreadable(facts)
         tables = self.source_json(sql.TABLES_SQL, what="the table list")
         for table in tables:
@@ -236,7 +237,9 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
             run(transport.data_target, "rm", ["-f", self.schema_path], None, timeout=60)
 
     def copy_progress(self):
-        return self.target_json(PROGRESS_COPY_SQL, self.ctx.database, what="copy progress")
+        if self.source_version_num >= progress.SOURCE_PROGRESS_MIN_VERSION:
+            return progress.by_table_key(self.source_json(progress.SOURCE_PROGRESS_COPY_SQL, what="copy progress"))
+        return self.target_json(progress.PROGRESS_COPY_SQL, self.ctx.database, what="copy progress")
 
     # -- 6. sequences, indexes -----------------------------------------------------------------------
 

@@ -131,3 +131,14 @@ def test_the_ticker_polls_and_emits_and_survives_a_failing_poll():
 def test_progress_sql_reads_copy_from_only():
     assert "pg_stat_progress_copy" in migration_progress.PROGRESS_COPY_SQL
     assert "'COPY FROM'" in migration_progress.PROGRESS_COPY_SQL
+
+
+def test_the_source_s_answer_is_keyed_like_the_parts_whatever_the_quoting():
+    answer = {'"public"."pgbench_accounts"': 3, "public.t": 5, '"My ""S"".x"."T 1"': 7, "not qualified": 1}
+    assert migration_progress.by_table_key(answer) == {"public.pgbench_accounts": 3, "public.t": 5, 'My "S".x.T 1': 7}
+    assert migration_progress.table_key("public.t WHERE x") is None
+
+
+def test_source_progress_sql_reads_the_copies_of_parts_in_this_database():
+    assert "'COPY TO'" in migration_progress.SOURCE_PROGRESS_COPY_SQL
+    assert "current_database()" in migration_progress.SOURCE_PROGRESS_COPY_SQL
