@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 
-API_PORT = 8008
+from ansible_collections.stateshift.k3s.plugins.module_utils.pg.patroni_state import API_PORT
+
 LEADER_ROLES = ("primary", "master")
 STATUS_ARGS = ["-c", "import sys, urllib.request; sys.stdout.write(urllib.request.build_opener().open("
                      "'http://127.0.0.1:%d/patroni', timeout=5).read().decode())" % API_PORT]

@@ -117,6 +117,13 @@ ensure_password() {
   mv "$PROJECT_DIR/.env.tmp" "$PROJECT_DIR/.env"
 }
 
+# save_known_hosts FILE KEYS: ssh-keyscan's lines as the known_hosts file (0600), replaced whole.
+save_known_hosts() {
+  printf '%s\n' "$2" | sort >"$1.tmp"
+  mv "$1.tmp" "$1"
+  chmod 600 "$1"
+}
+
 ensure_vm() {
   local image_id want_id
   want_id=$(docker image inspect -f '{{.Id}}' "$VM_IMAGE")
@@ -152,9 +159,7 @@ ensure_vm() {
     [ "$waited" -lt 60 ] || die "sshd of $VM did not answer on 127.0.0.1:$SSH_PORT within 60s"
     sleep 1; waited=$((waited + 1))
   done
-  printf '%s\n' "$keys" | sort >"$KNOWN_HOSTS.tmp"
-  mv "$KNOWN_HOSTS.tmp" "$KNOWN_HOSTS"
-  chmod 600 "$KNOWN_HOSTS"
+  save_known_hosts "$KNOWN_HOSTS" "$keys"
   ssh_vm true || die "ssh root@127.0.0.1 -p $SSH_PORT with $KEY failed"
 }
 
@@ -190,9 +195,7 @@ ensure_nfs_server() {
     [ "$waited" -lt 30 ] || die "sshd of $NFS did not answer on $address:22 within 30s"
     sleep 1; waited=$((waited + 1))
   done
-  printf '%s\n' "$keys" | sort >"$NFS_KNOWN_HOSTS.tmp"
-  mv "$NFS_KNOWN_HOSTS.tmp" "$NFS_KNOWN_HOSTS"
-  chmod 600 "$NFS_KNOWN_HOSTS"
+  save_known_hosts "$NFS_KNOWN_HOSTS" "$keys"
 }
 
 write_inventory() {
