@@ -13,11 +13,12 @@ knows, and is built for one MigrationContext with its source side (sources.py) a
  3. ``backup_command(id)``   shell words, run on the source host, that write a restorable dump to stdout.
  4. ``settings()``/``tune()``/``untune(before)``  bulk-load settings on the target, always undone.
  5. ``copy_globals()``       users/roles; ``create_database(plan, globals)`` a fresh target database;
-    ``copy_schema(transport, id)`` the definitions without indexes; ``copy_table(transport, part, id)`` one
+    ``copy_schema(id)`` the definitions without indexes, on the target; ``copy_table(transport, part, id)`` one
     part of ``plan_parts(plan)`` (a table, or a range of a large one), all or nothing, recorded on the target
     (``record_parts``/``recorded_parts``/``resumed_parts``/``forget_parts``) so that an interrupted copy resumes;
-    ``copy_progress()`` rows seen so far per table in flight.
- 6. ``copy_sequences(id)``   counters; ``build_indexes(transport)`` indexes, constraints, statistics.
+    ``copy_progress()`` rows seen so far per table in flight. Only the rows need the transport: everything before
+    them runs while the Job's pod starts.
+ 6. ``copy_sequences(id)``   counters; ``build_indexes()`` indexes, constraints, statistics, on the target.
  7. ``verify_source(level, id)`` / ``verify_target(level)`` each side's half; ``compare(s, t, level)`` the
     report (``ok``, ``mismatches``, ``tables``, ...); ``markdown(report, title)`` for humans.
  8. ``reach_script(candidates)`` and ``job_sides(cluster, pod, address)``: how the Job's pod logs in to the
@@ -138,8 +139,9 @@ class Engine(abc.ABC):
         """A fresh, empty target database."""
 
     @abc.abstractmethod
-    def copy_schema(self, transport, snapshot, restore=True):
-        """The definitions the data needs, without indexes (``restore=False``: only read them, for build_indexes)."""
+    def copy_schema(self, snapshot, restore=True):
+        """The definitions the data needs, without indexes (``restore=False``: only read them, for build_indexes).
+        Runs before the transport is ready: it works through the target's own side."""
 
     def plan_parts(self, plan):
         """The units copy_table copies: [{'key', 'table', 'part', 'size_bytes', 'rows_estimate'}]; whole tables here."""
@@ -193,8 +195,8 @@ class Engine(abc.ABC):
         """Counters set to the source's positions."""
 
     @abc.abstractmethod
-    def build_indexes(self, transport):
-        """Indexes, constraints and statistics, after the data."""
+    def build_indexes(self):
+        """Indexes, constraints and statistics, after the data, through the target's own side."""
 
     @abc.abstractmethod
     def verify_source(self, level, snapshot):
@@ -212,8 +214,8 @@ class Engine(abc.ABC):
     def markdown(self, report, title):
         """The report as Markdown."""
 
-    def remove_temporary(self, transport):  # noqa: B027 - an engine without temporary files has nothing to do
-        """Remove the files the copy left where the transport's target programs run (called on every path)."""
+    def remove_temporary(self):  # noqa: B027 - an engine without temporary files has nothing to do
+        """Remove the files the copy left on the target's side (called on every path)."""
 
     def fingerprint(self):
         """What changes when anything writes to the target database (compared before a forced re-run drops it); {} if unknown."""

@@ -145,7 +145,7 @@ class MongoEngine(Engine):
         if self.database.collections():
             self.database.drop()
 
-    def copy_schema(self, transport, snapshot, restore=True):
+    def copy_schema(self, snapshot, restore=True):
         """mongorestore creates each collection with the options the archive records."""
 
     def plan_parts(self, plan):
@@ -197,7 +197,7 @@ class MongoEngine(Engine):
     def copy_sequences(self, snapshot):
         """MongoDB has no sequences."""
 
-    def build_indexes(self, transport):
+    def build_indexes(self):
         """The archive's indexes, created per collection with one createIndexes each."""
         if self._copied is not None:
             self.database.create_indexes(self._copied.collections)

@@ -218,13 +218,14 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
         statements = (sql.drop_database_sql(database), sql.create_database_sql(database, owner, facts, plan.target_version))
         self.target_script("%s;\n%s;\n%s" % (*statements, per_database.get(database, "")), "postgres", timeout=self.long)
 
-    def copy_schema(self, transport, snapshot, restore=True):
+    def copy_schema(self, snapshot, restore=True):
         # The sections, not --schema-only: only then does the archive refresh materialized views after the data. The source's
         # own pg_dump writes it, whatever the transport (the few bytes then pass the controller): a newer one, the Job's, also
         # writes column options only the source's build knows (Debian's 15 keeps pg_attver), which the target refuses.
+        # The archive is kept in the target's own pod, so the schema and the indexes never wait for the Job's pod.
         # The pre-data is restored by the same exec that writes the archive.
         dump = ["-Fc", "--section=pre-data", "--section=post-data", "--snapshot=%s" % snapshot]
-        target = transport.data_target
+        target = self.target
         write = "umask 077 && cat > %s" % shlex.quote(self.schema_path)
         if restore:
             write += " && " + target.shell("pg_restore", ["--section=pre-data", "--single-transaction", "--exit-on-error",
@@ -232,9 +233,9 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
         self._schema_removed = False
         StreamTransport(self.source, target, self.long).pipe(("pg_dump", dump, self.ctx.database), ("sh", ["-c", write], None))
 
-    def remove_temporary(self, transport):
+    def remove_temporary(self):
         if not self._schema_removed:  # build_indexes removes it when it succeeds
-            run(transport.data_target, "rm", ["-f", self.schema_path], None, timeout=60)
+            run(self.target, "rm", ["-f", self.schema_path], None, timeout=60)
 
     def copy_progress(self):
         if self.source_version_num >= progress.SOURCE_PROGRESS_MIN_VERSION:
@@ -248,8 +249,8 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
         if sequences:
             self.target_script(sql.setval_sql(sequences), self.ctx.database)
 
-    def build_indexes(self, transport):
-        jobs, target, database = str(self.ctx.jobs), transport.data_target, self.ctx.database
+    def build_indexes(self):
+        jobs, target, database = str(self.ctx.jobs), self.target, self.ctx.database
         run_script(target, "\n".join((
             target.shell("pg_restore", ["--section=post-data", "-j", jobs, "--exit-on-error", self.schema_path], database),
             target.shell("vacuumdb", ["--analyze-only", "-j", jobs, "-q"], database),

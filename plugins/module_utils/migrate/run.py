@@ -4,10 +4,11 @@
 
  1. preflight, read-only: nothing is written unless every check passes;
  2. one exported snapshot on the source, read by the backup, the copy and the verification;
- 3. the backup on the source host, while the Job's pod starts (the transport is chosen meanwhile);
+ 3. the backup on the source host, while the Job's pod starts (the transport is chosen meanwhile, until the rows);
  4. the marker says "copying": a re-run after any interruption knows the target is ours;
- 5. restore tuning (undone whatever happens), globals, a fresh database, the schema, the tables in parts recorded on
-    the target as they commit (a re-run after an interruption copies only the parts not in: steps/resume.py);
+ 5. restore tuning (undone whatever happens), globals, a fresh database, the schema (all through the target's own pod,
+    so they too overlap the Job's start), the tables in parts recorded on the target as they commit (a re-run after an
+    interruption copies only the parts not in: steps/resume.py);
  6. sequences;  7. indexes, constraints, statistics;
  8. verification against the snapshot (its source half runs while the target is written);
     the marker says "verified" only if it passed ("verify_failed", "copied_unverified" else), with the target's
@@ -89,20 +90,19 @@ def copy_and_verify(run, engine, plan):
     """Steps 2 to 9."""
     ctx = run.ctx
     choosing = Background(choose_transport.choose, run, engine, plan.data_bytes).begin()
+    transport = None
     try:
         with snapshot.held(engine) as snapshot_id:
             taken = run.timed("backup", backup.take, run, engine, snapshot_id, plan) if ctx.backup else None
-            transport, reason = run.timed("transport", choosing.result)
-            run.emit("%s: transport %s (%s)" % (ctx.label, transport.name, reason))
             before = tuning.settings_before(engine, plan.marker)
-            record = marker.write(engine.cluster, ctx, marker.COPYING, started=run.started_at, backup=taken,
-                                  transport=transport.name, settings_before=before)
-            with tuning.tuned(engine, before, run.notes), cleaned_up(run, engine, transport):
-                parts = copy.prepare(run, engine, transport, plan, snapshot_id)
+            record = marker.write(engine.cluster, ctx, marker.COPYING, started=run.started_at, backup=taken, settings_before=before)
+            with tuning.tuned(engine, before, run.notes), cleaned_up(run, engine):
+                parts = copy.prepare(run, engine, plan, snapshot_id)
                 source_half = verify.begin_source(engine, ctx.verify, snapshot_id)
+                transport = ready_transport(run, choosing)
                 copy.tables(run, engine, transport, parts, snapshot_id)
                 sequences.copy(run, engine, snapshot_id)
-                indexes.build(run, engine, transport)
+                indexes.build(run, engine)
             checked = run.timed("verify", verify.compare, engine, ctx.verify, snapshot_id, source_half)
             checked = resume.recopy_if_changed(run, engine, transport, plan, snapshot_id, source_half, checked)
         final = marker.write(engine.cluster, ctx, marker.finished_state(checked), started=record["started"], finished=utc_now(),
@@ -119,14 +119,21 @@ def copy_and_verify(run, engine, plan):
     return report.result(run, engine, plan, checked, final, backup=taken, transport=transport.name)
 
 
+def ready_transport(run, choosing):
+    """The transport chosen in the background (the Job's pod started during the backup and the schema)."""
+    transport, reason = run.timed("transport", choosing.result)
+    run.emit("%s: transport %s (%s)" % (run.ctx.label, transport.name, reason))
+    return transport
+
+
 @contextlib.contextmanager
-def cleaned_up(run, engine, transport):
+def cleaned_up(run, engine):
     """The copy's temporary files are removed whatever happens; a failure to remove them is a note, never the error."""
     try:
         yield
     finally:
         try:
-            engine.remove_temporary(transport)
+            engine.remove_temporary()
         except Exception as exc:  # the copy's own outcome is what the run reports
             run.notes.append("could not remove the copy's temporary files: %s" % exc)
 

@@ -76,16 +76,16 @@ def remove(kubectl, app, wait=True):
 
 
 def start(kubectl, objects, manifest, timeout=180):
-    """Create the Secret and the Job, make the Job own the Secret, and return the pod's name once it is Ready.
+    """Create the Secret and the Job (one apply, the Secret first), make the Job own the Secret, and return the pod's
+    name once it is Ready.
     Anything that fails on the way removes what was created."""
     app = objects["app"]
     remove(kubectl, app)
     secret, job = manifest["items"]
     try:
-        for body in (secret, job):
-            kubectl_run(kubectl, ["apply", "--server-side", "--force-conflicts", "--field-manager=stateshift-migrate", "-f", "-"],
-                        stdin=json.dumps(body).encode())
-        uid = json.loads(kubectl_run(kubectl, ["get", "job", job["metadata"]["name"], "-o", "json"]))["metadata"]["uid"]
+        applied = json.loads(kubectl_run(kubectl, ["apply", "--server-side", "--force-conflicts", "--field-manager=stateshift-migrate",
+                                                   "-o", "json", "-f", "-"], stdin=json.dumps(manifest).encode()))
+        uid = applied_uid(applied, job)
         owner = {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": uid,
                  "blockOwnerDeletion": True}
         kubectl_run(kubectl, ["patch", "secret", secret["metadata"]["name"], "--type=merge", "-p",
@@ -97,6 +97,14 @@ def start(kubectl, objects, manifest, timeout=180):
     except BaseException:
         remove_quietly(kubectl, app)
         raise
+
+
+def applied_uid(applied, job):
+    """The Job's uid in what ``kubectl apply -o json`` printed (a List, or the object alone)."""
+    for item in applied.get("items") or [applied]:
+        if item.get("kind") == "Job" and item["metadata"]["name"] == job["metadata"]["name"]:
+            return item["metadata"]["uid"]
+    raise SideError("kubectl apply did not return the Job %s" % job["metadata"]["name"])
 
 
 def remove_quietly(kubectl, app):

@@ -17,14 +17,14 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.progress im
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import resume
 
 
-def prepare(run, engine, transport, plan, snapshot):
+def prepare(run, engine, plan, snapshot):
     """Everything before the rows; returns the parts to copy. A resumed copy keeps the database, its schema and its parts."""
     if plan.resume:
         copied_globals(run, engine)
-        run.timed("schema", engine.copy_schema, transport, snapshot, False)
+        run.timed("schema", engine.copy_schema, snapshot, False)
         return resume.parts(run, engine, plan)
     globals_and_database(run, engine, plan)
-    schema(run, engine, transport, snapshot)
+    schema(run, engine, snapshot)
     parts = engine.plan_parts(plan)
     engine.record_parts(engine.parts_digest(plan.tables), parts)
     return parts
@@ -43,8 +43,8 @@ def copied_globals(run, engine):
     return copied
 
 
-def schema(run, engine, transport, snapshot):
-    run.timed("schema", engine.copy_schema, transport, snapshot)
+def schema(run, engine, snapshot):
+    run.timed("schema", engine.copy_schema, snapshot)
 
 
 def tables(run, engine, transport, parts, snapshot):

@@ -5,5 +5,5 @@
 from __future__ import annotations
 
 
-def build(run, engine, transport):
-    run.timed(engine.index_step, engine.build_indexes, transport)
+def build(run, engine):
+    run.timed(engine.index_step, engine.build_indexes)

@@ -79,8 +79,8 @@ def start(run, engine, plan, found, facts):
             record = marker.write(engine.cluster, ctx, marker.COPYING, started=run.started_at, backup=taken, transport="job",
                                   mode="online")
             copy.globals_and_database(run, engine, plan)
-            copy.schema(run, engine, transport, snapshot_id)
-        indexes.build(run, engine, transport)
+            copy.schema(run, engine, snapshot_id)
+        indexes.build(run, engine)
         run.timed("publication", replication.create_publication, engine, found, facts["superuser"], plan.tables)
         run.timed("subscription", replication.create_subscription, engine, transport, found)
     finally:

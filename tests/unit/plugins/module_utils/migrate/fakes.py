@@ -189,7 +189,7 @@ class FakeEngine(Engine):
     def create_database(self, plan, copied_globals):
         self.events.append(("database", copied_globals))
 
-    def copy_schema(self, transport, snapshot, restore=True):
+    def copy_schema(self, snapshot, restore=True):
         self.events.append(("schema", snapshot) if restore else ("schema read", snapshot))
 
     # The record of parts, as the PostgreSQL engine keeps it in the target database: a part is in once its copy commits.
@@ -228,7 +228,7 @@ class FakeEngine(Engine):
     def copy_sequences(self, snapshot):
         self.events.append(("sequences", snapshot))
 
-    def build_indexes(self, transport):
+    def build_indexes(self):
         self.events.append("indexes")
 
     def verify_source(self, level, snapshot):

@@ -43,6 +43,6 @@ def test_a_failed_table_cancels_the_transport_and_names_the_table(tmp_path):
 def test_sequences_read_the_snapshot_and_indexes_come_after(tmp_path):
     run, engine, _plan = engine_and_plan(tmp_path)
     sequences.copy(run, engine, "SNAP-1")
-    indexes.build(run, engine, FakeTransport())
+    indexes.build(run, engine)
     assert engine.events[-2:] == [("sequences", "SNAP-1"), "indexes"]
     assert set(run.timings) == {"sequences", "indexes, constraints, analyze"}

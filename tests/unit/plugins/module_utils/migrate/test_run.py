@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import marker
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import choose_transport, marker
 
-from .fakes import FakeCluster, FakeEngine, make_context, run_state
+from .fakes import FakeCluster, FakeEngine, FakeTransport, make_context, run_state
 
 
 def migrate(tmp_path, ctx=None, cluster=None, **engine_options):
@@ -87,6 +89,50 @@ def test_a_failed_copy_undoes_the_tuning_and_leaves_the_marker_copying(tmp_path)
     assert cluster.marker()["settings_before"] == {"autovacuum": "on"}
 
 
+def test_the_schema_is_in_before_the_transport_is_waited_for(tmp_path, monkeypatch):
+    """A Job's pod takes seconds to start: everything before the rows overlaps it."""
+    schema_in = threading.Event()
+    ctx, cluster = make_context(), FakeCluster(tmp_path)
+    engine = FakeEngine(ctx, cluster.kubectl)
+    copy_schema = engine.copy_schema
+
+    def schema_then_signal(snapshot, restore=True):
+        copy_schema(snapshot, restore)
+        schema_in.set()
+
+    def slow_choice(run, engine, data_bytes=None):
+        ready_after_schema = schema_in.wait(timeout=5)
+        engine.events.append(("transport ready", ready_after_schema))
+        return FakeTransport(), "the pod started"
+
+    monkeypatch.setattr(engine, "copy_schema", schema_then_signal)
+    monkeypatch.setattr(choose_transport, "choose", slow_choice)
+    result = runbook.migrate(engine, run=run_state(ctx))
+    assert ("transport ready", True) in engine.events
+    events = [e if isinstance(e, str) else e[0] for e in engine.events]
+    assert events.index("schema") < events.index("transport ready") < events.index("table")
+    assert result["transport"] == "fake" and cluster.marker()["transport"] == "fake"
+
+
+def test_a_transport_that_cannot_be_had_stops_before_any_row_and_a_rerun_copies(tmp_path, monkeypatch):
+    ctx, cluster = make_context(), FakeCluster(tmp_path)
+    engine = FakeEngine(ctx, cluster.kubectl)
+
+    def unreachable(run, engine, data_bytes=None):
+        raise MigrationError("migration.transport: the cluster cannot reach the source", "transport")
+
+    monkeypatch.setattr(choose_transport, "choose", unreachable)
+    with pytest.raises(MigrationError, match="cannot reach the source") as raised:
+        runbook.migrate(engine, run=run_state(ctx))
+    assert raised.value.phase == "transport"
+    assert "table" not in [e if isinstance(e, str) else e[0] for e in engine.events]
+    assert "untune" in [e if isinstance(e, str) else e[0] for e in engine.events]
+    assert cluster.marker()["state"] == marker.COPYING
+    monkeypatch.undo()
+    result, _engine, _cluster, _run = migrate(tmp_path, cluster=cluster, target_content={"relations": 1})
+    assert result["changed"] and cluster.marker()["state"] == marker.VERIFIED
+
+
 def test_an_interrupted_run_restores_the_settings_it_recorded(tmp_path):
     ctx, cluster = make_context(), FakeCluster(tmp_path)
     marker.write(cluster.kubectl, ctx, marker.COPYING, settings_before={"autovacuum": "off"})
@@ -164,7 +210,7 @@ def test_a_failed_clean_up_never_hides_the_copys_own_error(tmp_path, monkeypatch
     def untune(before):
         raise SideError("target pod: psql failed (rc=2): the pod is gone")
 
-    def remove_temporary(transport):
+    def remove_temporary():
         raise SideError("target pod: rm failed")
 
     monkeypatch.setattr(engine, "untune", untune)

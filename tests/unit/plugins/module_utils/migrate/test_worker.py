@@ -64,10 +64,13 @@ args = sys.argv[1:]
 body = sys.stdin.read() if "-f" in args else ""
 with open(os.environ["KUBECTL_LOG"], "a") as log:
     log.write(json.dumps({"args": args, "stdin": body}) + "\n")
-if "apply" in args and '"kind": "Job"' in body and os.environ.get("FAIL_JOB"):
-    sys.exit("admission webhook denied the Job")
-if "get" in args and "job" in args:
-    print(json.dumps({"metadata": {"uid": "job-uid-1"}}))
+if "apply" in args:
+    items = json.loads(body)["items"]
+    if os.environ.get("FAIL_JOB"):
+        sys.exit("admission webhook denied the Job")
+    uids = {"Secret": "secret-uid-1", "Job": "job-uid-1"}
+    print(json.dumps({"kind": "List", "items": [dict(item, metadata=dict(item["metadata"], uid=uids[item["kind"]]))
+                                                for item in items]}))
 """ % sys.executable
 
 
@@ -94,9 +97,9 @@ def calls(tmp_path):
 def test_the_secret_is_applied_server_side_then_owned_by_the_job(tmp_path, monkeypatch):
     pod, log = started(tmp_path, monkeypatch)
     assert pod == "pod-1"
-    applies = [call for call in log if "apply" in call["args"]]
-    assert len(applies) == 2 and all("--server-side" in call["args"] for call in applies)
-    assert json.loads(applies[0]["stdin"])["kind"] == "Secret" and json.loads(applies[1]["stdin"])["kind"] == "Job"
+    [apply] = [call for call in log if "apply" in call["args"]]
+    assert "--server-side" in apply["args"]
+    assert [item["kind"] for item in json.loads(apply["stdin"])["items"]] == ["Secret", "Job"]
     patch = next(call for call in log if "patch" in call["args"])["args"]
     owner = json.loads(patch[patch.index("-p") + 1])["metadata"]["ownerReferences"][0]
     assert owner == {"apiVersion": "batch/v1", "kind": "Job", "name": "invoicetron-db-migration", "uid": "job-uid-1",
