@@ -21,13 +21,12 @@ after step 1.
 from __future__ import annotations
 
 import contextlib
+import importlib
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import sources
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.background import Background
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.mongodb import MongoEngine
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.state import RunState, utc_now
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import (
@@ -46,16 +45,23 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps impor
     verify,
 )
 
-ENGINES = {"postgresql": PostgresEngine, "mongodb": MongoEngine}
+# imported when used: a PostgreSQL run never loads pymongo
+ENGINES = {"postgresql": ("postgresql", "PostgresEngine"), "mongodb": ("mongodb", "MongoEngine")}
+
+
+def engine_class(name):
+    module, cls = ENGINES[name]
+    return getattr(importlib.import_module("ansible_collections.stateshift.k3s.plugins.module_utils.migrate." + module), cls)
 
 
 @contextlib.contextmanager
 def opened_engine(ctx, connection, inventory_name):
     """The engine of the workload (context.build refused engines not in ENGINES), with its source side (over the
     task host's SSH settings) and its cluster."""
+    engine_cls = engine_class(ctx.engine)
     with Kubectl(ctx.namespace, dict(ctx.options.connection), ctx.options.kubectl_bin) as cluster, \
-            sources.source_side(ctx.source, connection, inventory_name, ENGINES[ctx.engine].source_side) as source:
-        engine = ENGINES[ctx.engine](ctx, source, cluster)
+            sources.source_side(ctx.source, connection, inventory_name, engine_cls.source_side) as source:
+        engine = engine_cls(ctx, source, cluster)
         try:
             yield engine
         finally:
@@ -89,17 +95,18 @@ def reverify(run, engine, plan):
 def copy_and_verify(run, engine, plan):
     """Steps 2 to 9."""
     ctx = run.ctx
-    choosing = Background(choose_transport.choose, run, engine, plan.data_bytes).begin()
+    starting = Background(choose_transport.begin, run, engine, plan.data_bytes).begin()
     transport = None
     try:
         with snapshot.held(engine) as snapshot_id:
             taken = run.timed("backup", backup.take, run, engine, snapshot_id, plan) if ctx.backup else None
+            choice = starting.result()  # the Job exists: its pod starts while the target is prepared
             before = tuning.settings_before(engine, plan.marker)
             record = marker.write(engine.cluster, ctx, marker.COPYING, started=run.started_at, backup=taken, settings_before=before)
             with tuning.tuned(engine, before, run.notes), cleaned_up(run, engine):
                 parts = copy.prepare(run, engine, plan, snapshot_id)
                 source_half = verify.begin_source(engine, ctx.verify, snapshot_id)
-                transport = ready_transport(run, choosing)
+                transport = ready_transport(run, engine, choice)
                 copy.tables(run, engine, transport, parts, snapshot_id)
                 sequences.copy(run, engine, snapshot_id)
                 indexes.build(run, engine)
@@ -111,7 +118,7 @@ def copy_and_verify(run, engine, plan):
     except SideError as exc:
         raise MigrationError("%s: %s" % (ctx.label, exc), "copy") from None
     finally:
-        choosing.join()
+        starting.join()
         try:
             choose_transport.stop_worker(run, engine, wait=False)
         except Exception as exc:  # the run's own outcome is what is reported
@@ -119,9 +126,9 @@ def copy_and_verify(run, engine, plan):
     return report.result(run, engine, plan, checked, final, backup=taken, transport=transport.name)
 
 
-def ready_transport(run, choosing):
-    """The transport chosen in the background (the Job's pod started during the backup and the schema)."""
-    transport, reason = run.timed("transport", choosing.result)
+def ready_transport(run, engine, choice):
+    """The transport begun in the background: for a Job, its pod (started during the backup and the schema) waited for."""
+    transport, reason = run.timed("transport", choose_transport.settle, run, engine, choice)
     run.emit("%s: transport %s (%s)" % (run.ctx.label, transport.name, reason))
     return transport
 

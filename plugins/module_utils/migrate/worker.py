@@ -76,20 +76,32 @@ def remove(kubectl, app, wait=True):
 
 
 def start(kubectl, objects, manifest, timeout=180):
-    """Create the Secret and the Job (one apply, the Secret first), make the Job own the Secret, and return the pod's
-    name once it is Ready.
-    Anything that fails on the way removes what was created."""
+    """create(), then the pod's name once it is Ready (ready_pod())."""
+    create(kubectl, objects, manifest)
+    return ready_pod(kubectl, objects["app"], timeout)
+
+
+def create(kubectl, objects, manifest):
+    """Create the Secret and the Job (one apply, the Secret first) and make the Job own the Secret; the pod then starts
+    in the cluster without anyone waiting for it. Anything that fails on the way removes what was created."""
     app = objects["app"]
     remove(kubectl, app)
     secret, job = manifest["items"]
     try:
         applied = json.loads(kubectl_run(kubectl, ["apply", "--server-side", "--force-conflicts", "--field-manager=stateshift-migrate",
                                                    "-o", "json", "-f", "-"], stdin=json.dumps(manifest).encode()))
-        uid = applied_uid(applied, job)
-        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": uid,
+        owner = {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": applied_uid(applied, job),
                  "blockOwnerDeletion": True}
         kubectl_run(kubectl, ["patch", "secret", secret["metadata"]["name"], "--type=merge", "-p",
                               json.dumps({"metadata": {"ownerReferences": [owner]}})])
+    except BaseException:
+        remove_quietly(kubectl, app)
+        raise
+
+
+def ready_pod(kubectl, app, timeout=180):
+    """The name of the Job's pod once it is Ready; the Job and its Secret are removed if it does not become Ready."""
+    try:
         return wait_for_ready_pod(kubectl, "%s=%s" % (LABEL, app), timeout)
     except PodNotReady as exc:
         remove_quietly(kubectl, app)

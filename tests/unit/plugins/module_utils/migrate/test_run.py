@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
@@ -89,48 +87,67 @@ def test_a_failed_copy_undoes_the_tuning_and_leaves_the_marker_copying(tmp_path)
     assert cluster.marker()["settings_before"] == {"autovacuum": "on"}
 
 
-def test_the_schema_is_in_before_the_transport_is_waited_for(tmp_path, monkeypatch):
-    """A Job's pod takes seconds to start: everything before the rows overlaps it."""
-    schema_in = threading.Event()
+def test_the_job_is_created_before_the_marker_and_its_pod_waited_for_after_the_schema(tmp_path, monkeypatch):
+    """A Job's pod takes seconds to start: the target is prepared meanwhile, and only then is the pod waited for."""
     ctx, cluster = make_context(), FakeCluster(tmp_path)
     engine = FakeEngine(ctx, cluster.kubectl)
-    copy_schema = engine.copy_schema
+    write = marker.write
 
-    def schema_then_signal(snapshot, restore=True):
-        copy_schema(snapshot, restore)
-        schema_in.set()
+    def begin(run, engine, data_bytes=None):
+        engine.events.append("job created")
+        return choose_transport.Choice(candidates=(("10.0.0.5", 5432),))
 
-    def slow_choice(run, engine, data_bytes=None):
-        ready_after_schema = schema_in.wait(timeout=5)
-        engine.events.append(("transport ready", ready_after_schema))
-        return FakeTransport(), "the pod started"
+    def settle(run, engine, choice):
+        engine.events.append(("pod ready", choice.candidates))
+        return FakeTransport(), "the cluster reaches the source at 10.0.0.5:5432"
 
-    monkeypatch.setattr(engine, "copy_schema", schema_then_signal)
-    monkeypatch.setattr(choose_transport, "choose", slow_choice)
-    result = runbook.migrate(engine, run=run_state(ctx))
-    assert ("transport ready", True) in engine.events
+    def marker_write(cluster, ctx, state, **fields):
+        engine.events.append(("marker", state))
+        return write(cluster, ctx, state, **fields)
+
+    monkeypatch.setattr(choose_transport, "begin", begin)
+    monkeypatch.setattr(choose_transport, "settle", settle)
+    monkeypatch.setattr(marker, "write", marker_write)
+    run = run_state(ctx)
+    result = runbook.migrate(engine, run=run)
     events = [e if isinstance(e, str) else e[0] for e in engine.events]
-    assert events.index("schema") < events.index("transport ready") < events.index("table")
+    assert events.index("job created") < events.index("marker") < events.index("schema") < events.index("pod ready") < events.index("table")
+    assert ("pod ready", (("10.0.0.5", 5432),)) in engine.events
     assert result["transport"] == "fake" and cluster.marker()["transport"] == "fake"
+    assert "shop/shop: transport fake (the cluster reaches the source at 10.0.0.5:5432)" in run.lines
 
 
 def test_a_transport_that_cannot_be_had_stops_before_any_row_and_a_rerun_copies(tmp_path, monkeypatch):
     ctx, cluster = make_context(), FakeCluster(tmp_path)
     engine = FakeEngine(ctx, cluster.kubectl)
 
-    def unreachable(run, engine, data_bytes=None):
+    def unreachable(run, engine, choice):
         raise MigrationError("migration.transport: the cluster cannot reach the source", "transport")
 
-    monkeypatch.setattr(choose_transport, "choose", unreachable)
+    monkeypatch.setattr(choose_transport, "settle", unreachable)
     with pytest.raises(MigrationError, match="cannot reach the source") as raised:
         runbook.migrate(engine, run=run_state(ctx))
     assert raised.value.phase == "transport"
-    assert "table" not in [e if isinstance(e, str) else e[0] for e in engine.events]
-    assert "untune" in [e if isinstance(e, str) else e[0] for e in engine.events]
+    events = [e if isinstance(e, str) else e[0] for e in engine.events]
+    assert "table" not in events and "untune" in events
     assert cluster.marker()["state"] == marker.COPYING
     monkeypatch.undo()
     result, _engine, _cluster, _run = migrate(tmp_path, cluster=cluster, target_content={"relations": 1})
     assert result["changed"] and cluster.marker()["state"] == marker.VERIFIED
+
+
+def test_a_job_that_cannot_be_created_stops_before_the_marker(tmp_path, monkeypatch):
+    ctx, cluster = make_context(), FakeCluster(tmp_path)
+    engine = FakeEngine(ctx, cluster.kubectl)
+
+    def refused(run, engine, data_bytes=None):
+        raise SideError("kubectl apply failed: admission webhook denied the Job")
+
+    monkeypatch.setattr(choose_transport, "begin", refused)
+    with pytest.raises(MigrationError, match="admission webhook denied the Job"):
+        runbook.migrate(engine, run=run_state(ctx))
+    assert cluster.marker() == {}
+    assert "schema" not in [e if isinstance(e, str) else e[0] for e in engine.events]
 
 
 def test_an_interrupted_run_restores_the_settings_it_recorded(tmp_path):
