@@ -49,13 +49,17 @@ def is_ready(pod):
 def wait_for_ready_pod(kubectl, selector, timeout=180, clock=time.monotonic, sleep=time.sleep):
     """Return the name of the first Ready pod of the label selector in kubectl's namespace.
 
-    Polls (every POLL_PAUSE seconds) only until the pod exists, then watches it with ``kubectl wait``.
+    Polls (every POLL_PAUSE seconds) only until the pod exists, then, unless it is Ready already, watches it with
+    ``kubectl wait``.
     Raises PodNotReady after timeout seconds, with the findings for the selector's pods and their warnings."""
     deadline = clock() + timeout
     pods = kubectl_json(kubectl, "get", "pods", "-l", selector).get("items") or []
     while not pods and clock() < deadline:
         sleep(POLL_PAUSE)
         pods = kubectl_json(kubectl, "get", "pods", "-l", selector).get("items") or []
+    ready = [pod["metadata"]["name"] for pod in pods if is_ready(pod)]
+    if ready:
+        return ready[0]
     remaining = int(deadline - clock())
     if pods and remaining > 0:
         waited = _kubectl(kubectl, ["wait", "--for=condition=Ready", "pod", "-l", selector, "--timeout=%ds" % remaining],

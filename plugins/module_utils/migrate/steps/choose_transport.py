@@ -32,6 +32,7 @@ class Choice:
     transport: object = None
     reason: str = ""
     candidates: tuple = ()
+    probe: str = ""  # the script the pod runs to find the first address it can log in to (engine.reach_script)
 
 
 def choose(run, engine, data_bytes=None):
@@ -60,9 +61,10 @@ def begin(run, engine, data_bytes=None):
     if not password:
         return fallback(engine, ctx, "no source password to give the in-cluster Job (set source.password)")
     manifest = worker.manifests(ctx.objects, ctx.image, password, ctx.auth_secret, ctx.auth_password_key, ctx.options.timeout)
+    probe = engine.reach_script(candidates)
     run.worker_created = True
     worker.create(engine.cluster, ctx.objects, manifest)
-    return Choice(candidates=tuple(candidates))
+    return Choice(candidates=tuple(candidates), probe=probe)
 
 
 def settle(run, engine, choice):
@@ -70,7 +72,7 @@ def settle(run, engine, choice):
     if choice.transport is not None:
         return choice.transport, choice.reason
     run.worker_pod = worker.ready_pod(engine.cluster, run.ctx.objects["app"])
-    found = reachable_address(run, engine, choice.candidates)
+    found = reachable_address(run, engine, choice.probe)
     if found:
         return JobTransport(*engine.job_sides(engine.cluster, run.worker_pod, found), deadline=deadline(run.ctx)), \
             "the cluster reaches the source at %s:%d" % found
@@ -97,9 +99,8 @@ def deadline(ctx):
     return ctx.options.timeout or LONG
 
 
-def reachable_address(run, engine, candidates):
-    """The first (host, port) the Job's pod can log in to, or None."""
-    script = engine.reach_script(candidates)
+def reachable_address(run, engine, script):
+    """The first (host, port) the Job's pod can log in to (running ``script``), or None."""
     completed = run_process(engine.cluster("exec", run.worker_pod, "--", "bash", "-c", script), timeout=PROBE_TIMEOUT,
                             what="the migration pod's probe of the source addresses")
     if completed.returncode == 0:

@@ -54,6 +54,13 @@ def test_returns_the_ready_pod_once_it_is_ready(monkeypatch, clock):
     assert len(fake.calls) == 3
 
 
+def test_a_pod_ready_already_is_returned_without_kubectl_wait(monkeypatch, clock):
+    fake = FakeKubectl([[pod("job-old"), pod("job-abc", ready=True)]])
+    monkeypatch.setattr(pod_wait.subprocess, "run", fake)
+    assert pod_wait.wait_for_ready_pod(Kubectl("ns"), "app=x", timeout=10, clock=clock, sleep=clock.sleep) == "job-abc"
+    assert len(fake.calls) == 1 and "wait" not in fake.calls[0]
+
+
 def test_times_out_with_the_diagnosis(monkeypatch, clock):
     fake = FakeKubectl([[pod("job-abc", waiting="ImagePullBackOff")]], wait_rc=1,
                        events=[{"type": "Warning", "reason": "Failed", "message": "pull denied",
