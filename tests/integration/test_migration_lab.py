@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from .conftest import nothing_changed
-from .migration_helpers import FINGERPRINT_SQL, Target, legacy_ssh, source_fingerprint, source_password
+from .conftest import kubectl, nothing_changed
+from .migration_helpers import FINGERPRINT_SQL, MIGRATE, Target, legacy_ssh, source_fingerprint, source_password
 from .secrets_helpers import assert_no_value_leaked
 
 
@@ -114,3 +114,22 @@ def test_a_target_with_data_of_its_own_is_refused(target):
     assert "-e stateshift_force=true" in result.stdout
     assert target.psql("SELECT count(*) FROM keep_me;") == "1"
     assert target.marker() == {}
+
+
+def test_a_job_that_cannot_reach_the_source_stops_before_any_row_and_a_rerun_finishes(target):
+    """The target is prepared while the Job's pod starts: when its probe then finds no way to the source, the run stops
+    with no row written and no Job left, the marker says copying, and a re-run by stream finishes the copy."""
+    target.reset()
+    unreachable = dict(target.workload, source=dict(target.workload["source"], address="192.0.2.1:5432"),
+                       migration=dict(target.workload["migration"], transport="job", backup=False))
+    result = target.playbook.run(MIGRATE, "-e", json.dumps({"stateshift_workloads": [unreachable]}), check=False)
+    assert result.returncode != 0
+    assert "the job transport was asked for but the cluster cannot reach the source at 192.0.2.1:5432" in result.stdout
+    assert target.marker()["state"] == "copying"
+    assert target.psql("SELECT count(*) FROM public.invoices;") == "0"
+    assert kubectl("get", "job,secret", "-n", target.namespace, "-l", "stateshift.io/migration", "-o", "name").stdout.strip() == ""
+
+    result = target.migrate(migration={"transport": "stream"})
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "via stream; verification passed" in result.stdout
+    assert target.psql(FINGERPRINT_SQL) == source_fingerprint()
