@@ -75,12 +75,6 @@ def remove(kubectl, app, wait=True):
                           "--wait=%s" % ("true" if wait else "false"), "--timeout=60s"])
 
 
-def start(kubectl, objects, manifest, timeout=180):
-    """create(), then the pod's name once it is Ready (ready_pod())."""
-    create(kubectl, objects, manifest)
-    return ready_pod(kubectl, objects["app"], timeout)
-
-
 def create(kubectl, objects, manifest):
     """Create the Secret and the Job (one apply, the Secret first) and make the Job own the Secret; the pod then starts
     in the cluster without anyone waiting for it. Anything that fails on the way removes what was created."""

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_wait import PodNotReady
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import worker as migration_worker
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
@@ -85,7 +86,8 @@ def started(tmp_path, monkeypatch, fail_job=False):
     kubectl = Kubectl("ns", {}, kubectl_bin=str(script))
     objects = names.object_names({"name": "invoicetron", "engine": "db"})
     try:
-        return migration_worker.start(kubectl, objects, build()), calls(tmp_path)
+        migration_worker.create(kubectl, objects, build())
+        return migration_worker.ready_pod(kubectl, objects["app"]), calls(tmp_path)
     except SideError as exc:
         return exc, calls(tmp_path)
 
@@ -112,6 +114,22 @@ def test_a_failed_job_removes_the_secret(tmp_path, monkeypatch):
     error, log = started(tmp_path, monkeypatch, fail_job=True)
     assert isinstance(error, SideError) and "admission webhook denied the Job" in str(error)
     assert "delete" in log[-1]["args"] and "job,secret,pod" in log[-1]["args"]
+
+
+def test_a_pod_that_never_becomes_ready_removes_the_job_and_says_why(tmp_path, monkeypatch):
+    script = tmp_path / "kubectl"
+    script.write_text(FAKE_KUBECTL)
+    script.chmod(0o755)
+    monkeypatch.setenv("KUBECTL_LOG", str(tmp_path / "log"))
+
+    def never_ready(kubectl, selector, timeout):
+        raise PodNotReady("no pod of %s was Ready after %ss: the image cannot be pulled" % (selector, timeout))
+
+    monkeypatch.setattr(migration_worker, "wait_for_ready_pod", never_ready)
+    with pytest.raises(SideError, match=r"did not become Ready in 180s: .*the image cannot be pulled"):
+        migration_worker.ready_pod(Kubectl("ns", {}, kubectl_bin=str(script)), "invoicetron-db")
+    [delete] = calls(tmp_path)
+    assert "delete" in delete["args"] and "stateshift.io/migration=invoicetron-db" in delete["args"]
 
 
 def test_container_env_reads_both_passwords_from_secrets():
