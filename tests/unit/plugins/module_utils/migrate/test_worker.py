@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.catalog import names
-from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_wait import PodNotReady
 from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import Kubectl
+from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.pod_wait import PodNotReady
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import worker as migration_worker
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 
