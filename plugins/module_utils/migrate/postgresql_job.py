@@ -9,6 +9,8 @@ import shlex
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import WorkerSide, run_process
 
+TARGET_ADMIT_SECONDS = 30
+
 
 class JobSides:
     """Mixed into PostgresEngine (postgresql.py), which sets ``_target_host`` to None."""
@@ -27,9 +29,14 @@ class JobSides:
                 shlex.quote(host), port, shlex.quote(user), settings)
             tries.append("if %s psql -X -A -t -d %s -c 'SELECT 1' >/dev/null 2>&1; then echo %s; exit 0; fi"
                          % (env, shlex.quote(self.ctx.database), shlex.quote("%s:%d" % (host, port))))
-        target_check = ("PGHOST=%s PGUSER=%s PGPASSWORD=\"$TGT_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -A -t -d postgres "
-                        "-c 'SELECT 1' >/dev/null || { echo 'the migration pod cannot log in to the target' >&2; exit 3; }"
-                        % (shlex.quote(self.target_host()), shlex.quote(self.ctx.auth_user)))
+        # the target's NetworkPolicy admits the Job's pods by label, which its policy engine applies to a new pod's
+        # address only after the pod started: a refusal is tried again for TARGET_ADMIT_SECONDS
+        target_check = ("deadline=$((SECONDS + %d))\n"
+                        "until err=$(PGHOST=%s PGUSER=%s PGPASSWORD=\"$TGT_PASSWORD\" PGCONNECT_TIMEOUT=5 psql -X -A -t -d postgres "
+                        "-c 'SELECT 1' 2>&1 >/dev/null); do\n"
+                        "  if [ \"$SECONDS\" -ge \"$deadline\" ]; then printf '%%s\\n' \"$err\" >&2; exit 3; fi\n"
+                        "  sleep 0.5\n"
+                        "done" % (TARGET_ADMIT_SECONDS, shlex.quote(self.target_host()), shlex.quote(self.ctx.auth_user)))
         return target_check + "\n" + "\n".join(tries) + "\nexit 1"
 
     def job_sides(self, cluster, pod, address):

@@ -72,12 +72,13 @@ def settle(run, engine, choice):
     if choice.transport is not None:
         return choice.transport, choice.reason
     run.worker_pod = worker.ready_pod(engine.cluster, run.ctx.objects["app"])
-    found = reachable_address(run, engine, choice.probe)
+    found, why = reachable_address(run, engine, choice.probe)
     if found:
         return JobTransport(*engine.job_sides(engine.cluster, run.worker_pod, found), deadline=deadline(run.ctx)), \
             "the cluster reaches the source at %s:%d" % found
     stop_worker(run, engine)
-    chosen = fallback(engine, run.ctx, "the cluster cannot reach the source at %s" % ", ".join("%s:%s" % c for c in choice.candidates))
+    chosen = fallback(engine, run.ctx, why or "the cluster cannot reach the source at %s"
+                      % ", ".join("%s:%s" % c for c in choice.candidates))
     return chosen.transport, chosen.reason
 
 
@@ -100,15 +101,17 @@ def deadline(ctx):
 
 
 def reachable_address(run, engine, script):
-    """The first (host, port) the Job's pod can log in to (running ``script``), or None."""
+    """((host, port), None) for the first address the Job's pod can log in to (running ``script``); else (None, why)
+    when the pod cannot even log in to the target, (None, None) when no source address answered."""
     completed = run_process(engine.cluster("exec", run.worker_pod, "--", "bash", "-c", script), timeout=PROBE_TIMEOUT,
                             what="the migration pod's probe of the source addresses")
     if completed.returncode == 0:
         host, _sep, port = completed.stdout.decode().strip().rpartition(":")
-        return host, int(port)
+        return (host, int(port)), None
     if completed.returncode == TARGET_LOGIN_FAILED_RC:
-        run.notes.append(completed.stderr.decode().strip())
-    return None
+        said = completed.stderr.decode("utf-8", "replace").strip()
+        return None, "the migration pod cannot log in to the target%s" % (": " + said[-300:] if said else "")
+    return None, None
 
 
 def stop_worker(run, engine, wait=True):

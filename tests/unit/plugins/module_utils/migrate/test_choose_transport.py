@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
@@ -78,3 +80,20 @@ def test_an_engine_without_a_job_transport_refuses_job_naming_the_field(tmp_path
     with pytest.raises(MigrationError) as raised:
         choose_transport.choose(run, StreamOnlyEngine(run.ctx, FakeCluster(tmp_path).kubectl))
     assert "migration.transport = 'job': a mongodb copy always streams through the controller" in str(raised.value)
+
+
+def test_a_pod_that_cannot_log_in_to_the_target_is_named_as_such_not_as_an_unreachable_source(tmp_path, monkeypatch):
+    run = run_state(make_context({"transport": "job"}))
+    engine = FakeEngine(run.ctx, FakeCluster(tmp_path).kubectl)
+    removed = []
+    monkeypatch.setattr(choose_transport.worker, "ready_pod", lambda kubectl, app: "shop-migration-x")
+    monkeypatch.setattr(choose_transport.worker, "remove", lambda kubectl, app, wait=True: removed.append(app))
+    monkeypatch.setattr(choose_transport, "run_process", lambda argv, **kwargs: subprocess.CompletedProcess(
+        argv, choose_transport.TARGET_LOGIN_FAILED_RC, b"", b'psql: error: FATAL:  password authentication failed for user "shop"\n'))
+    run.worker_created = True
+    with pytest.raises(MigrationError) as raised:
+        choose_transport.settle(run, engine, choose_transport.Choice(candidates=(("10.0.0.5", 5433),), probe="exit 3"))
+    assert "the job transport was asked for but the migration pod cannot log in to the target: psql: error: FATAL:  " \
+           'password authentication failed for user "shop"' in str(raised.value)
+    assert "cannot reach the source" not in str(raised.value)
+    assert removed == ["shop-postgresql"] and run.worker_pod is None
