@@ -57,4 +57,3 @@ def test_a_target_that_never_admits_the_pod_exits_3_with_psqls_error(tmp_path, m
     assert completed.returncode == TARGET_LOGIN_FAILED_RC
     assert "Connection refused" in completed.stderr
     assert "192.0.2.5" not in hosts and len(hosts) >= 2
-
