@@ -20,7 +20,7 @@ class RunState:
         self.started, self.started_at = time.monotonic(), utc_now()
         self.timings, self.notes = {}, []
         self.worker_pod = None
-        self.worker_created = False  # the migration Job exists (its pod may not be Ready yet)
+        self.worker_created = False  # the migration Job exists; worker_pod is its pod once Ready
         self.roles = None
 
     def timed(self, phase, fn, *args):

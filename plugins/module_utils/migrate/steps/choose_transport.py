@@ -116,6 +116,6 @@ def reachable_address(run, engine, script):
 
 def stop_worker(run, engine, wait=True):
     """Delete the Job (and its Secret) if this run created one."""
-    if run.worker_pod or run.worker_created:
+    if run.worker_created:
         worker.remove(engine.cluster, run.ctx.app, wait=wait)
         run.worker_pod, run.worker_created = None, False
