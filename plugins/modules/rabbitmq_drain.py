@@ -26,7 +26,9 @@ description:
   - The StatefulSet's pod must reach the old broker's AMQP port - C(source.address), else the addresses Docker reports
     for the container (a published port, the container's IPs), each tried by the shovel in turn. While the shovels run,
     a NetworkPolicy C(<service_name>-drain) lets the broker's pods reach those addresses on that port (its own policy
-    lets it reach DNS only, C(network.restrict_egress)); it is deleted afterwards.
+    lets it reach DNS only, C(network.restrict_egress)); it is deleted afterwards. Each connection attempt gives up after
+    10 s and is tried again; a shovel still not running after 30 s with no message moved is restarted (a running one
+    never is).
   - A re-run moves what is left; an interrupted drain's shovels and user are removed first.
 author:
   - stateshift maintainers (@stateshift)

@@ -80,6 +80,9 @@ class Broker:
         return {(row.get("vhost"), row.get("name")): ("%s %s" % (row.get("state", ""), row.get("reason") or "")).strip()
                 for row in self.rows(["rabbitmqctl", "-q", "shovel_status"])}
 
+    def restart_shovel(self, vhost, name):
+        self.run(["rabbitmqctl", "-q", "restart_shovel", "-p", vhost, name])
+
     def clear_parameter(self, vhost, component, name):
         self.run(["rabbitmqctl", "-q", "clear_parameter", "-p", vhost, component, name])
 

@@ -17,12 +17,18 @@ import secrets
 import time
 from urllib.parse import quote
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.broker import BrokerError
 from ansible_collections.stateshift.k3s.plugins.module_utils.rabbitmq.definitions import ALGORITHM, FULL
 from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.derived import rabbitmq_password_hash
 
 DRAIN_USER = "stateshift-drain"
 SHOVEL_PREFIX = "stateshift-drain-"
 ACK_MODE = "on-confirm"
+# A connection attempt to the old broker that hangs (a first packet dropped while the drain's egress policy is being
+# programmed) fails after this and is tried again after the shovel's reconnect-delay, within the drain's timeout.
+CONNECTION_TIMEOUT_MS = 10000
+# A shovel still connecting after this long, with no message moved meanwhile, is restarted.
+STALL_SECONDS = 30
 GUARANTEE = "at least once (ack-mode on-confirm): none lost; a message repeats only if a shovel restarts between confirm and ack"
 
 
@@ -68,11 +74,13 @@ def plan(old, new):
     return queues, problems
 
 
-def amqp_uri(host, port, vhost, user=None, password=None):
-    """An AMQP 0-9-1 URI; no host means the shovel's own node."""
+def amqp_uri(host, port, vhost, user=None, password=None, connection_timeout_ms=None):
+    """An AMQP 0-9-1 URI; no host means the shovel's own node. ``connection_timeout_ms`` bounds each connection attempt
+    (the Erlang client's URI query parameter; its default is 60 s)."""
     credentials = "%s:%s@" % (quote(user, safe=""), quote(password, safe="")) if user else ""
     where = "" if host is None else ("[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port))
-    return "amqp://%s%s/%s" % (credentials, where, quote(vhost, safe=""))
+    query = "" if connection_timeout_ms is None else "?connection_timeout=%d" % connection_timeout_ms
+    return "amqp://%s%s/%s%s" % (credentials, where, quote(vhost, safe=""), query)
 
 
 def shovel_name(queue):
@@ -91,7 +99,7 @@ def shovels(queues, addresses, password):
     in turn by the shovel when one does not answer."""
     parameters = []
     for vhost, name in queues:
-        sources = [amqp_uri(host, port, vhost, DRAIN_USER, password) for host, port in addresses]
+        sources = [amqp_uri(host, port, vhost, DRAIN_USER, password, CONNECTION_TIMEOUT_MS) for host, port in addresses]
         parameters.append({"vhost": vhost, "component": "shovel", "name": shovel_name(name), "value": {
             "src-protocol": "amqp091", "src-uri": sources, "src-queue": name, "src-delete-after": "queue-length",
             "dest-protocol": "amqp091", "dest-uri": amqp_uri(None, None, vhost), "dest-queue": name,
@@ -130,9 +138,10 @@ class Drain:
     """One drain of ``vhosts`` from ``old`` (ContainerBroker) into ``new`` (Broker); ``addresses``: where the new
     broker's pod reaches the old broker's AMQP port."""
 
-    def __init__(self, old, new, vhosts, addresses, emit, timeout=600, poll=2, settle=6, path=contextlib.nullcontext):
+    def __init__(self, old, new, vhosts, addresses, emit, timeout=600, poll=2, settle=6, path=contextlib.nullcontext,
+                 stall=STALL_SECONDS):
         self.old, self.new, self.vhosts, self.addresses = old, new, sorted(vhosts), addresses
-        self.emit, self.timeout, self.poll, self.settle = emit, timeout, poll, settle
+        self.emit, self.timeout, self.poll, self.settle, self.stall = emit, timeout, poll, settle, stall
         self.path = path  # a context manager factory that opens the way from the new broker's pod to the old broker
 
     def both_depths(self):
@@ -189,6 +198,7 @@ class Drain:
 
     def wait_until_drained(self, queues, before_old, waiting):
         deadline, last = time.monotonic() + self.timeout, None
+        moved_at = time.monotonic()
         while True:
             shovels_left = set(self.leftover_shovels())
             left = sum(self.old.queues(vhost).get(name, {"messages": 0})["messages"] for vhost, name in queues)
@@ -196,7 +206,10 @@ class Drain:
                 return
             if left != last:
                 self.emit("moved %d of %d messages" % (waiting - min(left, waiting), waiting))
-                last = left
+                last, moved_at = left, time.monotonic()
+            elif time.monotonic() - moved_at > self.stall:
+                self.restart_stalled(shovels_left)
+                moved_at = time.monotonic()
             if time.monotonic() > deadline:
                 states = self.new.shovel_states()
                 shown = "; ".join("%s: %s" % (name, states.get((vhost, name), "not started")) for vhost, name in sorted(shovels_left))
@@ -204,3 +217,17 @@ class Drain:
                                  "StatefulSet's pod reaches %s (source.address)" % (
                                      self.timeout, left, shown, ", ".join("%s:%s" % address for address in self.addresses)))
             time.sleep(self.poll)
+
+    def restart_stalled(self, shovels_left):
+        """Restart the shovels that are not running (still connecting, or stopped by an error); a running one may hold
+        messages confirmed but not yet acknowledged, so it is left alone."""
+        states = self.new.shovel_states()
+        for vhost, name in sorted(shovels_left):
+            state = states.get((vhost, name))
+            if state is None or state.startswith("running"):
+                continue
+            self.emit("restarting shovel %s on vhost %s: %s for %ss with no message moved" % (name, vhost, state, self.stall))
+            try:
+                self.new.restart_shovel(vhost, name)
+            except BrokerError as exc:  # it may have ended meanwhile; the drain's own deadline still holds
+                self.emit("could not restart shovel %s: %s" % (name, exc))

@@ -36,7 +36,8 @@ def test_each_shovel_confirms_before_it_acks_and_ends_after_the_queue_length():
     assert parameter["name"] == "stateshift-drain-orders" and parameter["component"] == "shovel"
     value = parameter["value"]
     assert value["ack-mode"] == "on-confirm" and value["src-delete-after"] == "queue-length"
-    assert value["src-uri"] == ["amqp://stateshift-drain:pw@10.0.0.5:5672/app", "amqp://stateshift-drain:pw@192.0.2.1:5672/app"]
+    assert value["src-uri"] == ["amqp://stateshift-drain:pw@10.0.0.5:5672/app?connection_timeout=10000",
+                                "amqp://stateshift-drain:pw@192.0.2.1:5672/app?connection_timeout=10000"]
     assert value["dest-uri"] == "amqp:///app" and value["dest-queue"] == value["src-queue"] == "orders"
 
 
@@ -121,3 +122,49 @@ def test_depths_are_read_until_two_readings_agree_and_a_busy_queue_is_refused():
     assert drain.settled_depths(Double({("app", "orders"): 3}, "old"), ["app"], 0) == {("app", "orders"): depth(3)}
     with pytest.raises(drain.DrainError, match="kept changing"):
         drain.settled_depths(Changing({("app", "orders"): 3}, "old"), ["app"], 0)
+
+
+class Stuck(Double):
+    """A new broker whose shovels stay ``starting`` (their first connection hangs) until they are restarted."""
+
+    def __init__(self, queues, where, stuck_states):
+        super().__init__(queues, where)
+        self.states, self.restarted, self.pending = list(stuck_states), [], []
+
+    def import_definitions(self, document):
+        self.pending = [(parameter["vhost"], parameter["name"], parameter["value"]["src-queue"]) for parameter in document["parameters"]]
+        for vhost, name, _queue in self.pending:
+            self.shovels[(vhost, name)] = True
+
+    def shovel_states(self):
+        state = self.states.pop(0) if self.states else "starting"
+        return {(vhost, name): state for vhost, name, _queue in self.pending}
+
+    def restart_shovel(self, vhost, name):
+        self.restarted.append((vhost, name))
+        for pending_vhost, pending_name, queue in list(self.pending):
+            if (pending_vhost, pending_name) == (vhost, name):
+                self.depth[(vhost, queue)] += self.peer.depth[(vhost, queue)]
+                self.peer.depth[(vhost, queue)] = 0
+                self.shovels.pop((vhost, name))
+                self.pending.remove((pending_vhost, pending_name, queue))
+
+
+def test_a_shovel_that_stays_connecting_is_restarted_and_the_drain_finishes():
+    old = Double({("app", "orders"): 4}, "old")
+    new = Stuck({("app", "orders"): 0}, "new", ["starting"])
+    new.peer = old
+    lines = []
+    done = drain.Drain(old, new, ["app"], [("10.0.0.5", 5672)], lines.append, poll=0, settle=0, stall=0).run(check_mode=False)
+    assert new.restarted == [("app", "stateshift-drain-orders")]
+    assert done["rows"][0]["moved"] == 4 and done["rows"][0]["new_after"] == 4
+    assert "restarting shovel stateshift-drain-orders on vhost app: starting for 0s with no message moved" in lines
+
+
+def test_a_running_shovel_is_never_restarted():
+    old = Double({("app", "orders"): 4}, "old")
+    new = Stuck({("app", "orders"): 0}, "new", ["running"] * 1000)
+    new.peer = old
+    with pytest.raises(drain.DrainError, match="did not finish within 0.05s"):
+        drain.Drain(old, new, ["app"], [("10.0.0.5", 5672)], print, timeout=0.05, poll=0.001, settle=0, stall=0).run(check_mode=False)
+    assert new.restarted == []
