@@ -4,7 +4,8 @@
 connects to the source database directly and to the target over the pod network.
 
 The pod only sleeps; the engine runs each step in it with ``kubectl exec`` so every step reports its
-own exit code, and the data goes source -> pod -> target. The source password reaches the pod through
+own exit code, and the data goes source -> pod -> target. It writes no file and has no volume, so the kubelet starts it
+without waiting for a mount. The source password reaches the pod through
 a Secret applied server-side here (``data``, so no last-applied annotation holds it in plain text), owned by the Job
 once the Job exists (the garbage collector removes it with the Job) and deleted on every failure path; the target
 password comes from the workload's Secret.
@@ -49,17 +50,21 @@ def manifests(objects, image, source_password, target_secret, target_password_ke
                                         "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [{
                         "name": "worker", "image": image, "imagePullPolicy": "IfNotPresent",
-                        "command": ["sleep", str(int(deadline_seconds))], "env": env,
+                        "command": idle_command(deadline_seconds), "env": env,
                         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                     }],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
                 },
             },
         },
     }
     return {"apiVersion": "v1", "kind": "List", "items": [secret, job]}
+
+
+def idle_command(deadline_seconds):
+    """The container's process: sleeps until the deadline, and ends at once when the pod is deleted (a bare ``sleep`` as
+    PID 1 ignores the stop signal, so every deletion waited out the grace period, and a re-run's new Job behind it)."""
+    return ["bash", "-c", "trap 'exit 0' INT TERM; sleep %d & wait" % int(deadline_seconds)]
 
 
 def kubectl_run(kubectl, args, stdin=None, timeout=180):

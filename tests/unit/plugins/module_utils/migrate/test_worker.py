@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -153,7 +156,7 @@ def test_pod_is_compatible_with_the_restricted_pod_security_standard():
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["automountServiceAccountToken"] is False
     assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
-    assert all("hostPath" not in volume for volume in pod["volumes"])
+    assert "volumes" not in pod and "volumeMounts" not in pod["containers"][0], "the pod writes no file: no volume to wait for"
     for container in pod["containers"] + pod.get("initContainers", []):
         context = container["securityContext"]
         assert context["allowPrivilegeEscalation"] is False
@@ -161,6 +164,23 @@ def test_pod_is_compatible_with_the_restricted_pod_security_standard():
         assert not context["capabilities"].get("add")
         assert not context.get("privileged")
         assert context.get("runAsUser", 1) != 0
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_the_idle_process_ends_at_once_on_the_stop_signal(stop_signal):
+    """The container's command, run by bash as the pod runs it: the image's stop signal (SIGINT for postgres images,
+    else SIGTERM) ends it with status 0, instead of the kubelet waiting out the grace period to kill it."""
+    process = subprocess.Popen(migration_worker.idle_command(600))
+    try:
+        children = "/proc/%d/task/%d/children" % (process.pid, process.pid)
+        deadline = time.monotonic() + 5
+        while not open(children, encoding="ascii").read().strip() and time.monotonic() < deadline:
+            time.sleep(0.02)  # bash sets the trap before it starts sleep
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=5) == 0
+    finally:
+        process.kill()
+        process.wait()
 
 
 @pytest.mark.parametrize("deadline", [3600, "900"])
@@ -171,7 +191,7 @@ def test_job_never_retries_and_ends_by_its_deadline(deadline):
     assert spec["activeDeadlineSeconds"] == int(deadline)
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
-    assert pod["containers"][0]["command"] == ["sleep", str(int(deadline))]
+    assert pod["containers"][0]["command"] == ["bash", "-c", "trap 'exit 0' INT TERM; sleep %d & wait" % int(deadline)]
     assert pod["containers"][0]["image"] == "postgres:15.6"
     assert spec["template"]["metadata"]["labels"][migration_worker.LABEL] == "invoicetron-db"
     assert job["metadata"]["name"] == "invoicetron-db-migration"
