@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
+import pathlib
 import signal
 import subprocess
 import sys
@@ -172,9 +173,9 @@ def test_the_idle_process_ends_at_once_on_the_stop_signal(stop_signal):
     else SIGTERM) ends it with status 0, instead of the kubelet waiting out the grace period to kill it."""
     process = subprocess.Popen(migration_worker.idle_command(600))
     try:
-        children = "/proc/%d/task/%d/children" % (process.pid, process.pid)
+        children = pathlib.Path("/proc/%d/task/%d/children" % (process.pid, process.pid))
         deadline = time.monotonic() + 5
-        while not open(children, encoding="ascii").read().strip() and time.monotonic() < deadline:
+        while not children.read_text(encoding="ascii").strip() and time.monotonic() < deadline:
             time.sleep(0.02)  # bash sets the trap before it starts sleep
         process.send_signal(stop_signal)
         assert process.wait(timeout=5) == 0

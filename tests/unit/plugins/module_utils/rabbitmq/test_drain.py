@@ -165,6 +165,6 @@ def test_a_running_shovel_is_never_restarted():
     old = Double({("app", "orders"): 4}, "old")
     new = Stuck({("app", "orders"): 0}, "new", ["running"] * 1000)
     new.peer = old
-    with pytest.raises(drain.DrainError, match="did not finish within 0.05s"):
+    with pytest.raises(drain.DrainError, match=r"did not finish within 0\.05s"):
         drain.Drain(old, new, ["app"], [("10.0.0.5", 5672)], print, timeout=0.05, poll=0.001, settle=0, stall=0).run(check_mode=False)
     assert new.restarted == []
