@@ -24,7 +24,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.secrets.derived imp
 DRAIN_USER = "stateshift-drain"
 SHOVEL_PREFIX = "stateshift-drain-"
 ACK_MODE = "on-confirm"
-# A connection attempt to the old broker that hangs (a first packet dropped while the drain's egress policy is being
+# A connection attempt to the old broker that hangs (for instance while the drain's egress policy is still being
 # programmed) fails after this and is tried again after the shovel's reconnect-delay, within the drain's timeout.
 CONNECTION_TIMEOUT_MS = 10000
 # A shovel still connecting after this long, with no message moved meanwhile, is restarted.
