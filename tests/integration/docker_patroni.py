@@ -93,8 +93,17 @@ class DockerPatroni:
             if len(leaders) == 1 and len(streaming) == len(self.members) - 1:
                 return leaders[0], sorted(streaming)
             time.sleep(2)
-        raise AssertionError("the Docker Patroni cluster %s has no leader and streaming replicas within %ds: %s"
-                             % (self.prefix, timeout, self.cluster()))
+        raise AssertionError("the Docker Patroni cluster %s has no leader and streaming replicas within %ds: %s\n%s"
+                             % (self.prefix, timeout, self.cluster(), self.containers_state()))
+
+    def containers_state(self):
+        """Each container's status and its last log lines: what a cluster that never formed was doing."""
+        lines = []
+        for name in (self.etcd, *self.members):
+            status = docker("inspect", "-f", "{{.State.Status}} exit={{.State.ExitCode}}", name, check=False).stdout.strip()
+            logs = docker("logs", "--tail", "5", name, check=False)
+            lines.append("%s: %s\n  %s" % (name, status, (logs.stdout + logs.stderr).strip().replace("\n", "\n  ")))
+        return "\n".join(lines)
 
     def psql(self, member, sql, database="postgres"):
         result = docker("exec", "-i", member, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "postgres",
