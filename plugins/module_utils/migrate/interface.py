@@ -84,8 +84,9 @@ class Engine(abc.ABC):
     def close(self):  # noqa: B027 - an engine that opened nothing has nothing to close
         """Release what the engine opened (called once the task is done with it)."""
 
-    def quiet(self):
-        """A context in which the engine keeps no connection of its own open to the target (the copy's)."""
+    def quiet(self, streams):
+        """A context in which the engine keeps no connection of its own open to the target while the copy runs ``streams``
+        at once (when more than one)."""
         return contextlib.nullcontext()
 
     def for_database(self, name):

@@ -14,7 +14,7 @@ post-data and ANALYZE in parallel. Restore tuning is ALTER SYSTEM + reload.
 
 from __future__ import annotations
 
-import re
+import contextlib
 import shlex
 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import postgresql_parts, postgresql_snapshot, progress
@@ -70,8 +70,8 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
         if sessions is not None:
             sessions.close()
 
-    def quiet(self):
-        return self.sessions.paused(self.target)
+    def quiet(self, streams):
+        return self.sessions.paused(self.target) if streams > 1 else contextlib.nullcontext()
 
     def source_psql(self, script, database=None, timeout=QUICK):
         return self.sessions.run(self.source, database or self.ctx.database, script, timeout)
@@ -89,12 +89,22 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
     # -- 1. preflight --------------------------------------------------------------------------------
 
     def inspect(self):
-        ctx = self.ctx
         # the target's session starts while the source's answers (the query below reports a failure)
         warming = Background(self.target_script, "SELECT 1;", "postgres").begin()
         facts = self._source_facts()
         self.source_version_num = facts["version_num"]
         self._refuse_unreadable(facts)
+        source_major = facts["version_num"] // 10000
+        checking_tools = Background(self._check_source_tools, source_major).begin()  # while the tables and the target are read
+        try:
+            plan = self._inspect_with(facts, warming)
+        finally:
+            checking_tools.join()
+        checking_tools.result()
+        return plan
+
+    def _inspect_with(self, facts, warming):
+        ctx = self.ctx
         tables = self.source_json(sql.TABLES_SQL, what="the table list")
         for table in tables:
             table["key"] = "%s.%s" % (table["schema"], table["name"])
@@ -116,7 +126,6 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
                 "version is not possible" % (source_major, target_major),
                 "Set the workload's version (and image) to %d or newer and re-run the databases phase" % source_major), "preflight")
         self._refuse_unknown_locale(facts, server)
-        self._check_source_tools(source_major)
         exists = bool(server["database_exists"])
         if target_major > source_major:
             self.notes.append("the target (PostgreSQL %d) is newer than the source (%d)" % (target_major, source_major))
@@ -170,7 +179,7 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
                 version = run(self.source, program, ["--version"], None)
             except SideError as exc:
                 raise MigrationError("%s (the migration needs %s on the source side)" % (exc, program), "preflight") from None
-            major = tool_major(version)
+            major = psql.tool_major(version)
             if major is not None and major < source_major:
                 raise MigrationError(
                     "%s: %s on %s is version %d, older than the source server (%d), and cannot dump it. Install the PostgreSQL %d "
@@ -285,9 +294,3 @@ class PostgresEngine(postgresql_parts.CopyInParts, JobSides, Engine):
 def one_shot_psql(side, database, script, timeout):
     """psql started for one script (a session busy in another thread)."""
     return run(side, "psql", psql.FLAGS, database, stdin=script.encode(), timeout=timeout)
-
-
-def tool_major(version_output):
-    """17 from 'pg_dump (PostgreSQL) 17.2', 15 from 'pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)' or '15.20'; None if unreadable."""
-    match = re.search(r"\(PostgreSQL\)\s+(\d+)", version_output) or re.search(r"(\d+)(?:\.\d+)?", version_output)
-    return int(match.group(1)) if match else None

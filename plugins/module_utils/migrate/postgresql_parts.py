@@ -145,13 +145,15 @@ def where_clause(part):
 
 def batches(parts, jobs):
     """What the copy starts, each a list of parts: a part of a large table, or a whole table of BATCH_TABLE_BYTES or more,
-    alone; the smaller whole tables grouped in at least ``jobs`` batches of at most BATCH_TABLES tables and about
-    BATCH_BYTES, the largest table first into the lightest batch. The largest units come first."""
+    alone; the smaller whole tables grouped in batches of at most BATCH_TABLES tables and about BATCH_BYTES, the largest
+    table first into the lightest batch: at least ``jobs`` batches once they hold BATCH_TABLE_BYTES together (fewer bytes
+    go faster in one stream than the start of a second one). The largest units come first."""
     small = [part for part in parts if part["part"] is None and part["size_bytes"] < BATCH_TABLE_BYTES]
     grouped = {id(part) for part in small}
     units = [[part] for part in parts if id(part) not in grouped]
     total = sum(part["size_bytes"] for part in small)
-    count = max(1, jobs, -(-total // BATCH_BYTES), -(-len(small) // BATCH_TABLES))
+    spread = jobs if total >= BATCH_TABLE_BYTES else 1
+    count = max(1, spread, -(-total // BATCH_BYTES), -(-len(small) // BATCH_TABLES))
     bins = [[] for _index in range(count)]
     for part in sorted(small, key=lambda p: p["size_bytes"], reverse=True):
         open_bins = [batch for batch in bins if len(batch) < BATCH_TABLES]

@@ -9,7 +9,7 @@
  5. restore tuning (undone whatever happens), globals, a fresh database, the schema (all through the target's own pod,
     so they too overlap the Job's start), the tables in parts recorded on the target as they commit (a re-run after an
     interruption copies only the parts not in: steps/resume.py);
- 6. sequences;  7. indexes, constraints, statistics;
+ 6. sequences, while 7. indexes, constraints, statistics are built;
  8. verification against the snapshot (its source half runs while the target is written);
     the marker says "verified" only if it passed ("verify_failed", "copied_unverified" else), with the target's
     fingerprint, so a forced re-run can tell whether anything wrote to the target since;
@@ -108,8 +108,7 @@ def copy_and_verify(run, engine, plan):
                 source_half = verify.begin_source(engine, ctx.verify, snapshot_id)
                 transport = ready_transport(run, engine, choice)
                 copy.tables(run, engine, transport, parts, snapshot_id)
-                sequences.copy(run, engine, snapshot_id)
-                indexes.build(run, engine)
+                sequences_and_indexes(run, engine, snapshot_id)
             checked = run.timed("verify", verify.compare, engine, ctx.verify, snapshot_id, source_half)
             checked = resume.recopy_if_changed(run, engine, transport, plan, snapshot_id, source_half, checked)
         final = marker.write(engine.cluster, ctx, marker.finished_state(checked), started=record["started"], finished=utc_now(),
@@ -124,6 +123,16 @@ def copy_and_verify(run, engine, plan):
         except Exception as exc:  # the run's own outcome is what is reported
             run.notes.append("could not remove the migration Job (it ends by its deadline): %s" % exc)
     return report.result(run, engine, plan, checked, final, backup=taken, transport=transport.name)
+
+
+def sequences_and_indexes(run, engine, snapshot_id):
+    """Steps 6 and 7 at once: the counters are set through the target's session while its pod builds the indexes."""
+    building = Background(indexes.build, run, engine).begin()
+    try:
+        sequences.copy(run, engine, snapshot_id)
+    finally:
+        building.join()
+    building.result()
 
 
 def ready_transport(run, engine, choice):

@@ -95,3 +95,9 @@ def explain_psql_error(stderr, databases=None):
             listed = ", ".join(databases) if databases else "unknown"
             return template.format(databases=listed, **match.groupdict())
     return None
+
+
+def tool_major(version_output):
+    """17 from 'pg_dump (PostgreSQL) 17.2', 15 from 'pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)' or '15.20'; None if unreadable."""
+    match = re.search(r"\(PostgreSQL\)\s+(\d+)", version_output) or re.search(r"(\d+)(?:\.\d+)?", version_output)
+    return int(match.group(1)) if match else None

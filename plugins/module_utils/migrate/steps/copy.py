@@ -49,14 +49,15 @@ def schema(run, engine, snapshot):
 
 def tables(run, engine, transport, parts, snapshot):
     """Copy every part; prints progress lines while it runs and the last one at the end. Then the record is dropped."""
-    with engine.quiet():
-        line = run.timed("data", _copy_tables, run, engine, transport, parts, snapshot)
+    units = engine.copy_units(parts)
+    with engine.quiet(min(run.ctx.jobs, len(units))):
+        line = run.timed("data", _copy_tables, run, engine, transport, parts, units, snapshot)
     run.emit(line)
     engine.forget_parts()
     return line
 
 
-def _copy_tables(run, engine, transport, parts, snapshot):
+def _copy_tables(run, engine, transport, parts, units, snapshot):
     ctx = run.ctx
     progress = CopyProgress("copy %s" % ctx.label, parts, run.emit, poll=engine.copy_progress,
                             interval=ctx.options.progress_interval, describe=engine.progress_text)
@@ -70,7 +71,7 @@ def _copy_tables(run, engine, transport, parts, snapshot):
             progress.table_done(part["key"])
 
     with progress, concurrent.futures.ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
-        futures = {pool.submit(copy_one, unit): unit for unit in engine.copy_units(parts)}
+        futures = {pool.submit(copy_one, unit): unit for unit in units}
         try:
             for future in concurrent.futures.as_completed(futures):
                 try:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.background import Background
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.safe_names import safe_name
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.steps import backup, marker
@@ -16,8 +17,12 @@ def check(run, engine):
     stateshift run (its marker), or force is set; force never replaces a verified copy nor one written to since the
     copy; the backup fits on the source host's disk. Returns the Plan."""
     ctx = run.ctx
-    plan = engine.inspect()
-    plan.marker = marker.read(engine.cluster, ctx)
+    reading_marker = Background(marker.read, engine.cluster, ctx).begin()  # the API server answers while the sides do
+    try:
+        plan = engine.inspect()
+    finally:
+        reading_marker.join()
+    plan.marker = reading_marker.result()
     found, state = plan.target_objects(), plan.marker.get("state")
     where = "the target database '%s' in pod %s/%s" % (ctx.database, ctx.namespace, engine.target.pod)
     if found and state not in marker.OURS and not ctx.force:

@@ -20,7 +20,7 @@ from ansible_collections.stateshift.k3s.plugins.module_utils.k8s.kubectl import 
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import context, credentials, postgresql_parts
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate import run as runbook
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.errors import MigrationError
-from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine, tool_major
+from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.postgresql import PostgresEngine
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sides import SideError
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.sources import LocalDsn
 from ansible_collections.stateshift.k3s.plugins.module_utils.migrate.transport import StreamTransport
@@ -132,13 +132,6 @@ def test_a_missing_source_database_is_refused_in_preflight(servers, tmp_path):
         engine.inspect()
     assert raised.value.phase == "preflight"
     assert "database 'shopx' does not exist in the source server" in str(raised.value)
-
-
-def test_tool_major():
-    assert tool_major("pg_dump (PostgreSQL) 17.2") == 17
-    assert tool_major("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)") == 15
-    assert tool_major("15.20") == 15
-    assert tool_major("nonsense") is None
 
 
 def test_the_fingerprint_changes_when_the_target_is_written_not_when_it_is_read(servers, tmp_path):
@@ -266,11 +259,12 @@ def test_the_schema_dump_is_private_and_removed_when_the_copy_fails(servers, tmp
     engine = engine_for(servers, tmp_path, force=True)
     modes = []
 
-    def fail_table(transport, table, snapshot):
+    def fail_copy(transport, parts, snapshot):
         modes.append(os.stat(engine.schema_path).st_mode & 0o777)
         raise SideError("target pod: psql failed (rc=2): connection lost")
 
-    monkeypatch.setattr(engine, "copy_table", fail_table)
+    monkeypatch.setattr(engine, "copy_table", fail_copy)
+    monkeypatch.setattr(engine, "copy_tables_together", fail_copy)
     with pytest.raises(MigrationError):
         runbook.migrate(engine)
     assert modes and modes[0] == 0o600
@@ -455,3 +449,15 @@ def test_a_batch_with_a_table_already_in_is_copied_table_by_table(batch_source, 
     assert not result["failed"], result["msg"]
     assert streams == [3, 1, 1, 1]
     assert result["report"]["totals"]["rows_target"] == 350
+
+
+def test_the_target_session_ends_for_the_copy_only_when_several_streams_run(servers, tmp_path):
+    engine = engine_for(servers, tmp_path)
+    engine.target_script("SELECT 1;", "postgres")
+    with engine.quiet(1):
+        assert engine.sessions.run(engine.target, "postgres", "SELECT pg_backend_pid();") == \
+            engine.sessions.run(engine.target, "postgres", "SELECT pg_backend_pid();"), "one session, kept"
+    with engine.quiet(2):
+        assert engine.sessions.run(engine.target, "postgres", "SELECT pg_backend_pid();") != \
+            engine.sessions.run(engine.target, "postgres", "SELECT pg_backend_pid();"), "one-shot psql meanwhile"
+    engine.close()

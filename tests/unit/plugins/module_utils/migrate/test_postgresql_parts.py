@@ -144,13 +144,20 @@ def _whole(key, mib):
 def test_small_whole_tables_are_batched_over_the_jobs_and_large_ones_and_ranges_go_alone():
     big = _whole("public.big", 40)
     ranges = [dict(_whole("public.huge#%d" % index, 128), part=index) for index in range(2)]
-    small = [_whole("public.s%d" % index, index / 10) for index in range(10)]
+    small = [_whole("public.s%d" % index, (index + 1) / 2) for index in range(10)]
     units = postgresql_parts.batches([big, *ranges, *small], jobs=2)
     assert [unit for unit in units if len(unit) == 1 and unit[0] in (big, *ranges)] == [[ranges[0]], [ranges[1]], [big]]
     batched = [unit for unit in units if unit[0] in small]
     assert len(batched) == 2 and sorted(part["key"] for unit in batched for part in unit) == sorted(p["key"] for p in small)
     sizes = [sum(part["size_bytes"] for part in unit) for unit in batched]
     assert max(sizes) - min(sizes) <= small[-1]["size_bytes"], "the batches are balanced"
+
+
+def test_small_tables_of_few_bytes_together_go_in_one_stream_whatever_the_jobs():
+    tiny = [_whole("public.t%d" % index, 1) for index in range(15)]
+    assert len(postgresql_parts.batches(tiny, jobs=4)) == 1
+    assert len(postgresql_parts.batches([*tiny, _whole("public.t15", 1)], jobs=4)) == 4, "16 MiB together: spread over the jobs"
+    assert len(postgresql_parts.batches([_whole("public.big", 40), *tiny], jobs=2)) == 2
 
 
 def test_batches_stay_under_their_table_count_and_size():

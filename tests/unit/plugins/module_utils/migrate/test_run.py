@@ -25,8 +25,11 @@ def test_a_run_follows_the_runbook_and_ends_verified(tmp_path):
     # the source half of the verification runs in the background from the end of the schema on
     assert events.index("schema") < events.index("verify source") < events.index("snapshot released")
     events.remove("verify source")
-    assert events == ["inspect", "snapshot", "tune", "globals", "database", "schema", "table", "table", "forget parts",
-                      "sequences", "indexes", "untune", "verify target", "snapshot released"]
+    # the counters are set while the indexes are built
+    assert sorted(events[events.index("forget parts") + 1:events.index("untune")]) == ["indexes", "sequences"]
+    assert [e for e in events if e not in ("sequences", "indexes")] == [
+        "inspect", "snapshot", "tune", "globals", "database", "schema", "table", "table", "forget parts", "untune",
+        "verify target", "snapshot released"]
     assert ("untune", {"autovacuum": "on"}) in engine.events
     assert cluster.marker()["state"] == "verified" and cluster.marker()["verified"] is True
     assert cluster.marker()["backup"]["sha256"] == result["backup"]["sha256"]
