@@ -74,6 +74,9 @@ def migration_block(result):
             if not info:
                 cells.append("—")
                 continue
+            if info["median_s"] is None and info.get("not_resumed_runs"):
+                cells.append("— (not interrupted: the copy was one batch of small tables)")
+                continue
             cell = seconds(info["median_s"])
             if info.get("copy_median_s"):
                 cell += " (copy %s)" % seconds(info["copy_median_s"])

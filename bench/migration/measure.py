@@ -254,11 +254,17 @@ def tool_versions():
 
 
 def summarize_method(runs, method):
+    # a re-run whose first run was not interrupted (its copy was done before the interruption's turn came) resumed
+    # nothing: it is neither a measurement nor a failure
+    not_resumed = [r for r in runs if r.get("resumed") is False]
+    runs = [r for r in runs if r not in not_resumed]
     good = [r for r in runs if r.get("rc") == 0 and r.get("fingerprint_match", True) is not False]
     entry = {"label": METHOD_LABELS.get(method, method), "runs": len(runs), "ok_runs": len(good),
              "wall_s": [r["wall_s"] for r in good], "median_s": median([r["wall_s"] for r in good]),
              "peak_rss_mb_max": max((r["peak_rss_mb"] for r in runs), default=None),
              "peak_rss_mb_median": median([r["peak_rss_mb"] for r in runs])}
+    if not_resumed:
+        entry["not_resumed_runs"] = len(not_resumed)
     failures = [r for r in runs if r not in good]
     if failures:
         entry["failures"] = [{"round": r.get("round"), "rc": r.get("rc"), "fingerprint_match": r.get("fingerprint_match"),
@@ -459,6 +465,9 @@ def render(result):
             for failure in info.get("failures", []):
                 lines.append("    FAILED round %s rc=%s fingerprint_match=%s: %s" % (
                     failure["round"], failure["rc"], failure["fingerprint_match"], failure["error"]))
+            if info.get("not_resumed_runs"):
+                lines.append("    %d run(s) not counted: the copy they were to resume was not interrupted (it was done before "
+                             "the interruption's turn came), so there was nothing to resume" % info["not_resumed_runs"])
             if info.get("sql_errors") and any(info["sql_errors"]):
                 lines.append("    psql ERROR lines per run: %s" % info["sql_errors"])
         for method, info in entry["methods"].items():

@@ -12,7 +12,8 @@
 #   ours_stream  the same with transport stream (the data passes through the controller)
 #   (with ours_stream: the relay's ceiling, zeros through ssh, the controller and kubectl exec, 1 and 2 streams)
 #   ours_resume  the re-run of ours_job, with tables over 2 x BENCH_MIGRATION_RESUME_PART_MIB (default 128) copied in
-#                parts of that size, after such a run was interrupted once half the bytes were in (untimed)
+#                parts of that size, after such a run was interrupted once half the bytes were in (untimed; when
+#                that run's copy finished first, as one batch of small tables does, the re-run is not counted)
 #   before_job, before_stream   the same two, with the engine of an earlier revision: set BENCH_MIGRATION_BEFORE to
 #                a git revision (a worktree of it is made in the work directory), to compare before/after in one run
 # Every method runs on both links of the lab (BENCH_MIGRATION_LINKS, default "loopback shaped"): loopback, the plain
@@ -288,7 +289,7 @@ wait_for_target() {
 
 # run_one LINK ROUND DATABASE METHOD: prepare the target, run and measure, check the copy, clean up
 run_one() {
-  local link=$1 round=$2 db=$3 method=$4 rundir record target_db rc=0 match errors backup
+  local link=$1 round=$2 db=$3 method=$4 rundir record target_db rc=0 match errors backup resumed=
   rundir="$WORK/runs/$link-$db-$method-$round" record="$WORK/records/$link-$db-$method-$round.json"
   mkdir -p "$rundir"
   case "$method" in
@@ -303,6 +304,9 @@ run_one() {
           >"$rundir/interrupted.out" 2>&1 || true
         backup=$(jq -r '.backup.path // empty' "$rundir/interrupted.json" 2>/dev/null || true)
         [ -z "$backup" ] || echo "$backup" >>"$WORK/backups"
+        # a copy done before the interruption's turn came (one batch of small tables) leaves nothing to resume
+        resumed=$(jq -r 'if .ok then "false" else "true" end' "$rundir/interrupted.json" 2>/dev/null || echo true)
+        [ "$resumed" = true ] || log "  $db: the copy to interrupt finished first (nothing to resume): the re-run is not counted"
         kubectl -n "$NS" wait --for=delete pod -l "$WORKER_LABEL" --timeout=120s >/dev/null 2>&1 || true
       fi
       ;;
@@ -325,7 +329,7 @@ run_one() {
   else
     match=false
   fi
-  python3 "$HERE/measure.py" annotate "$record" fingerprint_match="$match"
+  python3 "$HERE/measure.py" annotate "$record" fingerprint_match="$match" ${resumed:+resumed=$resumed}
   if [ "$method" = runbook ]; then
     errors=$(grep -c 'ERROR' "$rundir/runbook-psql.log" || true)
     python3 "$HERE/measure.py" annotate "$record" sql_errors="${errors:-0}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench import readme
+from bench.migration import measure
 
 
 def method(median, copy=None, runs=2, ok=2):
@@ -57,3 +58,15 @@ def test_the_failover_block_gives_the_median_the_maximum_and_the_writes_lost():
     prose = " ".join(readme.failover_block(result, "failover-20261203T131500.json").split())
     assert "on 2026-12-03 (the leader pod deleted 3 times" in prose
     assert "unacknowledged for 2.30 s at p50 and 4.00 s at most; 812 writes acknowledged, 0 of them lost." in prose
+
+
+def test_a_resume_whose_first_run_was_not_interrupted_is_not_counted_nor_met():
+    copied = {"rc": 0, "fingerprint_match": True, "wall_s": 0.7, "peak_rss_mb": 130.0, "resumed": False,
+              "engine": {"copy_s": 0, "engine_duration_s": 0.6, "timings": {"preflight": 0.4}}}
+    info = measure.summarize_method([copied], "ours_resume")
+    assert info["median_s"] is None and info["not_resumed_runs"] == 1 and "failures" not in info
+    ratios = measure.goal_ratios({"ours_job": {"median_s": 2.0, "copy_median_s": 0.6}, "ours_resume": info})["ratios"]
+    assert "ours_resume" not in ratios, "a re-run that resumed nothing must not meet the resume goal"
+    small = dict(RESULT["datasets"]["small @ loopback"], methods={"runbook": method(1.5), "ours_resume": info})
+    result = dict(RESULT, datasets={"small @ loopback": small})
+    assert "| — (not interrupted: the copy was one batch of small tables) |" in readme.migration_block(result)
