@@ -36,10 +36,9 @@ _PSQL_ERRORS = (
      "(often the POSTGRES_USER of the container)"),
     (re.compile(r"password authentication failed for user \"(?P<name>[^\"]+)\""),
      "password authentication failed for '{name}': check the source password reference"),
-    (re.compile(r"could not connect to server|connection to server .* failed|No such file or directory\s+Is the server running",
-                re.IGNORECASE),
-     "PostgreSQL is not accepting connections in the source container: check that the server is running "
-     "(docker logs) and re-run"),
+    (re.compile(r"(?:could not connect to server|connection to server .*? failed)(?::\s*(?P<said>[^\n]*))?"
+                r"|No such file or directory\s+Is the server running", re.IGNORECASE),
+     "PostgreSQL is not accepting connections{said}: check that the server is running (its log says why) and re-run"),
 )
 
 
@@ -93,7 +92,10 @@ def explain_psql_error(stderr, databases=None):
         match = pattern.search(stderr or "")
         if match:
             listed = ", ".join(databases) if databases else "unknown"
-            return template.format(databases=listed, **match.groupdict())
+            found = match.groupdict()
+            if "said" in found:  # the server's or libpq's own reason, e.g. "FATAL: the database system is starting up"
+                found["said"] = " (%s)" % " ".join(found["said"].split()) if found["said"] else ""
+            return template.format(databases=listed, **found)
     return None
 
 

@@ -96,6 +96,14 @@ def test_psql_argv_is_machine_readable_and_stops_on_error():
          "database 'invoicetrn' does not exist in the source server: check source.database (the server has: a, b)"),
         ('FATAL:  role "admin" does not exist', "role 'admin' does not exist"),
         ('FATAL:  password authentication failed for user "app"', "password authentication failed for 'app'"),
+        ('psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  the database '
+         'system is starting up',
+         "PostgreSQL is not accepting connections (FATAL: the database system is starting up): check that the server is "
+         "running (its log says why) and re-run"),
+        ('psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such file or '
+         'directory\n\tIs the server running locally and accepting connections on that socket?',
+         "PostgreSQL is not accepting connections (No such file or directory): check"),
+        ("psql: could not connect to server: Connection refused", "PostgreSQL is not accepting connections (Connection refused)"),
     ],
 )
 def test_psql_errors_are_explained(stderr, expected):
