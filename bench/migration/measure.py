@@ -256,15 +256,15 @@ def tool_versions():
 def summarize_method(runs, method):
     # a re-run whose first run was not interrupted (its copy was done before the interruption's turn came) resumed
     # nothing: it is neither a measurement nor a failure
-    not_resumed = [r for r in runs if r.get("resumed") is False]
-    runs = [r for r in runs if r not in not_resumed]
+    counted = [r for r in runs if r.get("resumed") is not False]
+    not_resumed, runs = len(runs) - len(counted), counted
     good = [r for r in runs if r.get("rc") == 0 and r.get("fingerprint_match", True) is not False]
     entry = {"label": METHOD_LABELS.get(method, method), "runs": len(runs), "ok_runs": len(good),
              "wall_s": [r["wall_s"] for r in good], "median_s": median([r["wall_s"] for r in good]),
              "peak_rss_mb_max": max((r["peak_rss_mb"] for r in runs), default=None),
              "peak_rss_mb_median": median([r["peak_rss_mb"] for r in runs])}
     if not_resumed:
-        entry["not_resumed_runs"] = len(not_resumed)
+        entry["not_resumed_runs"] = not_resumed
     failures = [r for r in runs if r not in good]
     if failures:
         entry["failures"] = [{"round": r.get("round"), "rc": r.get("rc"), "fingerprint_match": r.get("fingerprint_match"),
