@@ -207,6 +207,15 @@ def checksums(server, tables=None, prefix=""):
     return side
 
 
+def test_real_side_script_turns_jit_off_for_its_own_session_only(checksum_database):
+    server = checksum_database
+    script = pg_verify.side_script("checksum").replace("COMMIT;\n", "SELECT json_build_object('jit_then', current_setting('jit'));\nCOMMIT;\n")
+    output = run_script(server, script, "verify_sample")
+    assert '{"jit_then" : "off"}' in output.splitlines()
+    assert run_script(server, "SHOW jit;", "verify_sample").strip() == "on", "the server's own setting is left alone"
+    assert sorted(pg_verify.parse_side(output)["tables"]) == sorted(checksums(server)["tables"])
+
+
 def test_real_checksum_is_independent_of_row_order_and_sensitive_to_one_byte(checksum_database):
     server = checksum_database
     names = sorted(checksums(server)["tables"])
