@@ -209,7 +209,8 @@ def checksums(server, tables=None, prefix=""):
 
 def test_real_side_script_turns_jit_off_for_its_own_session_only(checksum_database):
     server = checksum_database
-    script = pg_verify.side_script("checksum").replace("COMMIT;\n", "SELECT json_build_object('jit_then', current_setting('jit'));\nCOMMIT;\n")
+    setting_then = "SELECT json_build_object('jit_then', current_setting('jit'));\n"
+    script = pg_verify.side_script("checksum").replace("COMMIT;\n", setting_then + "COMMIT;\n")
     output = run_script(server, script, "verify_sample")
     assert '{"jit_then" : "off"}' in output.splitlines()
     assert run_script(server, "SHOW jit;", "verify_sample").strip() == "on", "the server's own setting is left alone"
